@@ -1,0 +1,56 @@
+# The two commands README starts with: `make demo` (issue 3) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Lambda's runtime is python3.13: use it when pyenv or the system has one, else any python3 >= 3.11.
+PYTHON_FOR_VENV ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+# The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help venv lint typecheck template-lint unit test build check-build clean
+
+help:
+	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, pytest with coverage"
+	@echo "make build        sam build (arm64 layer cross-installed) and check the built artifacts"
+	@echo "make clean        remove the venv and build output"
+
+$(BIN)/.installed: requirements-dev.txt
+	@test -n "$(PYTHON_FOR_VENV)" || { echo "need python3 >= 3.11 (3.13 preferred)"; exit 1; }
+	@echo "creating $(VENV) with $(PYTHON_FOR_VENV)"
+	$(PYTHON_FOR_VENV) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }; test "$${PIPESTATUS[0]}" = 0
+	touch $@
+
+venv: $(BIN)/.installed
+
+lint: venv
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
+
+typecheck: venv
+	$(BIN)/mypy
+
+template-lint: venv
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint --template template.yaml
+
+unit: venv
+	$(BIN)/pytest --cov --cov-report=term-missing
+
+test: lint typecheck template-lint unit
+
+build: venv
+	$(BIN)/sam build --template template.yaml
+	$(BIN)/python tools/check_layer.py .aws-sam/build
+
+check-build: venv
+	$(BIN)/python tools/check_layer.py .aws-sam/build
+
+clean:
+	rm -rf $(VENV) .aws-sam .coverage .mypy_cache .ruff_cache .pytest_cache

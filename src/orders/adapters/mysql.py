@@ -1,0 +1,108 @@
+"""MySQL through RDS Proxy: one connection per execution environment, checked before each use.
+
+RDS Proxy pools and multiplexes the real database connections; the function keeps a single client
+connection to the proxy open across warm invocations instead of paying TCP + TLS + auth each time.
+Nothing here pins the session to one database connection (which would defeat multiplexing):
+no user variables or SET of session variables, no LOCK TABLES or GET_LOCK, no temporary tables,
+no server-side prepared statements (PyMySQL interpolates on the client), no statement > 16 KB.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pymysql
+from pymysql.constants import ER
+from pymysql.cursors import DictCursor
+
+from orders.adapters.secrets import DbCredentials, get_db_credentials
+from orders.config import Settings, get_settings
+from orders.observability import logger, metrics
+
+Connection = pymysql.connections.Connection[DictCursor]
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """Built once: PyMySQL >= 1.2 otherwise builds a new context (loading the CA store) on every connect.
+
+    RDS Proxy presents an ACM certificate, which the runtime's default trust store verifies.
+    """
+    return ssl.create_default_context()
+
+
+class Database:
+    """Owns the execution environment's single connection and re-opens it when it went stale."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._connection: Connection | None = None
+
+    def connection(self) -> Connection:
+        """The live connection: ping before use, since the proxy closes idle clients (default 30 min)."""
+        if self._connection is not None:
+            try:
+                self._connection.ping()  # ping(reconnect=True) is deprecated since PyMySQL 1.2
+                return self._connection
+            except pymysql.err.Error:
+                logger.info("MySQL connection went stale; opening a new one")
+                metrics.add_metric(name="DbReconnects", unit="Count", value=1)
+                self.close()
+        self._connection = self._connect()
+        return self._connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[DictCursor]:
+        """A short explicit transaction; the proxy can hand the backend connection on once it ends."""
+        connection = self.connection()
+        connection.begin()
+        try:
+            with connection.cursor() as cursor:
+                yield cursor
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()  # type: ignore[no-untyped-call]
+            self._connection = None
+
+    def _connect(self) -> Connection:
+        try:
+            return self._open(get_db_credentials(self._settings))
+        except pymysql.err.OperationalError as error:
+            if error.args[0] != ER.ACCESS_DENIED_ERROR:
+                raise
+        # The cached password was refused: the secret was probably rotated. Refresh it once and retry.
+        logger.info("MySQL refused the cached credentials; refreshing the secret once")
+        metrics.add_metric(name="DbSecretRefreshes", unit="Count", value=1)
+        return self._open(get_db_credentials(self._settings, force_refresh=True))
+
+    def _open(self, credentials: DbCredentials) -> Connection:
+        settings = self._settings
+        tls: dict[str, object] = {"ssl": _tls_context()} if settings.db_tls else {"ssl_disabled": True}
+        return pymysql.connect(
+            host=settings.db_host,
+            port=settings.db_port,
+            user=credentials.username,
+            password=credentials.password.get_secret_value(),
+            database=settings.db_name,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            read_timeout=settings.db_read_timeout_seconds,
+            write_timeout=settings.db_read_timeout_seconds,
+            autocommit=True,  # reads end their transaction at once, so the proxy can multiplex freely
+            charset="utf8mb4",
+            cursorclass=DictCursor,
+            **tls,  # type: ignore[arg-type]
+        )
+
+
+@functools.cache
+def get_database() -> Database:
+    """The execution environment's database handle, created on first use and reused while warm."""
+    return Database(get_settings())

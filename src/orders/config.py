@@ -1,0 +1,44 @@
+"""Configuration: every setting the functions read, from environment variables, validated once.
+
+Only this module reads ``os.environ``. Secret *values* are never settings: the functions get the
+secret's ARN (``DB_SECRET_ID``) and fetch the value at run time through the cached provider.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """What a function of this service needs to know about its surroundings."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
+    orders_by_date_index: str = Field(default="by-order-date", alias="ORDERS_BY_DATE_INDEX")
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL", min_length=1)
+
+    db_host: str = Field(alias="DB_HOST", min_length=1)
+    db_port: int = Field(default=3306, alias="DB_PORT", gt=0, lt=65536)
+    db_name: str = Field(alias="DB_NAME", min_length=1)
+    db_secret_id: str = Field(alias="DB_SECRET_ID", min_length=1)
+    db_tls: bool = Field(default=True, alias="DB_TLS")
+    db_connect_timeout_seconds: int = Field(default=3, alias="DB_CONNECT_TIMEOUT_SECONDS", gt=0)
+    db_read_timeout_seconds: int = Field(default=5, alias="DB_READ_TIMEOUT_SECONDS", gt=0)
+
+    secret_max_age_seconds: int = Field(default=300, alias="SECRET_MAX_AGE_SECONDS", ge=0)
+    batch_write_max_attempts: int = Field(default=5, alias="BATCH_WRITE_MAX_ATTEMPTS", ge=1, le=10)
+    batch_write_base_delay_ms: int = Field(default=50, alias="BATCH_WRITE_BASE_DELAY_MS", ge=0)
+    batch_write_max_delay_ms: int = Field(default=1000, alias="BATCH_WRITE_MAX_DELAY_MS", ge=0)
+    rollup_query_page_size: int = Field(default=500, alias="ROLLUP_QUERY_PAGE_SIZE", ge=1, le=1000)
+    idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Parse the environment once per execution environment; a bad variable fails the cold start loudly."""
+    return Settings.model_validate(os.environ)

@@ -1,0 +1,137 @@
+"""ApiFunction: the HTTP API (payload v2) — POST /orders and GET /orders/{order_id}."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from orders.adapters.catalog import fetch_catalog_entries
+from orders.adapters.idempotency import idempotency_config, persistence_layer
+from orders.adapters.mysql import get_database
+from orders.adapters.orders_queue import enqueue_order
+from orders.adapters.orders_table import get_order
+from orders.config import get_settings
+from orders.logic.pricing import PricingError, price_order
+from orders.models import OrderAccepted, OrderRequest
+from orders.observability import logger, metrics, tracer
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+
+class CreateOrderCommand(BaseModel):
+    """What the idempotency record is keyed and validated on: the client's key and its order."""
+
+    idempotency_key: str
+    order: OrderRequest
+
+
+def _error(status: HTTPStatus, message: str, errors: list[dict[str, Any]]) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"message": message, "errors": errors},
+    )
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    errors = [
+        {"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"], "type": e["type"]}
+        for e in error.errors()
+    ]
+    return _error(HTTPStatus.BAD_REQUEST, "the request is not valid", errors)
+
+
+@app.exception_handler(PricingError)
+def unpriceable_order(error: PricingError) -> Response[dict[str, Any]]:
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "the order cannot be priced", list(error.problems))
+
+
+@app.exception_handler(IdempotencyValidationError)
+def reused_idempotency_key(_: IdempotencyValidationError) -> Response[dict[str, Any]]:
+    errors = [{"field": "header.idempotency-key", "message": "already used with a different order"}]
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "Idempotency-Key reused with a different body", errors)
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def concurrent_retry(_: IdempotencyAlreadyInProgressError) -> Response[dict[str, Any]]:
+    errors = [{"field": "header.idempotency-key", "message": "a request with this key is still in progress"}]
+    return _error(HTTPStatus.CONFLICT, "retry later", errors)
+
+
+def _accept_order(order: OrderRequest) -> dict[str, Any]:
+    settings = get_settings()
+    catalog = fetch_catalog_entries(get_database(), {line.sku for line in order.items})
+    priced = price_order(order, catalog, order_id=str(uuid.uuid4()), created_at=dt.datetime.now(dt.UTC))
+    enqueue_order(settings, priced)
+    metrics.add_metric(name="OrdersAccepted", unit="Count", value=1)
+    return OrderAccepted(
+        order_id=priced.order_id, total_cents=priced.total_cents, currency=priced.currency
+    ).model_dump()
+
+
+@functools.cache
+def _accept_order_once() -> Callable[..., dict[str, Any]]:
+    """_accept_order behind Powertools idempotency; built on first use so the store's client is lazy too."""
+
+    def accept(command: CreateOrderCommand) -> dict[str, Any]:
+        return _accept_order(command.order)
+
+    return idempotent_function(  # type: ignore[no-any-return]
+        accept,
+        data_keyword_argument="command",
+        persistence_store=persistence_layer(),
+        config=idempotency_config(),
+        key_prefix="orders.create",
+    )
+
+
+@app.post("/orders")
+def create_order(
+    order: OrderRequest,
+    idempotency_key: Annotated[
+        str | None, Header(alias="idempotency-key", min_length=1, max_length=128)
+    ] = None,
+) -> Response[dict[str, Any]]:
+    if idempotency_key is None:
+        accepted = _accept_order(order)
+    else:
+        accepted = _accept_order_once()(
+            command=CreateOrderCommand(idempotency_key=idempotency_key, order=order)
+        )
+    return Response(
+        status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=accepted
+    )
+
+
+@app.get("/orders/<order_id>")
+def read_order(order_id: Annotated[str, Path(min_length=1, max_length=64)]) -> dict[str, Any]:
+    order = get_order(get_settings(), order_id)
+    if order is None:
+        raise NotFoundError(f"order {order_id} not found")
+    return order.model_dump(mode="json")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency_config().register_lambda_context(context)
+    return app.resolve(event, context)

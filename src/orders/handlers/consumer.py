@@ -1,0 +1,51 @@
+"""OrdersConsumer: SQS batches of priced orders into DynamoDB, with partial batch failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from orders.adapters.orders_table import write_orders
+from orders.config import get_settings
+from orders.models import Order
+from orders.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class OrderNotStoredError(Exception):
+    """DynamoDB still left this order unprocessed after the retry bound; SQS will deliver it again."""
+
+
+def _parse(record: SQSRecord) -> Order | ValidationError:
+    try:
+        return Order.model_validate_json(record.body)
+    except ValidationError as error:
+        return error
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Parse the whole batch first, then write the valid orders together: BatchWriteItem needs them all.
+    outcomes = {record.message_id: _parse(record) for record in map(SQSRecord, event["Records"])}
+    orders = [outcome for outcome in outcomes.values() if isinstance(outcome, Order)]
+    unstored = write_orders(get_settings(), orders)
+    metrics.add_metric(name="OrdersStored", unit="Count", value=len({o.order_id for o in orders} - unstored))
+
+    def settle(record: SQSRecord) -> str:
+        """Fail exactly the malformed and the unstored records; Powertools reports them by messageId."""
+        outcome = outcomes[record.message_id]
+        if isinstance(outcome, ValidationError):
+            raise outcome
+        if outcome.order_id in unstored:
+            raise OrderNotStoredError(outcome.order_id)
+        return outcome.order_id
+
+    # If every record failed this raises, so Lambda retries the whole batch: never swallow that.
+    return process_partial_response(event=event, record_handler=settle, processor=processor, context=context)

@@ -1,0 +1,119 @@
+"""Pydantic models at the service's boundaries: the HTTP body, the queue message, the stored order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Sku = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Z0-9-]+$")
+]
+
+MAX_ITEMS_PER_ORDER = 50
+MAX_QUANTITY_PER_LINE = 1000
+
+
+class OrderLine(BaseModel):
+    """One line of an order as the client sends it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sku: Sku
+    quantity: int = Field(strict=True, ge=1, le=MAX_QUANTITY_PER_LINE)
+
+
+class OrderRequest(BaseModel):
+    """Body of ``POST /orders``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    customer_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    items: list[OrderLine] = Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)
+
+    @field_validator("items")
+    @classmethod
+    def skus_are_unique(cls, items: list[OrderLine]) -> list[OrderLine]:
+        skus = [line.sku for line in items]
+        duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
+        if duplicates:
+            raise ValueError(f"each SKU may appear once; repeated: {', '.join(duplicates)}")
+        return items
+
+
+class CatalogEntry(BaseModel):
+    """A row of the MySQL catalog, as the pricing logic needs it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    unit_price_cents: int = Field(ge=0)
+    max_quantity: int = Field(ge=1)
+
+
+class PricedLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sku: Sku
+    quantity: int = Field(strict=True, ge=1, le=MAX_QUANTITY_PER_LINE)
+    unit_price_cents: int = Field(strict=True, ge=0)
+    line_total_cents: int = Field(strict=True, ge=0)
+
+
+class Order(BaseModel):
+    """A priced order: the SQS message body and the DynamoDB item, one shape for both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order_id: str = Field(min_length=1, max_length=64)
+    customer_id: str = Field(min_length=1, max_length=64)
+    items: list[PricedLine] = Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)
+    total_cents: int = Field(strict=True, ge=0)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    created_at: dt.datetime
+
+    @property
+    def order_date(self) -> str:
+        """The UTC calendar day the order belongs to: the rollup's partition key."""
+        return self.created_at.astimezone(dt.UTC).date().isoformat()
+
+
+class OrderAccepted(BaseModel):
+    """Response body of an accepted ``POST /orders`` (also what idempotent retries get back)."""
+
+    order_id: str
+    status: str = "accepted"
+    total_cents: int
+    currency: str
+
+
+class RollupRequest(BaseModel):
+    """The scheduler's input: roll up ``date``, or the day before ``scheduled_time``.
+
+    ``time`` is accepted as well so an EventBridge rule's scheduled event works unchanged.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    date: dt.date | None = None
+    scheduled_time: dt.datetime | None = None
+    time: dt.datetime | None = None
+
+    def sales_date(self, now: dt.datetime) -> dt.date:
+        if self.date is not None:
+            return self.date
+        reference = self.scheduled_time or self.time or now
+        return (reference.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
+
+
+class SkuDailyTotal(BaseModel):
+    """One row of the daily rollup table."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sales_date: dt.date
+    sku: str
+    units: int = Field(ge=0)
+    revenue_cents: int = Field(ge=0)
+    order_count: int = Field(ge=0)
