@@ -13,9 +13,7 @@ from orders.config import get_settings
 @functools.cache
 def persistence_layer() -> DynamoDBPersistenceLayer:
     """Shares the module-scope DynamoDB client instead of building a second one."""
-    return DynamoDBPersistenceLayer(
-        table_name=get_settings().idempotency_table_name, boto3_client=dynamodb_client()
-    )
+    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table_name, boto3_client=dynamodb_client())
 
 
 @functools.cache

@@ -13,6 +13,7 @@ import functools
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pymysql
 from pymysql.constants import ER
@@ -22,7 +23,10 @@ from orders.adapters.secrets import DbCredentials, get_db_credentials
 from orders.config import Settings, get_settings
 from orders.observability import logger, metrics
 
-Connection = pymysql.connections.Connection[DictCursor]
+if TYPE_CHECKING:
+    from pymysql.connections import Connection as _Connection
+
+    Connection = _Connection[DictCursor]
 
 
 @functools.cache
@@ -69,7 +73,7 @@ class Database:
 
     def close(self) -> None:
         if self._connection is not None:
-            self._connection.close()  # type: ignore[no-untyped-call]
+            self._connection.close()
             self._connection = None
 
     def _connect(self) -> Connection:
@@ -85,7 +89,6 @@ class Database:
 
     def _open(self, credentials: DbCredentials) -> Connection:
         settings = self._settings
-        tls: dict[str, object] = {"ssl": _tls_context()} if settings.db_tls else {"ssl_disabled": True}
         return pymysql.connect(
             host=settings.db_host,
             port=settings.db_port,
@@ -98,7 +101,8 @@ class Database:
             autocommit=True,  # reads end their transaction at once, so the proxy can multiplex freely
             charset="utf8mb4",
             cursorclass=DictCursor,
-            **tls,  # type: ignore[arg-type]
+            ssl=_tls_context() if settings.db_tls else None,
+            ssl_disabled=not settings.db_tls,  # off only where the server has no TLS, e.g. a local MySQL
         )
 
 

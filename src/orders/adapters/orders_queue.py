@@ -11,7 +11,5 @@ from orders.observability import tracer
 @tracer.capture_method(capture_response=False)
 def enqueue_order(settings: Settings, order: Order) -> str:
     """Send the priced order as the message body; return SQS's MessageId."""
-    response = sqs_client().send_message(
-        QueueUrl=settings.orders_queue_url, MessageBody=order.model_dump_json()
-    )
+    response = sqs_client().send_message(QueueUrl=settings.orders_queue_url, MessageBody=order.model_dump_json())
     return response["MessageId"]

@@ -72,7 +72,7 @@ def _write_chunk(settings: Settings, requests: list[WriteRequestTypeDef]) -> set
 
     The SDK retries whole-request errors itself but never UnprocessedItems: that is our job here.
     """
-    pending = requests
+    pending: list[Any] = requests  # requests, or what DynamoDB handed back unprocessed
     table = settings.orders_table_name
     for attempt in range(settings.batch_write_max_attempts):
         if attempt:
@@ -95,7 +95,7 @@ def _write_chunk(settings: Settings, requests: list[WriteRequestTypeDef]) -> set
         pending = response.get("UnprocessedItems", {}).get(table, [])
         if not pending:
             return set()
-    return {request["PutRequest"]["Item"]["order_id"]["S"] for request in pending}  # type: ignore[index]
+    return {request["PutRequest"]["Item"]["order_id"]["S"] for request in pending}
 
 
 def get_order(settings: Settings, order_id: str) -> Order | None:

@@ -106,19 +106,13 @@ def _accept_order_once() -> Callable[..., dict[str, Any]]:
 @app.post("/orders")
 def create_order(
     order: OrderRequest,
-    idempotency_key: Annotated[
-        str | None, Header(alias="idempotency-key", min_length=1, max_length=128)
-    ] = None,
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=128)] = None,
 ) -> Response[dict[str, Any]]:
     if idempotency_key is None:
         accepted = _accept_order(order)
     else:
-        accepted = _accept_order_once()(
-            command=CreateOrderCommand(idempotency_key=idempotency_key, order=order)
-        )
-    return Response(
-        status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=accepted
-    )
+        accepted = _accept_order_once()(command=CreateOrderCommand(idempotency_key=idempotency_key, order=order))
+    return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=accepted)
 
 
 @app.get("/orders/<order_id>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
@@ -31,7 +32,7 @@ def _parse(record: SQSRecord) -> Order | ValidationError:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # Parse the whole batch first, then write the valid orders together: BatchWriteItem needs them all.
     outcomes = {record.message_id: _parse(record) for record in map(SQSRecord, event["Records"])}
     orders = [outcome for outcome in outcomes.values() if isinstance(outcome, Order)]

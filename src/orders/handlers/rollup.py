@@ -24,7 +24,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     sales_date = request.sales_date(now=dt.datetime.now(dt.UTC))
     rollup = roll_up_day(sales_date, orders_for_date(get_settings(), sales_date))
     rows = upsert_daily_totals(get_database(), rollup.totals)
-    logger.info(
-        "daily rollup written", sales_date=sales_date.isoformat(), orders=rollup.order_count, rows=rows
-    )
+    logger.info("daily rollup written", sales_date=sales_date.isoformat(), orders=rollup.order_count, rows=rows)
     return {"sales_date": sales_date.isoformat(), "orders": rollup.order_count, "skus": rows}

@@ -1,0 +1,1 @@
+"""Fault injection for tests, the demo and the chaos run. Never shipped: src/ does not import it."""

@@ -1,0 +1,62 @@
+"""Make DynamoDB's BatchWriteItem leave items unprocessed, as a throttled table does.
+
+moto always processes every item, so the retry path would never run against it. This hooks
+botocore's event system: chosen items are taken out of the request before it is sent (so they
+are really not written) and handed back in the response's UnprocessedItems, exactly where a
+real throttled partition would put them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.hooks import BaseEventHooks
+
+Decision = Callable[[str, int], bool]
+"""(order_id, call_number starting at 1) -> True to leave that item unprocessed on that call."""
+
+
+class UnprocessedItemsInjector:
+    def __init__(self, decide: Decision) -> None:
+        self.decide = decide
+        self.calls = 0
+        self.items_sent = 0
+        self.items_left_unprocessed = 0
+
+    def install(self, events: BaseEventHooks) -> UnprocessedItemsInjector:
+        """Hook an event emitter: a session's (every client it builds later) or one client's."""
+        events.register("before-parameter-build.dynamodb.BatchWriteItem", self._withhold)
+        events.register("before-call.dynamodb.BatchWriteItem", self._skip_empty_request)
+        events.register("after-call.dynamodb.BatchWriteItem", self._report_unprocessed)
+        return self
+
+    def _withhold(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        self.calls += 1
+        withheld: dict[str, list[Any]] = {}
+        kept: dict[str, list[Any]] = {}
+        for table, requests in params["RequestItems"].items():
+            self.items_sent += len(requests)
+            for request in requests:
+                order_id = request["PutRequest"]["Item"]["order_id"]["S"]
+                chosen = withheld if self.decide(order_id, self.calls) else kept
+                chosen.setdefault(table, []).append(request)
+        self.items_left_unprocessed += sum(len(requests) for requests in withheld.values())
+        context["withheld_items"] = withheld
+        if kept:
+            params["RequestItems"] = kept
+        else:  # nothing left to send: an empty request is invalid, so answer it without sending
+            context["send_nothing"] = True
+
+    def _skip_empty_request(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if context.pop("send_nothing", False):
+            return AWSResponse("https://dynamodb.invalid/", 200, {}, None), {"UnprocessedItems": {}}
+        return None
+
+    def _report_unprocessed(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        withheld = context.pop("withheld_items", {})
+        if withheld:
+            unprocessed = parsed.setdefault("UnprocessedItems", {})
+            for table, requests in withheld.items():
+                unprocessed.setdefault(table, []).extend(requests)

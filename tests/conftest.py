@@ -1,0 +1,239 @@
+"""Shared fixtures: a real MySQL/MariaDB, moto for AWS, and a fresh "execution environment" per test.
+
+MySQL is found through MYSQL_HOST / MYSQL_PORT / MYSQL_USER / MYSQL_PASSWORD (default
+127.0.0.1:3306, root, no password); the tests use a database and an application user of their own.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pymysql
+import pytest
+from moto import mock_aws
+
+# The functions' environment, set before any orders module (and Powertools) is imported.
+LAMBDA_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "POWERTOOLS_SERVICE_NAME": "orders",
+    "POWERTOOLS_METRICS_NAMESPACE": "OrdersTest",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "ORDERS_TABLE_NAME": "orders-test",
+    "IDEMPOTENCY_TABLE_NAME": "idempotency-test",
+    "ORDERS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/orders-test",
+    "DB_SECRET_ID": "orders/test/db",
+    "DB_TLS": "false",
+    "BATCH_WRITE_BASE_DELAY_MS": "1",
+    "BATCH_WRITE_MAX_DELAY_MS": "5",
+}
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.update(LAMBDA_ENV)
+
+MYSQL_ADMIN = {
+    "host": os.environ.get("MYSQL_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MYSQL_PORT", "3306")),
+    "user": os.environ.get("MYSQL_USER", "root"),
+    "password": os.environ.get("MYSQL_PASSWORD", ""),
+}
+TEST_DATABASE = os.environ.get("MYSQL_TEST_DATABASE", "orders_test")
+APP_USER = "orders_app_test"
+APP_PASSWORD = "correct-horse-battery-staple"
+SEED_SQL = Path(__file__).resolve().parents[1] / "db" / "seed_catalog.sql"
+
+os.environ.update(
+    {"DB_HOST": MYSQL_ADMIN["host"], "DB_PORT": str(MYSQL_ADMIN["port"]), "DB_NAME": TEST_DATABASE}
+)
+
+
+def reset_execution_environment() -> None:
+    """Forget everything a warm Lambda environment keeps: the next invocation is a cold start."""
+    from orders.adapters import mysql
+
+    if mysql.get_database.cache_info().currsize:
+        mysql.get_database().close()
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("orders.") and module is not None:
+            for value in vars(module).values():
+                if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == module_name:
+                    value.cache_clear()
+
+
+# ---------------------------------------------------------------- MySQL
+
+
+class MySqlAdmin:
+    """An administrative connection: set up data, look at the server from outside the function."""
+
+    def __init__(self) -> None:
+        try:
+            self.connection = pymysql.connect(**MYSQL_ADMIN, autocommit=True, connect_timeout=3)
+        except pymysql.err.OperationalError as error:
+            pytest.fail(
+                f"no MySQL/MariaDB at {MYSQL_ADMIN['host']}:{MYSQL_ADMIN['port']} ({error}). "
+                "Start one (README: 'Getting a MySQL') or point MYSQL_HOST/MYSQL_PORT/MYSQL_USER/"
+                "MYSQL_PASSWORD at one."
+            )
+
+    def execute(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, args if args is not None else ())  # always interpolate: "%%" means "%"
+            return list(cursor.fetchall())
+
+    def connections_opened(self) -> int:
+        """The server's count of connection attempts so far (includes ours: compare deltas)."""
+        return int(self.execute("SHOW GLOBAL STATUS LIKE 'Connections'")[0][1])
+
+    def app_connection_ids(self) -> list[int]:
+        rows = self.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (APP_USER,))
+        return [int(row[0]) for row in rows]
+
+    def kill_app_connections(self) -> int:
+        ids = self.app_connection_ids()
+        for connection_id in ids:
+            self.execute(f"KILL {connection_id}")
+        return len(ids)
+
+    def set_app_password(self, password: str) -> None:
+        self.execute(f"ALTER USER '{APP_USER}'@'%%' IDENTIFIED BY %s", (password,))
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> Iterator[MySqlAdmin]:
+    from orders.adapters.catalog import schema_statements
+
+    admin = MySqlAdmin()
+    admin.execute(f"DROP DATABASE IF EXISTS `{TEST_DATABASE}`")
+    admin.execute(f"CREATE DATABASE `{TEST_DATABASE}` CHARACTER SET utf8mb4")
+    admin.execute(f"DROP USER IF EXISTS '{APP_USER}'@'%%'")
+    admin.execute(f"CREATE USER '{APP_USER}'@'%%' IDENTIFIED BY %s", (APP_PASSWORD,))
+    admin.execute(f"GRANT ALL PRIVILEGES ON `{TEST_DATABASE}`.* TO '{APP_USER}'@'%%'")
+    admin.execute(f"USE `{TEST_DATABASE}`")
+    for statement in schema_statements():
+        admin.execute(statement)
+    yield admin
+    admin.kill_app_connections()
+    admin.execute(f"DROP DATABASE IF EXISTS `{TEST_DATABASE}`")
+    admin.execute(f"DROP USER IF EXISTS '{APP_USER}'@'%%'")
+    admin.connection.close()
+
+
+@pytest.fixture
+def mysql(mysql_server: MySqlAdmin) -> MySqlAdmin:
+    """The test database with the demo catalog, no rollup rows, and the app user's known password."""
+    mysql_server.set_app_password(APP_PASSWORD)
+    mysql_server.execute("DELETE FROM daily_sku_sales")
+    mysql_server.execute("DELETE FROM catalog_items")
+    mysql_server.execute(SEED_SQL.read_text())
+    return mysql_server
+
+
+# ---------------------------------------------------------------- AWS (moto)
+
+
+@dataclass
+class AwsWorld:
+    """The mocked account, plus what the functions did to it."""
+
+    session: boto3.session.Session
+    calls: collections.Counter[str] = field(default_factory=collections.Counter)
+    clients_built: collections.Counter[str] = field(default_factory=collections.Counter)
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        """The test's own clients, built before counting starts, so they never show in clients_built."""
+        return self._clients[service]
+
+    def queue_messages(self, queue_url: str) -> list[dict[str, Any]]:
+        sqs = self.client("sqs")
+        messages: list[dict[str, Any]] = []
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            messages.extend(batch)
+        return messages
+
+    def stored_order_ids(self) -> set[str]:
+        pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"])
+        return {item["order_id"]["S"] for page in pages for item in page["Items"]}
+
+    def put_db_secret(self, password: str) -> None:
+        self.client("secretsmanager").put_secret_value(
+            SecretId=LAMBDA_ENV["DB_SECRET_ID"], SecretString=json.dumps({"username": APP_USER, "password": password})
+        )
+
+
+def _create_resources(session: boto3.session.Session) -> None:
+    dynamodb = session.client("dynamodb")
+    dynamodb.create_table(
+        TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"],
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "order_id", "AttributeType": "S"},
+            {"AttributeName": "order_date", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-order-date",
+                "KeySchema": [
+                    {"AttributeName": "order_date", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    dynamodb.create_table(
+        TableName=LAMBDA_ENV["IDEMPOTENCY_TABLE_NAME"],
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    session.client("sqs").create_queue(QueueName="orders-test")
+    session.client("secretsmanager").create_secret(
+        Name=LAMBDA_ENV["DB_SECRET_ID"], SecretString=json.dumps({"username": APP_USER, "password": APP_PASSWORD})
+    )
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
+    """A fresh moto account with the service's resources, and a cold execution environment."""
+    reset_execution_environment()
+    with mock_aws():
+        boto3.setup_default_session()  # the session the functions' clients come from
+        world = AwsWorld(session=boto3.session.Session())
+        world._clients = {name: world.session.client(name) for name in ("dynamodb", "sqs", "secretsmanager")}
+        _create_resources(world.session)
+
+        def count_call(model: Any, **_: Any) -> None:
+            world.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+        boto3.DEFAULT_SESSION.events.register("before-call", count_call)  # type: ignore[union-attr]
+        create_client = botocore.session.Session.create_client
+
+        def counting_create_client(self: botocore.session.Session, service_name: str, *args: Any, **kwargs: Any):
+            world.clients_built[service_name] += 1
+            return create_client(self, service_name, *args, **kwargs)
+
+        monkeypatch.setattr(botocore.session.Session, "create_client", counting_create_client)
+        yield world
+        reset_execution_environment()
+
+
+@pytest.fixture
+def orders_service(aws: AwsWorld, mysql: MySqlAdmin) -> AwsWorld:
+    """Everything the functions need: moto resources and the MySQL catalog."""
+    return aws

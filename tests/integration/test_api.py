@@ -1,0 +1,175 @@
+"""ApiFunction against moto and the real MySQL catalog."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pymysql
+import pytest
+
+from orders.handlers import api
+from tests.conftest import LAMBDA_ENV, AwsWorld
+from tests.factories import FakeLambdaContext, get_order_event, load_event, order_request, post_order_event
+
+pytestmark = pytest.mark.integration
+
+
+def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = api.handler(event, FakeLambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.fixture
+def statements_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement PyMySQL sends to the server (pings are not statements)."""
+    sent: list[str] = []
+    original = pymysql.connections.Connection.query
+
+    def query(self: Any, sql: str, unbuffered: bool = False) -> int:
+        sent.append(sql)
+        return original(self, sql, unbuffered)
+
+    monkeypatch.setattr(pymysql.connections.Connection, "query", query)
+    return sent
+
+
+def test_valid_order_is_priced_from_the_catalog_and_queued(orders_service: AwsWorld):
+    # GIVEN an order for two catalog SKUs
+    event = post_order_event(order_request(COFFEE_BEANS_1KG=2, FILTER_PAPER_100=3))
+
+    # WHEN it is posted
+    status, body = invoke(event)
+
+    # THEN it is accepted, priced from MySQL, and the priced order is the queue message
+    assert status == 202
+    assert body["status"] == "accepted"
+    assert body["total_cents"] == 2 * 2450 + 3 * 499
+    (message,) = orders_service.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"])
+    queued = json.loads(message["Body"])
+    assert queued["order_id"] == body["order_id"]
+    assert queued["customer_id"] == "cust-0042"
+    assert queued["items"] == [
+        {"sku": "COFFEE-BEANS-1KG", "quantity": 2, "unit_price_cents": 2450, "line_total_cents": 4900},
+        {"sku": "FILTER-PAPER-100", "quantity": 3, "unit_price_cents": 499, "line_total_cents": 1497},
+    ]
+    assert queued["total_cents"] == body["total_cents"]
+
+
+def test_the_post_order_event_file_is_accepted(orders_service: AwsWorld):
+    status, body = invoke(load_event("api_post_order.json"))
+    assert status == 202
+    assert body["total_cents"] == 2 * 2450 + 499
+
+
+def test_every_sku_of_an_order_is_priced_with_one_query(orders_service: AwsWorld, statements_sent: list[str]):
+    # GIVEN an order with five lines
+    event = post_order_event(
+        order_request(COFFEE_BEANS_1KG=1, FILTER_PAPER_100=1, MUG_CERAMIC_350ML=1, GRINDER_BURR=1, KETTLE_GOOSENECK=1)
+    )
+
+    # WHEN it is posted
+    status, _ = invoke(event)
+
+    # THEN the catalog was read with exactly one statement, not one per line
+    assert status == 202
+    catalog_reads = [sql for sql in statements_sent if "catalog_items" in sql]
+    assert len(catalog_reads) == 1
+    assert all(sku in catalog_reads[0] for sku in ("COFFEE-BEANS-1KG", "GRINDER-BURR", "KETTLE-GOOSENECK"))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1}]}, "body.customer_id"),
+        ({"customer_id": "c-1", "items": []}, "body.items"),
+        ({"customer_id": "c-1", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 0}]}, "body.items.0.quantity"),
+        ({"customer_id": "c-1", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": "2"}]}, "body.items.0.quantity"),
+        ({"customer_id": "c-1", "items": [{"sku": "mug", "quantity": 1}]}, "body.items.0.sku"),
+        ({"customer_id": "c-1", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1, "x": 1}]}, "body.items.0.x"),
+        (
+            {"customer_id": "c-1", "items": [{"sku": "GRINDER-BURR", "quantity": 1}] * 2},
+            "body.items",
+        ),
+        ("{not json", "body"),
+    ],
+)
+def test_malformed_orders_get_400_naming_the_field(orders_service: AwsWorld, body: Any, field: str):
+    # WHEN a malformed order is posted
+    status, response = invoke(post_order_event(body))
+
+    # THEN it is refused with 400, the response names the field, and nothing is queued
+    assert status == 400
+    assert response["message"] == "the request is not valid"
+    assert any(error["field"].startswith(field) for error in response["errors"]), response
+    assert orders_service.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"]) == []
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        ({"UNKNOWN_SKU": 1}, {"sku": "UNKNOWN-SKU", "reason": "unknown SKU"}),
+        ({"DECAF_BEANS_1KG": 1}, {"sku": "DECAF-BEANS-1KG", "reason": "unknown SKU"}),  # inactive
+        ({"GRINDER_BURR": 3}, {"sku": "GRINDER-BURR", "reason": "quantity 3 exceeds the limit of 2"}),
+    ],
+)
+def test_unpriceable_orders_get_422(orders_service: AwsWorld, lines: dict[str, int], problem: dict[str, str]):
+    status, response = invoke(post_order_event(order_request(MUG_CERAMIC_350ML=1, **lines)))
+
+    assert status == 422
+    assert response["errors"] == [problem]
+    assert orders_service.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"]) == []
+
+
+def test_a_retry_with_the_same_idempotency_key_returns_the_first_response(orders_service: AwsWorld):
+    # GIVEN an order posted with an Idempotency-Key
+    event = post_order_event(order_request(KETTLE_GOOSENECK=1), idempotency_key="checkout-1")
+    first_status, first = invoke(event)
+
+    # WHEN the client retries it
+    second_status, second = invoke(post_order_event(order_request(KETTLE_GOOSENECK=1), idempotency_key="checkout-1"))
+
+    # THEN it gets the same order back and only one order was queued
+    assert (first_status, second_status) == (202, 202)
+    assert second == first
+    assert len(orders_service.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"])) == 1
+
+
+def test_different_keys_make_different_orders(orders_service: AwsWorld):
+    _, first = invoke(post_order_event(order_request(KETTLE_GOOSENECK=1), idempotency_key="a"))
+    _, second = invoke(post_order_event(order_request(KETTLE_GOOSENECK=1), idempotency_key="b"))
+    assert first["order_id"] != second["order_id"]
+    assert len(orders_service.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"])) == 2
+
+
+def test_an_idempotency_key_reused_for_another_order_is_refused(orders_service: AwsWorld):
+    invoke(post_order_event(order_request(KETTLE_GOOSENECK=1), idempotency_key="checkout-2"))
+
+    status, response = invoke(post_order_event(order_request(KETTLE_GOOSENECK=2), idempotency_key="checkout-2"))
+
+    assert status == 422
+    assert response["errors"][0]["field"] == "header.idempotency-key"
+    assert len(orders_service.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"])) == 1
+
+
+def test_a_stored_order_is_read_back(orders_service: AwsWorld):
+    # GIVEN an order in the orders table (as the consumer stores it)
+    from orders.adapters.orders_table import to_item
+    from orders.models import Order
+    from tests.factories import order_message
+
+    order = Order.model_validate(order_message("3f6c1d2a-8b4e-4f0a-9c7d-2e5b6a1f0c93", MUG_CERAMIC_350ML=1200))
+    orders_service.client("dynamodb").put_item(TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"], Item=to_item(order))
+
+    # WHEN the events/ GET request asks for it
+    status, body = invoke(load_event("api_get_order.json"))
+
+    # THEN it comes back as stored
+    assert status == 200
+    assert body == order.model_dump(mode="json")
+
+
+def test_an_unknown_order_is_404(orders_service: AwsWorld):
+    status, body = invoke(get_order_event("no-such-order"))
+    assert status == 404
+    assert "no-such-order" in body["message"]
