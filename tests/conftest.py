@@ -132,6 +132,20 @@ def mysql_server() -> Iterator[MySqlAdmin]:
 
 
 @pytest.fixture
+def statements_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement PyMySQL sends to the server (pings are not statements)."""
+    sent: list[str] = []
+    original = pymysql.connections.Connection.query
+
+    def query(self: Any, sql: str | bytes | bytearray, unbuffered: bool = False) -> int:
+        sent.append(sql if isinstance(sql, str) else bytes(sql).decode())
+        return original(self, sql, unbuffered)
+
+    monkeypatch.setattr(pymysql.connections.Connection, "query", query)
+    return sent
+
+
+@pytest.fixture
 def mysql(mysql_server: MySqlAdmin) -> MySqlAdmin:
     """The test database with the demo catalog, no rollup rows, and the app user's known password."""
     mysql_server.set_app_password(APP_PASSWORD)
@@ -221,7 +235,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
         def count_call(model: Any, **_: Any) -> None:
             world.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
-        boto3.DEFAULT_SESSION.events.register("before-call", count_call)  # type: ignore[union-attr]
+        # before-parameter-build runs for every call, even one a fault injector answers without sending.
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", count_call)  # type: ignore[union-attr]
         create_client = botocore.session.Session.create_client
 
         def counting_create_client(self: botocore.session.Session, service_name: str, *args: Any, **kwargs: Any):

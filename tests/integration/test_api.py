@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pymysql
 import pytest
 
 from orders.handlers import api
@@ -18,20 +17,6 @@ pytestmark = pytest.mark.integration
 def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     response = api.handler(event, FakeLambdaContext())
     return response["statusCode"], json.loads(response["body"])
-
-
-@pytest.fixture
-def statements_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every SQL statement PyMySQL sends to the server (pings are not statements)."""
-    sent: list[str] = []
-    original = pymysql.connections.Connection.query
-
-    def query(self: Any, sql: str, unbuffered: bool = False) -> int:
-        sent.append(sql)
-        return original(self, sql, unbuffered)
-
-    monkeypatch.setattr(pymysql.connections.Connection, "query", query)
-    return sent
 
 
 def test_valid_order_is_priced_from_the_catalog_and_queued(orders_service: AwsWorld):

@@ -1,0 +1,134 @@
+"""OrdersConsumer: batch writes of 25, bounded retries of UnprocessedItems, failures by messageId."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from faults.dynamodb import UnprocessedItemsInjector
+from orders.handlers import consumer
+from tests.conftest import AwsWorld
+from tests.factories import FakeLambdaContext, load_event, order_message, sqs_event
+
+pytestmark = pytest.mark.integration
+
+
+def consume(event):
+    return consumer.handler(event, FakeLambdaContext())
+
+
+def failed_ids(response) -> set[str]:
+    return {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+
+
+def test_sixty_orders_take_three_batch_writes(aws: AwsWorld):
+    # GIVEN a batch of 60 valid orders
+    orders = [order_message() for _ in range(60)]
+
+    # WHEN the consumer handles it
+    response = consume(sqs_event(orders))
+
+    # THEN 25 + 25 + 10 items went in exactly three BatchWriteItem calls, and every order is stored
+    assert response == {"batchItemFailures": []}
+    assert aws.calls["dynamodb.BatchWriteItem"] == 3
+    assert aws.calls["dynamodb.PutItem"] == 0
+    assert aws.stored_order_ids() == {order["order_id"] for order in orders}
+
+
+def test_unprocessed_items_are_retried_until_stored(aws: AwsWorld):
+    # GIVEN DynamoDB leaves every third item unprocessed on the first call
+    injector = UnprocessedItemsInjector(lambda order_id, call: call == 1 and int(order_id[-2:]) % 3 == 0)
+    injector.install(_functions_session_events())
+    orders = [order_message(f"order-{n:02d}") for n in range(20)]
+
+    # WHEN the consumer handles the batch
+    response = consume(sqs_event(orders))
+
+    # THEN the withheld items were retried in a second call and nothing failed
+    assert injector.items_left_unprocessed == 7
+    assert aws.calls["dynamodb.BatchWriteItem"] == 2
+    assert response == {"batchItemFailures": []}
+    assert aws.stored_order_ids() == {order["order_id"] for order in orders}
+
+
+def test_items_still_unprocessed_after_the_bound_fail_by_message_id(aws: AwsWorld):
+    # GIVEN two orders DynamoDB never accepts, among ten
+    stubborn = {"order-03", "order-07"}
+    injector = UnprocessedItemsInjector(lambda order_id, call: order_id in stubborn)
+    injector.install(_functions_session_events())
+    orders = [order_message(f"order-{n:02d}") for n in range(10)]
+    event = sqs_event(orders)
+    message_ids = {json.loads(r["body"])["order_id"]: r["messageId"] for r in event["Records"]}
+
+    # WHEN the consumer handles the batch
+    response = consume(event)
+
+    # THEN it gave up after the bounded attempts and reported exactly those two messages
+    assert aws.calls["dynamodb.BatchWriteItem"] == 5  # BATCH_WRITE_MAX_ATTEMPTS default
+    assert failed_ids(response) == {message_ids["order-03"], message_ids["order-07"]}
+    assert aws.stored_order_ids() == {order["order_id"] for order in orders} - stubborn
+
+
+def test_a_malformed_body_fails_only_itself(aws: AwsWorld):
+    # GIVEN the events/ batch: two valid orders and one truncated JSON body
+    event = load_event("sqs_orders_batch.json")
+    poison = event["Records"][2]["messageId"]
+
+    # WHEN the consumer handles it
+    response = consume(event)
+
+    # THEN only the poison message is reported, and both valid orders are stored
+    assert failed_ids(response) == {poison}
+    assert aws.stored_order_ids() == {json.loads(r["body"])["order_id"] for r in event["Records"][:2]}
+
+
+@pytest.mark.parametrize(
+    "bad_body",
+    [
+        "",
+        "[]",
+        '{"order_id": "x"}',
+        json.dumps(order_message() | {"total_cents": -5}),
+        json.dumps(order_message() | {"unexpected": True}),
+        json.dumps(order_message() | {"items": [{"sku": "A", "quantity": "many"}]}),
+    ],
+)
+def test_each_kind_of_bad_body_fails_alone(aws: AwsWorld, bad_body: str):
+    good = order_message()
+    event = sqs_event([good, bad_body])
+
+    response = consume(event)
+
+    assert failed_ids(response) == {event["Records"][1]["messageId"]}
+    assert aws.stored_order_ids() == {good["order_id"]}
+
+
+def test_a_redelivered_order_in_the_same_batch_is_written_once(aws: AwsWorld):
+    # GIVEN the same order delivered twice in one batch (SQS is at-least-once)
+    order = order_message()
+
+    # WHEN the consumer handles it
+    response = consume(sqs_event([order, order]))
+
+    # THEN one item was written (a repeated key would make DynamoDB reject the call) and both messages succeed
+    assert response == {"batchItemFailures": []}
+    assert aws.stored_order_ids() == {order["order_id"]}
+
+
+def test_a_batch_where_everything_fails_raises_so_lambda_retries_it(aws: AwsWorld):
+    # GIVEN a batch with only poison messages
+    event = sqs_event(["{", "not json"])
+
+    # WHEN / THEN the consumer raises instead of acknowledging the batch with an empty failure list
+    with pytest.raises(BatchProcessingError):
+        consume(event)
+
+
+def _functions_session_events():
+    """The event emitter of the session the functions build their clients from."""
+    import boto3
+
+    assert boto3.DEFAULT_SESSION is not None
+    return boto3.DEFAULT_SESSION.events

@@ -1,0 +1,103 @@
+"""DailyRollupFunction: one day's orders from DynamoDB (all pages) into MySQL totals, idempotently."""
+
+from __future__ import annotations
+
+import pytest
+
+from orders.adapters.orders_table import to_item
+from orders.handlers import migrate, rollup
+from orders.models import Order
+from tests.conftest import LAMBDA_ENV, AwsWorld, MySqlAdmin
+from tests.factories import FakeLambdaContext, load_event, order_message
+
+pytestmark = pytest.mark.integration
+
+
+def store(aws: AwsWorld, orders: list[dict]) -> None:
+    for order in orders:
+        item = to_item(Order.model_validate(order))
+        aws.client("dynamodb").put_item(TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"], Item=item)
+
+
+def totals(mysql: MySqlAdmin) -> dict[tuple[str, str], tuple[int, int, int]]:
+    rows = mysql.execute("SELECT sales_date, sku, units, revenue_cents, order_count FROM daily_sku_sales")
+    return {(str(day), sku): (units, revenue, count) for day, sku, units, revenue, count in rows}
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLUP_QUERY_PAGE_SIZE", "7")
+
+
+def test_a_day_spanning_several_pages_is_summed_into_mysql(orders_service: AwsWorld, mysql, small_pages):
+    # GIVEN 30 orders on 2026-11-22 (more than four pages of seven) and orders on the days around it
+    day = [order_message(created_at=f"2026-11-22T{n % 24:02d}:00:00Z", MUG_CERAMIC_350ML=1200) for n in range(20)]
+    day += [
+        order_message(created_at=f"2026-11-22T12:{n:02d}:00Z", GRINDER_BURR=8900, MUG_CERAMIC_350ML=1200)
+        for n in range(10)
+    ]
+    others = [order_message(created_at="2026-11-21T23:59:59Z"), order_message(created_at="2026-11-23T00:00:00Z")]
+    store(orders_service, day + others)
+
+    # WHEN the scheduler's event (fired 2026-11-23 00:15 UTC) runs the rollup
+    result = rollup.handler(load_event("schedule_daily_rollup.json"), FakeLambdaContext())
+
+    # THEN yesterday's totals are in MySQL, read through every page of the index
+    assert result == {"sales_date": "2026-11-22", "orders": 30, "skus": 2}
+    assert orders_service.calls["dynamodb.Query"] >= 5
+    assert totals(mysql) == {
+        ("2026-11-22", "MUG-CERAMIC-350ML"): (30, 30 * 1200, 30),
+        ("2026-11-22", "GRINDER-BURR"): (10, 10 * 8900, 10),
+    }
+
+
+def test_re_running_a_day_gives_the_same_totals(orders_service: AwsWorld, mysql):
+    store(orders_service, [order_message(created_at="2026-11-22T08:00:00Z", SCALE_01G=3500) for _ in range(3)])
+
+    rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
+    first = totals(mysql)
+    rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
+
+    assert totals(mysql) == first == {("2026-11-22", "SCALE-01G"): (3, 3 * 3500, 3)}
+
+
+def test_a_re_run_after_late_orders_updates_the_totals(orders_service: AwsWorld, mysql):
+    store(orders_service, [order_message(created_at="2026-11-22T08:00:00Z", SCALE_01G=3500)])
+    rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
+
+    store(orders_service, [order_message(created_at="2026-11-22T09:00:00Z", SCALE_01G=3500)])
+    rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
+
+    assert totals(mysql) == {("2026-11-22", "SCALE-01G"): (2, 7000, 2)}
+
+
+def test_the_totals_are_written_in_one_statement(orders_service: AwsWorld, mysql, statements_sent: list[str]):
+    store(
+        orders_service,
+        [order_message(created_at="2026-11-22T08:00:00Z", SCALE_01G=3500, GRINDER_BURR=8900, MUG_CERAMIC_350ML=1)],
+    )
+    rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
+
+    inserts = [sql for sql in statements_sent if sql.startswith("INSERT INTO daily_sku_sales")]
+    assert len(inserts) == 1  # executemany rewrote three rows into one multi-row INSERT
+    assert inserts[0].count("),(") == 2
+
+
+def test_a_day_without_orders_writes_nothing(orders_service: AwsWorld, mysql):
+    result = rollup.handler({"date": "2026-01-01"}, FakeLambdaContext())
+    assert result == {"sales_date": "2026-01-01", "orders": 0, "skus": 0}
+    assert totals(mysql) == {}
+
+
+def test_the_migration_function_creates_the_schema_idempotently(orders_service: AwsWorld, mysql):
+    # GIVEN a database missing the rollup table
+    mysql.execute("DROP TABLE daily_sku_sales")
+
+    # WHEN the migration runs twice (every deploy runs it)
+    first = migrate.handler(load_event("schema_migration.json"), FakeLambdaContext())
+    second = migrate.handler({}, FakeLambdaContext())
+
+    # THEN the tables exist and the second run changed nothing
+    assert first == second == {"statements": 2}
+    tables = {row[0] for row in mysql.execute("SHOW TABLES")}
+    assert {"catalog_items", "daily_sku_sales"} <= tables

@@ -1,0 +1,124 @@
+"""The execution-environment optimizations, proven by counting: clients, connections, secret fetches."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from orders.handlers import api
+from tests.conftest import APP_PASSWORD, AwsWorld, MySqlAdmin, reset_execution_environment
+from tests.factories import FakeLambdaContext, get_order_event, order_request, post_order_event
+
+pytestmark = pytest.mark.integration
+
+
+def post_order(idempotency_key: str | None = None) -> int:
+    event = post_order_event(order_request(MUG_CERAMIC_350ML=1), idempotency_key=idempotency_key)
+    return int(api.handler(event, FakeLambdaContext())["statusCode"])
+
+
+def test_warm_invocations_build_no_clients(orders_service: AwsWorld):
+    # GIVEN a cold environment
+    # WHEN it serves POSTs (with and without Idempotency-Key) and GETs, twice over
+    for round_number in range(2):
+        assert post_order() == 202
+        assert post_order(idempotency_key=f"key-{round_number}") == 202
+        api.handler(get_order_event("missing"), FakeLambdaContext())
+
+    # THEN each client was built exactly once, by the first invocation that needed it
+    assert dict(orders_service.clients_built) == {"sqs": 1, "secretsmanager": 1, "dynamodb": 1}
+
+
+def test_warm_invocations_reuse_one_mysql_connection(orders_service: AwsWorld, mysql: MySqlAdmin):
+    # GIVEN the server's connection counter before a cold start
+    before = mysql.connections_opened()
+
+    # WHEN one environment serves ten orders
+    statuses = [post_order() for _ in range(10)]
+
+    # THEN the server saw exactly one new connection, and it is still open for the next invocation
+    assert statuses == [202] * 10
+    assert mysql.connections_opened() - before == 1
+    assert len(mysql.app_connection_ids()) == 1
+
+
+def test_a_connection_killed_server_side_is_reopened_transparently(orders_service: AwsWorld, mysql: MySqlAdmin):
+    # GIVEN a warm environment whose connection the server (or the proxy's idle timeout) then closed
+    assert post_order() == 202
+    assert mysql.kill_app_connections() == 1
+    before = mysql.connections_opened()
+
+    # WHEN the next invocation arrives
+    status = post_order()
+
+    # THEN it succeeds on one new connection
+    assert status == 202
+    assert mysql.connections_opened() - before == 1
+
+
+def test_a_new_environment_opens_its_own_connection(orders_service: AwsWorld, mysql: MySqlAdmin):
+    assert post_order() == 202
+    before = mysql.connections_opened()
+
+    reset_execution_environment()  # a cold start in a new environment
+    assert post_order() == 202
+
+    assert mysql.connections_opened() - before == 1
+
+
+def test_reconnects_within_the_ttl_reuse_the_cached_secret(orders_service: AwsWorld, mysql: MySqlAdmin):
+    # GIVEN a warm environment that must reconnect on every invocation
+    # WHEN it serves five orders within the secret's TTL
+    for _ in range(5):
+        assert post_order() == 202
+        mysql.kill_app_connections()
+
+    # THEN the credentials were fetched once for five connects
+    assert orders_service.calls["secretsmanager.GetSecretValue"] == 1
+
+
+def test_after_the_ttl_the_secret_is_fetched_again(
+    orders_service: AwsWorld, mysql: MySqlAdmin, monkeypatch: pytest.MonkeyPatch
+):
+    # GIVEN a one-second TTL and a warm environment that fetched the secret once
+    monkeypatch.setenv("SECRET_MAX_AGE_SECONDS", "1")
+    reset_execution_environment()
+    assert post_order() == 202
+    mysql.kill_app_connections()
+
+    # WHEN the next connect happens after the TTL
+    time.sleep(1.1)
+    assert post_order() == 202
+
+    # THEN the secret was fetched a second time
+    assert orders_service.calls["secretsmanager.GetSecretValue"] == 2
+
+
+def test_a_rotated_password_triggers_exactly_one_refresh(orders_service: AwsWorld, mysql: MySqlAdmin):
+    # GIVEN a warm environment that cached the secret, then the password was rotated
+    assert post_order() == 202
+    mysql.set_app_password("rotated-password-2")
+    orders_service.put_db_secret("rotated-password-2")
+    mysql.kill_app_connections()
+
+    # WHEN the next invocation reconnects with the cached (now wrong) password
+    status = post_order()
+
+    # THEN MySQL's refusal forced one refresh, and the request succeeded
+    assert status == 202
+    assert orders_service.calls["secretsmanager.GetSecretValue"] == 2
+
+
+def test_a_password_that_is_still_wrong_after_refresh_fails_without_looping(
+    orders_service: AwsWorld, mysql: MySqlAdmin
+):
+    # GIVEN a secret whose password MySQL refuses even when fetched fresh
+    orders_service.put_db_secret("not-" + APP_PASSWORD)
+
+    # WHEN an order arrives
+    with pytest.raises(Exception, match="Access denied"):
+        post_order()
+
+    # THEN the function tried the cached value and one refresh, no more
+    assert orders_service.calls["secretsmanager.GetSecretValue"] == 2
