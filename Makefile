@@ -30,8 +30,8 @@ $(BIN)/.installed: requirements-dev.txt
 venv: $(BIN)/.installed
 
 lint: venv
-	$(BIN)/ruff check src tests tools
-	$(BIN)/ruff format --check src tests tools
+	$(BIN)/ruff check src tests tools faults
+	$(BIN)/ruff format --check src tests tools faults
 
 typecheck: venv
 	$(BIN)/mypy

@@ -11,8 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.hooks import BaseEventHooks
+
+
+def _answer(status: int) -> AWSResponse:
+    """An HTTP response for a call answered here; a before-call hook that returns one skips sending."""
+    return AWSResponse("https://dynamodb.invalid/", status, HTTPHeaders(), None)
+
 
 Decision = Callable[[str, int], bool]
 """(order_id, call_number starting at 1) -> True to leave that item unprocessed on that call."""
@@ -28,7 +34,7 @@ class UnprocessedItemsInjector:
     def install(self, events: BaseEventHooks) -> UnprocessedItemsInjector:
         """Hook an event emitter: a session's (every client it builds later) or one client's."""
         events.register("before-parameter-build.dynamodb.BatchWriteItem", self._withhold)
-        events.register("before-call.dynamodb.BatchWriteItem", self._skip_empty_request)
+        events.register("before-call.dynamodb.BatchWriteItem", self._skip_empty_request)  # type: ignore[arg-type]
         events.register("after-call.dynamodb.BatchWriteItem", self._report_unprocessed)
         return self
 
@@ -51,7 +57,7 @@ class UnprocessedItemsInjector:
 
     def _skip_empty_request(self, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         if context.pop("send_nothing", False):
-            return AWSResponse("https://dynamodb.invalid/", 200, {}, None), {"UnprocessedItems": {}}
+            return _answer(200), {"UnprocessedItems": {}}
         return None
 
     def _report_unprocessed(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -60,3 +66,27 @@ class UnprocessedItemsInjector:
             unprocessed = parsed.setdefault("UnprocessedItems", {})
             for table, requests in withheld.items():
                 unprocessed.setdefault(table, []).extend(requests)
+
+
+class ThrottlingInjector:
+    """Answer the first ``calls`` BatchWriteItem calls with ProvisionedThroughputExceededException.
+
+    Answered before sending, so the SDK's own retries never see it: it reaches our code as it
+    would once the SDK's retries ran out.
+    """
+
+    def __init__(self, calls: int) -> None:
+        self.remaining = calls
+        self.throttled = 0
+
+    def install(self, events: BaseEventHooks) -> ThrottlingInjector:
+        events.register_first("before-call.dynamodb.BatchWriteItem", self._throttle)  # type: ignore[arg-type]
+        return self
+
+    def _throttle(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if self.remaining <= 0:
+            return None
+        self.remaining -= 1
+        self.throttled += 1
+        error = {"Code": "ProvisionedThroughputExceededException", "Message": "injected throttling"}
+        return _answer(400), {"Error": error, "ResponseMetadata": {}}

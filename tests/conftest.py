@@ -54,9 +54,7 @@ APP_USER = "orders_app_test"
 APP_PASSWORD = "correct-horse-battery-staple"
 SEED_SQL = Path(__file__).resolve().parents[1] / "db" / "seed_catalog.sql"
 
-os.environ.update(
-    {"DB_HOST": MYSQL_ADMIN["host"], "DB_PORT": str(MYSQL_ADMIN["port"]), "DB_NAME": TEST_DATABASE}
-)
+os.environ.update({"DB_HOST": MYSQL_ADMIN["host"], "DB_PORT": str(MYSQL_ADMIN["port"]), "DB_NAME": TEST_DATABASE})
 
 
 def reset_execution_environment() -> None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
 from faults.dynamodb import UnprocessedItemsInjector
+
 from orders.handlers import consumer
 from tests.conftest import AwsWorld
 from tests.factories import FakeLambdaContext, load_event, order_message, sqs_event
@@ -132,3 +132,34 @@ def _functions_session_events():
 
     assert boto3.DEFAULT_SESSION is not None
     return boto3.DEFAULT_SESSION.events
+
+
+def test_a_throttled_batch_write_is_retried_by_the_consumer(aws: AwsWorld):
+    # GIVEN DynamoDB throttles the first two BatchWriteItem calls outright
+    from faults.dynamodb import ThrottlingInjector
+
+    throttling = ThrottlingInjector(calls=2).install(_functions_session_events())
+    orders = [order_message() for _ in range(3)]
+
+    # WHEN the consumer handles a batch
+    response = consume(sqs_event(orders))
+
+    # THEN it backed off, retried, and stored everything
+    assert throttling.throttled == 2
+    assert response == {"batchItemFailures": []}
+    assert aws.stored_order_ids() == {order["order_id"] for order in orders}
+
+
+def test_a_non_retryable_write_error_fails_the_chunk_not_the_batch(aws: AwsWorld, monkeypatch: pytest.MonkeyPatch):
+    # GIVEN the orders table does not exist (a misconfiguration DynamoDB will not fix by retrying)
+    monkeypatch.setenv("ORDERS_TABLE_NAME", "no-such-table")
+    from tests.conftest import reset_execution_environment
+
+    reset_execution_environment()
+    event = sqs_event([order_message(), "{"])
+
+    # WHEN the consumer handles a batch
+    # THEN every record fails and the batch is retried as a whole (nothing is acknowledged)
+    with pytest.raises(BatchProcessingError):
+        consume(event)
+    assert aws.calls["dynamodb.BatchWriteItem"] == 1

@@ -1,0 +1,209 @@
+"""The SAM template keeps its promises: architecture, tracing, queues, retries, least privilege."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+from samtranslator.translator.transform import transform
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+@cache
+def sam_template() -> dict[str, Any]:
+    return json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+
+
+class _NoManagedPolicyLookups:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@cache
+def cloudformation() -> dict[str, Any]:
+    """The template after the SAM transform, as CloudFormation would deploy it (no AWS calls)."""
+    template = sam_template()
+    template = json.loads(json.dumps(template))
+    template["Globals"]["Function"]["CodeUri"] = "s3://bucket/code.zip"
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
+    return transform(template, {}, _NoManagedPolicyLookups())
+
+
+def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return resources_of(cloudformation(), "AWS::Lambda::Function")
+
+
+def test_there_are_the_four_functions():
+    assert set(functions()) == {"ApiFunction", "OrdersConsumer", "DailyRollupFunction", "SchemaMigrationFunction"}
+
+
+@pytest.mark.parametrize("name", ["ApiFunction", "OrdersConsumer", "DailyRollupFunction", "SchemaMigrationFunction"])
+def test_every_function_is_python313_arm64_traced_with_the_layer(name: str):
+    properties = functions()[name]["Properties"]
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert properties["Layers"] == [{"Ref": next(iter(resources_of(cloudformation(), "AWS::Lambda::LayerVersion")))}]
+    assert properties["Handler"].startswith("orders.handlers.")
+    assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_the_layer_is_arm64_python313():
+    (layer,) = resources_of(sam_template(), "AWS::Serverless::LayerVersion").values()
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+
+
+def test_the_consumer_reports_batch_item_failures():
+    (mapping,) = resources_of(cloudformation(), "AWS::Lambda::EventSourceMapping").values()
+    properties = mapping["Properties"]
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BatchSize"] > 10
+    assert 1 <= properties["MaximumBatchingWindowInSeconds"] <= 300  # required above 10 messages
+    assert 2 <= properties["ScalingConfig"]["MaximumConcurrency"] <= 1000
+
+
+def test_the_orders_queue_redrives_to_a_dlq_and_outlives_the_consumer():
+    queue = cloudformation()["Resources"]["OrdersQueue"]["Properties"]
+    consumer = functions()["OrdersConsumer"]["Properties"]
+    (mapping,) = resources_of(cloudformation(), "AWS::Lambda::EventSourceMapping").values()
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["OrdersDeadLetterQueue", "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+    window = mapping["Properties"]["MaximumBatchingWindowInSeconds"]
+    assert queue["VisibilityTimeout"] >= 6 * consumer["Timeout"] + window
+
+
+def test_the_consumer_has_no_function_dlq():
+    """An SQS-triggered function's failures go to the queue's DLQ; a function DLQ never sees them."""
+    assert "DeadLetterConfig" not in functions()["OrdersConsumer"]["Properties"]
+
+
+def test_dead_letter_queues_have_depth_alarms():
+    alarms = resources_of(cloudformation(), "AWS::CloudWatch::Alarm").values()
+    watched = {alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in alarms}
+    assert watched == {"OrdersDeadLetterQueue", "RollupFailureQueue"}
+
+
+def test_the_schedule_retries_and_dead_letters():
+    (schedule,) = resources_of(cloudformation(), "AWS::Scheduler::Schedule").values()
+    target = schedule["Properties"]["Target"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["RollupFailureQueue", "Arn"]}
+    assert "<aws.scheduler.scheduled-time>" in target["Input"]
+
+
+def test_the_rollup_bounds_async_retries_and_has_an_on_failure_destination():
+    (config,) = resources_of(cloudformation(), "AWS::Lambda::EventInvokeConfig").values()
+    properties = config["Properties"]
+    assert properties["MaximumRetryAttempts"] <= 2
+    assert properties["MaximumEventAgeInSeconds"] <= 6 * 3600
+    assert properties["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["RollupFailureQueue", "Arn"]}
+
+
+def test_provisioned_concurrency_is_on_the_api_alias_behind_the_prod_condition():
+    alias = cloudformation()["Resources"]["ApiFunctionAliaslive"]["Properties"]
+    condition, when_prod, otherwise = alias["ProvisionedConcurrencyConfig"]["Fn::If"]
+    assert condition == "IsProd"
+    assert when_prod == {"ProvisionedConcurrentExecutions": {"Ref": "ApiProvisionedConcurrency"}}
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert cloudformation()["Conditions"]["IsProd"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+
+
+def test_the_http_api_routes_reach_the_live_alias():
+    permissions = resources_of(cloudformation(), "AWS::Lambda::Permission").values()
+    assert {json.dumps(p["Properties"]["FunctionName"]) for p in permissions} == {'{"Ref": "ApiFunctionAliaslive"}'}
+
+
+def _statements(template: dict[str, Any]):
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    yield name, statement
+
+
+def test_no_iam_statement_grants_a_wildcard_action():
+    for role, statement in _statements(cloudformation()):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            assert action != "*", f"{role} grants every action"
+            assert not action.endswith(":*"), f"{role} grants {action}"
+
+
+def test_the_functions_only_read_the_database_secret_they_are_given():
+    readers = {
+        role: json.dumps(statement["Resource"])
+        for role, statement in _statements(cloudformation())
+        if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
+    }
+    assert set(readers) == {
+        "ApiFunctionRole",
+        "DailyRollupFunctionRole",
+        "SchemaMigrationFunctionRole",
+        "DatabaseProxyRole",
+    }
+    for role, resource in readers.items():
+        assert json.loads(resource) in (  # the secret itself, as a Ref or as SAM's policy-template Sub
+            {"Ref": "DatabaseSecret"},
+            {"Fn::Sub": ["${secretArn}", {"secretArn": {"Ref": "DatabaseSecret"}}]},
+        ), role
+
+
+_SECRET_LOOKING = re.compile(r"(PASSWORD|SECRET|TOKEN|KEY)$")
+
+
+def test_no_secret_value_is_in_an_environment_variable():
+    for name, function in functions().items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for key, value in variables.items():
+            if _SECRET_LOOKING.search(key) or "password" in json.dumps(value).lower():
+                assert key == "DB_SECRET_ID", f"{name}: {key} looks like a secret value"
+                assert value == {"Ref": "DatabaseSecret"}, f"{name}: DB_SECRET_ID must be the secret's ARN"
+
+
+def test_the_proxy_requires_tls_and_reads_the_generated_secret():
+    proxy = cloudformation()["Resources"]["DatabaseProxy"]["Properties"]
+    assert proxy["RequireTLS"] is True
+    assert proxy["EngineFamily"] == "MYSQL"
+    assert proxy["Auth"][0]["SecretArn"] == {"Ref": "DatabaseSecret"}
+    secret = cloudformation()["Resources"]["DatabaseSecret"]["Properties"]
+    assert "GenerateSecretString" in secret
+
+
+def test_the_functions_reach_mysql_through_the_proxy():
+    variables = sam_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["DB_HOST"] == {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]}
+    assert variables["DB_TLS"] == "true"
+
+
+def test_every_setting_the_functions_read_is_set_by_the_template():
+    from orders.config import Settings
+
+    variables = set(sam_template()["Globals"]["Function"]["Environment"]["Variables"])
+    required = {field.alias for field in Settings.model_fields.values() if field.is_required()}
+    assert required <= variables
+
+
+def test_queues_and_tables_are_encrypted_and_logs_expire():
+    template = cloudformation()
+    for queue in resources_of(template, "AWS::SQS::Queue").values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    for table in resources_of(template, "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    assert len(groups) == len(functions())
+    for function in functions().values():
+        assert function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] in groups

@@ -1,0 +1,24 @@
+"""The DynamoDB item shape of an order."""
+
+from __future__ import annotations
+
+from orders.adapters.catalog import schema_statements
+from orders.adapters.orders_table import from_item, to_item
+from orders.models import Order
+from tests.factories import order_message
+
+
+def test_an_order_survives_the_round_trip_and_carries_its_index_key():
+    order = Order.model_validate(order_message(created_at="2026-11-22T23:59:59Z", MUG=1200, BEANS=2450))
+
+    item = to_item(order)
+
+    assert item["order_date"] == {"S": "2026-11-22"}
+    assert item["total_cents"] == {"N": "3650"}
+    assert from_item(item) == order
+
+
+def test_the_schema_ships_in_the_package():
+    statements = schema_statements()
+    assert [s.split("(")[0].split()[-1] for s in statements] == ["catalog_items", "daily_sku_sales"]
+    assert all(s.startswith("CREATE TABLE IF NOT EXISTS") for s in statements)

@@ -1,0 +1,48 @@
+"""Pricing logic: pure, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from orders.logic.pricing import PricingError, price_order
+from orders.models import CatalogEntry, OrderRequest
+
+CATALOG = {
+    "MUG": CatalogEntry(sku="MUG", unit_price_cents=1200, max_quantity=12),
+    "BEANS": CatalogEntry(sku="BEANS", unit_price_cents=2450, max_quantity=20),
+}
+NOW = dt.datetime(2026, 11, 22, 23, 30, tzinfo=dt.UTC)
+
+
+def request(**lines: int) -> OrderRequest:
+    return OrderRequest.model_validate(
+        {"customer_id": "c-1", "items": [{"sku": sku, "quantity": qty} for sku, qty in lines.items()]}
+    )
+
+
+def test_lines_are_priced_and_summed():
+    order = price_order(request(MUG=2, BEANS=3), CATALOG, order_id="o-1", created_at=NOW)
+
+    assert [(line.sku, line.line_total_cents) for line in order.items] == [("MUG", 2400), ("BEANS", 7350)]
+    assert order.total_cents == 9750
+    assert order.order_id == "o-1"
+    assert order.order_date == "2026-11-22"
+
+
+def test_every_problem_is_reported_not_just_the_first():
+    with pytest.raises(PricingError) as raised:
+        price_order(request(NOPE=1, MUG=13, BEANS=1), CATALOG, order_id="o-1", created_at=NOW)
+
+    assert raised.value.problems == [
+        {"sku": "NOPE", "reason": "unknown SKU"},
+        {"sku": "MUG", "reason": "quantity 13 exceeds the limit of 12"},
+    ]
+    assert "NOPE: unknown SKU" in str(raised.value)
+
+
+def test_the_order_date_is_the_utc_day():
+    late_in_new_york = dt.datetime(2026, 11, 22, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    order = price_order(request(MUG=1), CATALOG, order_id="o-1", created_at=late_in_new_york)
+    assert order.order_date == "2026-11-23"

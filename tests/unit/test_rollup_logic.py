@@ -1,0 +1,32 @@
+"""Daily aggregation logic: pure, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from orders.logic.rollup import roll_up_day
+from orders.models import Order
+from tests.factories import order_message
+
+DAY = dt.date(2026, 11, 22)
+
+
+def test_units_revenue_and_orders_are_summed_per_sku():
+    orders = [
+        Order.model_validate(order_message(MUG=1200, BEANS=2450)),
+        Order.model_validate(order_message(MUG=1200)),
+    ]
+
+    rollup = roll_up_day(DAY, iter(orders))
+
+    assert rollup.order_count == 2
+    assert [(t.sku, t.units, t.revenue_cents, t.order_count) for t in rollup.totals] == [
+        ("BEANS", 1, 2450, 1),
+        ("MUG", 2, 2400, 2),
+    ]
+    assert all(t.sales_date == DAY for t in rollup.totals)
+
+
+def test_no_orders_no_rows():
+    rollup = roll_up_day(DAY, [])
+    assert (rollup.totals, rollup.order_count) == ([], 0)
