@@ -1,0 +1,100 @@
+"""Command line: `python -m local_runner invoke|start-api|demo …` — `sam local`'s arguments, no Docker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from local_runner.template import DEFAULT_TEMPLATE
+
+
+def parse_parameter_overrides(values: list[str]) -> dict[str, str]:
+    """Both of SAM's spellings: `Key=Value` and `ParameterKey=Key,ParameterValue=Value`."""
+    overrides: dict[str, str] = {}
+    for value in " ".join(values).split():
+        if value.startswith("ParameterKey="):
+            key_part, _, value_part = value.partition(",")
+            overrides[key_part.removeprefix("ParameterKey=")] = value_part.removeprefix("ParameterValue=")
+        else:
+            key, _, val = value.partition("=")
+            overrides[key] = val
+    return overrides
+
+
+def read_event(source: str | None) -> Any:
+    if source is None:
+        return {}
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    return json.loads(text) if text.strip() else {}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
+    parser.add_argument("-n", "--env-vars", type=Path, help="JSON file of environment overrides, SAM's format")
+    parser.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
+    parser.add_argument("--trace", action="store_true", help="collect X-Ray segments and print the trace tree")
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    parser = argparse.ArgumentParser(prog="python -m local_runner", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    invoke = commands.add_parser("invoke", help="invoke one function once, like `sam local invoke`")
+    invoke.add_argument("function_logical_id")
+    invoke.add_argument("-e", "--event", help="event file, or - for stdin (default: {})")
+    _common(invoke)
+
+    start_api = commands.add_parser("start-api", help="serve the HttpApi routes, like `sam local start-api`")
+    start_api.add_argument("-p", "--port", type=int, default=3000)
+    start_api.add_argument("--host", default="127.0.0.1")
+    _common(start_api)
+
+    demo = commands.add_parser("demo", help="drive the whole service end to end and print the books")
+    demo.add_argument("--orders", type=int, default=300)
+    demo.add_argument("--poison", type=int, default=5)
+    demo.add_argument("--seed", type=int, default=7)
+
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from local_runner.demo import run_demo
+
+        return run_demo(orders=args.orders, poison=args.poison, seed=args.seed)
+
+    from local_runner.service import LocalService, load_env_vars_file
+
+    service = LocalService(
+        template=args.template,
+        parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
+        env_vars=load_env_vars_file(args.env_vars),
+        trace=args.trace,
+    )
+    with service:
+        service.prepare_database()
+        if args.command == "invoke":
+            return _invoke(service, args.function_logical_id, read_event(args.event), args.trace)
+        from local_runner.api_server import serve_forever
+
+        serve_forever(service, args.host, args.port)
+    return 0
+
+
+def _invoke(service: Any, logical_id: str, event: Any, trace: bool) -> int:
+    invocation = service.pool(logical_id).invoke(event)
+    print(invocation.report_line(), file=sys.stderr)
+    if trace and service.traces is not None:
+        import time
+
+        time.sleep(0.2)  # UDP: let the last segments land
+        title = f"{logical_id} — trace {invocation.trace_id} — {invocation.duration_ms:.1f} ms"
+        print(service.traces.tree(invocation.trace_id, title), file=sys.stderr)
+    print(json.dumps(invocation.response))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

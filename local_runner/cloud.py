@@ -1,0 +1,191 @@
+"""A local AWS: a moto server on a loopback port, with every resource the template declares.
+
+Resources are created from the translated template itself (queues with their redrive policies,
+tables with their keys and indexes, the database secret), and every request the functions make
+is counted at the server, by operation — the way a bill or CloudTrail would see them.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicResolver
+from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from local_runner.template import SamApplication
+
+ACCOUNT_ID = "123456789012"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        """One line per AWS call would drown the functions' own logs."""
+
+
+class RequestCounter:
+    """WSGI middleware counting AWS API calls as "service.Operation" (JSON protocols name it in a header)."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target:
+            service, _, operation = target.partition(".")
+            name = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}.get(
+                service, service
+            )
+            with self._lock:
+                self.counts[f"{name}.{operation}"] += 1
+        return self.app(environ, start_response)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+@dataclass
+class DatabaseEndpoint:
+    """Where the functions' MySQL really is, and the credentials the secret should hold."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    database: str
+    tls: bool
+
+
+class LocalCloud:
+    """moto in a thread, provisioned from the template; `symbols` resolves Ref/GetAtt to local values."""
+
+    def __init__(self, app: SamApplication, database: DatabaseEndpoint, stack_name: str = "orders-local") -> None:
+        self.app = app
+        self.database = database
+        self.stack_name = stack_name
+        self.requests = RequestCounter(DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.symbols: dict[str, dict[str, Any]] = {}
+
+    # ---------------------------------------------------------------- server
+    def start(self) -> LocalCloud:
+        self._server = make_server("127.0.0.1", 0, self.requests, threaded=True, request_handler=_QuietRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
+        self._thread.start()
+        self.provision()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    @property
+    def endpoint_url(self) -> str:
+        assert self._server is not None, "start() first"
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+            region_name=self.app.region,
+        ).client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    # ---------------------------------------------------------------- resources
+    def provision(self) -> None:
+        """Create what the functions call at run time; everything else is only given a local name."""
+        for logical_id in self.app.cloudformation["Resources"]:
+            self.symbols[logical_id] = {"Ref": f"{self.stack_name}-{logical_id}"}
+        queues = self.app.resources_of_type("AWS::SQS::Queue")
+        for logical_id in _dead_letter_queues_first(queues):
+            self._create_queue(logical_id, queues[logical_id]["Properties"])
+        for logical_id, table in self.app.resources_of_type("AWS::DynamoDB::Table").items():
+            self._create_table(logical_id, table["Properties"])
+        for logical_id in self.app.resources_of_type("AWS::SecretsManager::Secret"):
+            self._create_database_secret(logical_id)
+        for logical_id in self.app.resources_of_type("AWS::RDS::DBProxy"):
+            self.symbols[logical_id]["Endpoint"] = self.database.host
+        for logical_id in self.app.resources_of_type("AWS::RDS::DBCluster"):
+            self.symbols[logical_id]["Endpoint.Address"] = self.database.host
+            self.symbols[logical_id]["Endpoint.Port"] = str(self.database.port)
+
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.app.region}:{ACCOUNT_ID}:{resource}"
+
+    def _create_queue(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = f"{self.stack_name}-{logical_id}"
+        attributes = {
+            key: str(properties[key])
+            for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+            if key in properties
+        }
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(self.resolve(properties["RedrivePolicy"]))
+        url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        self.symbols[logical_id] = {"Ref": url, "Arn": self._arn("sqs", name), "QueueName": name, "QueueUrl": url}
+
+    def _create_table(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = f"{self.stack_name}-{logical_id}"
+        request: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": properties["KeySchema"],
+            "AttributeDefinitions": properties["AttributeDefinitions"],
+            "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if properties.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+        self.client("dynamodb").create_table(**request)
+        self.symbols[logical_id] = {"Ref": name, "Arn": self._arn("dynamodb", f"table/{name}")}
+
+    def _create_database_secret(self, logical_id: str) -> None:
+        """The template generates the password; locally the secret holds the local MySQL user's."""
+        name = f"{self.stack_name}/{logical_id}"
+        secret = {"username": self.database.username, "password": self.database.password}
+        arn = self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(secret))["ARN"]
+        self.symbols[logical_id] = {"Ref": arn, "Arn": arn, "Id": arn}
+
+    # ---------------------------------------------------------------- intrinsics
+    def resolve(self, value: Any) -> Any:
+        """Resolve Ref, GetAtt, Sub, If, … against the local resources, with SAM CLI's own resolver."""
+        translator: dict[str, Any] = {
+            "AWS::Region": self.app.region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::StackName": self.stack_name,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        translator.update(self.app.parameters)
+        translator.update(self.symbols)
+        template = self.app.cloudformation
+        table = IntrinsicsSymbolTable(template=template, logical_id_translator=translator)
+        return IntrinsicResolver(template=template, symbol_resolver=table).intrinsic_property_resolver(
+            value, ignore_errors=False
+        )
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """The function's Environment.Variables, resolved to local resources, plus where AWS is."""
+        spec = self.app.functions[logical_id]
+        variables = {key: str(value) for key, value in self.resolve(spec.raw_environment).items()}
+        variables["DB_PORT"] = str(self.database.port)  # the proxy's port is the template's; ours may differ
+        if not self.database.tls:
+            variables["DB_TLS"] = "false"  # the local server offers no TLS; RDS Proxy requires it
+        return variables | FAKE_CREDENTIALS | {"AWS_ENDPOINT_URL": self.endpoint_url}
+
+
+def _dead_letter_queues_first(queues: dict[str, dict[str, Any]]) -> Iterable[str]:
+    """Queues that others redrive to must exist before the queues that name them."""
+    return sorted(queues, key=lambda logical_id: "RedrivePolicy" in queues[logical_id]["Properties"])

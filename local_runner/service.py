@@ -1,0 +1,100 @@
+"""The orders service running locally: MySQL, moto provisioned from the template, function pools."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from local_runner.cloud import LocalCloud
+from local_runner.environment import FunctionPool
+from local_runner.mysql_server import LocalMySql
+from local_runner.template import DEFAULT_TEMPLATE, SamApplication
+from local_runner.xray import TraceCollector
+
+LOCAL_DATABASE = "orders_local"
+DEFAULT_MAX_ENVIRONMENTS = 10
+
+
+def load_env_vars_file(path: Path | None) -> dict[str, dict[str, str]]:
+    """SAM's --env-vars format: {"Parameters": {...all functions...}, "<LogicalId>": {...}}."""
+    if path is None:
+        return {}
+    document = json.loads(path.read_text())
+    return {key: {k: str(v) for k, v in values.items()} for key, values in document.items()}
+
+
+class LocalService:
+    def __init__(
+        self,
+        *,
+        template: Path = DEFAULT_TEMPLATE,
+        parameter_overrides: dict[str, str] | None = None,
+        env_vars: dict[str, dict[str, str]] | None = None,
+        trace: bool = False,
+        log_sink: IO[str] | None = None,
+    ) -> None:
+        self.mysql = LocalMySql()
+        database = (parameter_overrides or {}).get("DatabaseName", LOCAL_DATABASE)
+        self.database = self.mysql.prepare(database)
+        self.app = SamApplication(template, {"DatabaseName": database, **(parameter_overrides or {})})
+        self.cloud = LocalCloud(self.app, self.database).start()
+        self.env_vars = env_vars or {}
+        self.traces = TraceCollector() if trace else None
+        self.log_sink = log_sink
+        self.pools: dict[str, FunctionPool] = {}
+
+    def environment(self, logical_id: str) -> dict[str, str]:
+        variables = self.cloud.function_environment(logical_id)
+        if self.traces is not None:
+            variables["AWS_XRAY_DAEMON_ADDRESS"] = self.traces.address
+            variables["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR"
+        else:
+            variables["POWERTOOLS_TRACE_DISABLED"] = "true"  # no daemon to send segments to
+        variables.update(self.env_vars.get("Parameters", {}))
+        variables.update(self.env_vars.get(logical_id, {}))
+        return variables
+
+    def pool(self, logical_id: str) -> FunctionPool:
+        if logical_id not in self.app.functions:
+            known = ", ".join(sorted(self.app.functions))
+            raise KeyError(f"no function {logical_id!r} in {self.app.template_path.name} (functions: {known})")
+        if logical_id not in self.pools:
+            self.pools[logical_id] = FunctionPool(
+                self.app.functions[logical_id],
+                self.environment(logical_id),
+                max_environments=self._concurrency_limit(logical_id),
+                log_sink=self.log_sink,
+            )
+        return self.pools[logical_id]
+
+    def _concurrency_limit(self, logical_id: str) -> int:
+        properties = self.app.cloudformation["Resources"][logical_id]["Properties"]
+        reserved = properties.get("ReservedConcurrentExecutions")
+        return int(reserved) if reserved else DEFAULT_MAX_ENVIRONMENTS
+
+    def prepare_database(self, seed: bool = True) -> None:
+        """Run the schema migration as it runs after a deploy, then load the demo catalog."""
+        invocation = self.pool("SchemaMigrationFunction").invoke({})
+        if invocation.error:
+            raise RuntimeError(f"schema migration failed: {invocation.error}")
+        if seed:
+            self.mysql.seed_catalog(self.database.database)
+
+    def queue_url(self, logical_id: str) -> str:
+        return str(self.cloud.symbols[logical_id]["QueueUrl"])
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+        if self.traces is not None:
+            self.traces.close()
+        self.cloud.stop()
+        self.mysql.execute(f"DROP DATABASE IF EXISTS `{self.database.database}`")
+        self.mysql.close()
+
+    def __enter__(self) -> LocalService:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
