@@ -12,9 +12,16 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv lint typecheck template-lint unit test build check-build clean
+.PHONY: help venv lint typecheck template-lint unit test build check-build clean demo invoke start-api
+
+FN ?= ApiFunction
+EVENT ?= events/api_post_order.json
+ARGS ?=
 
 help:
+	@echo "make demo         the whole service end to end, locally (moto + MySQL, no Docker)"
+	@echo "make invoke FN=<LogicalId> EVENT=<file> [ARGS='--trace --env-vars env.json']"
+	@echo "make start-api    the HttpApi routes on http://127.0.0.1:3000"
 	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, pytest with coverage"
 	@echo "make build        sam build (arm64 layer cross-installed) and check the built artifacts"
 	@echo "make clean        remove the venv and build output"
@@ -30,8 +37,8 @@ $(BIN)/.installed: requirements-dev.txt
 venv: $(BIN)/.installed
 
 lint: venv
-	$(BIN)/ruff check src tests tools faults
-	$(BIN)/ruff format --check src tests tools faults
+	$(BIN)/ruff check src tests tools faults local_runner
+	$(BIN)/ruff format --check src tests tools faults local_runner
 
 typecheck: venv
 	$(BIN)/mypy
@@ -51,6 +58,15 @@ build: venv
 
 check-build: venv
 	$(BIN)/python tools/check_layer.py .aws-sam/build
+
+demo: venv
+	$(BIN)/python -m local_runner demo
+
+invoke: venv
+	$(BIN)/python -m local_runner invoke $(FN) -e $(EVENT) $(ARGS)
+
+start-api: venv
+	$(BIN)/python -m local_runner start-api $(ARGS)
 
 clean:
 	rm -rf $(VENV) .aws-sam .coverage .mypy_cache .ruff_cache .pytest_cache

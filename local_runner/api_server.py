@@ -37,12 +37,18 @@ def http_api_routes(service: LocalService) -> list[Route]:
     for spec in service.app.functions.values():
         for properties in spec.events_of_type("HttpApi").values():
             path = properties.get("Path", "$default")
-            regex = "^" + re.sub(r"\{(\w+)\+?\}", r"(?P<\1>[^/]+)", re.escape(path).replace(r"\{", "{").replace(r"\}", "}")) + "$"
+            regex = (
+                "^"
+                + re.sub(r"\{(\w+)\+?\}", r"(?P<\1>[^/]+)", re.escape(path).replace(r"\{", "{").replace(r"\}", "}"))
+                + "$"
+            )
             routes.append(Route(spec.logical_id, properties.get("Method", "ANY").upper(), path, re.compile(regex)))
     return routes
 
 
-def to_event(route: Route, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str):
+def to_event(
+    route: Route, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
+) -> dict[str, Any]:
     """An HTTP API payload v2 event, as API Gateway builds it."""
     url = urlsplit(target)
     match = route.pattern.match(url.path)
@@ -99,7 +105,7 @@ def from_result(result: Any) -> tuple[int, dict[str, str], bytes]:
     return 200, {"content-type": "application/json"}, json.dumps(result).encode()
 
 
-def make_server(service: LocalService, host: str, port: int) -> ThreadingHTTPServer:
+def make_server(service: LocalService, host: str, port: int, *, quiet: bool = False) -> ThreadingHTTPServer:
     routes = http_api_routes(service)
 
     class Handler(BaseHTTPRequestHandler):
@@ -133,10 +139,11 @@ def make_server(service: LocalService, host: str, port: int) -> ThreadingHTTPSer
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle  # noqa: N815
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            print(f"{self.address_string()} {format % args}", file=sys.stderr)
+        def log_message(self, format: str, *args: Any) -> None:
+            if not quiet:
+                print(f"{self.address_string()} {format % args}", file=sys.stderr)
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
@@ -146,8 +153,10 @@ def make_server(service: LocalService, host: str, port: int) -> ThreadingHTTPSer
 def serve_forever(service: LocalService, host: str, port: int) -> None:
     server = make_server(service, host, port)
     for route in http_api_routes(service):
-        print(f"Mounting {route.function} at http://{host}:{server.server_port}{route.path} [{route.method}]",
-              file=sys.stderr)
+        print(
+            f"Mounting {route.function} at http://{host}:{server.server_port}{route.path} [{route.method}]",
+            file=sys.stderr,
+        )
     print("Ctrl-C to stop", file=sys.stderr)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too: the finally runs
     try:

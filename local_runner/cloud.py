@@ -128,7 +128,7 @@ class LocalCloud:
 
     def _create_queue(self, logical_id: str, properties: dict[str, Any]) -> None:
         name = f"{self.stack_name}-{logical_id}"
-        attributes = {
+        attributes: dict[str, str] = {
             key: str(properties[key])
             for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
             if key in properties

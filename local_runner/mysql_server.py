@@ -71,8 +71,15 @@ class LocalMySql:
         )
         socket_path = Path(self._datadir) / "mysqld.sock"
         self._process = subprocess.Popen(  # noqa: S603
-            [server, "--no-defaults", f"--datadir={self._datadir}", f"--socket={socket_path}", f"--port={port}",
-             "--bind-address=127.0.0.1", "--user=root"],
+            [
+                server,
+                "--no-defaults",
+                f"--datadir={self._datadir}",
+                f"--socket={socket_path}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                "--user=root",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

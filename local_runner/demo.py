@@ -1,0 +1,273 @@
+"""`make demo`: the whole orders service end to end on this machine, then its books.
+
+A few hundred orders through the HTTP API (some invalid, some retried with the same
+Idempotency-Key), poison messages straight into the queue, the queue drained by the consumer as
+Lambda's poller would, the daily rollup fired as the scheduler would. Exits non-zero when the
+books do not balance: every accepted order is stored or in the DLQ, and the rollup agrees.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import http.client
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from local_runner.api_server import make_server
+from local_runner.environment import Invocation
+from local_runner.event_sources import Schedule, SqsEventSource
+from local_runner.service import LocalService
+
+CATALOG = {  # db/seed_catalog.sql, active SKUs and their per-order limits
+    "COFFEE-BEANS-1KG": 20,
+    "FILTER-PAPER-100": 50,
+    "MUG-CERAMIC-350ML": 12,
+    "GRINDER-BURR": 2,
+    "KETTLE-GOOSENECK": 3,
+    "SCALE-01G": 5,
+}
+API_CLIENTS = 4  # concurrent HTTP clients: overlapping requests start more API environments
+
+
+def _valid_order(rng: random.Random) -> dict[str, Any]:
+    skus = rng.sample(sorted(CATALOG), rng.randint(1, 3))
+    return {
+        "customer_id": f"cust-{rng.randint(1, 60):04d}",
+        "items": [{"sku": sku, "quantity": rng.randint(1, CATALOG[sku])} for sku in skus],
+    }
+
+
+def _request_plan(count: int, rng: random.Random) -> list[tuple[str, dict[str, Any], str | None]]:
+    """(kind, body, idempotency key) per request: mostly valid, some 400s, some 422s, some retries."""
+    plan: list[tuple[str, dict[str, Any], str | None]] = []
+    for n in range(count):
+        roll = rng.random()
+        if roll < 0.07:
+            body: dict[str, Any] = rng.choice(
+                [
+                    {"customer_id": "c", "items": []},
+                    {"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1}]},
+                    {"customer_id": "c", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": -2}]},
+                ]
+            )
+            plan.append(("invalid", body, None))
+        elif roll < 0.12:
+            body = {"customer_id": "c", "items": [{"sku": "NOT-IN-CATALOG", "quantity": 1}]}
+            plan.append(("unpriceable", body, None))
+        else:
+            plan.append(("valid", _valid_order(rng), f"demo-{n}"))
+    retries = rng.sample([p for p in plan if p[0] == "valid"], max(1, count // 12))
+    return plan + [("retry", body, key) for _, body, key in retries]
+
+
+def _post(port: int, body: dict[str, Any], key: str | None) -> tuple[int, dict[str, Any]]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"content-type": "application/json"} | ({"idempotency-key": key} if key else {})
+    connection.request("POST", "/orders", json.dumps(body), headers)
+    response = connection.getresponse()
+    payload = json.loads(response.read() or b"{}")
+    connection.close()
+    return response.status, payload
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def _timings(invocations: list[Invocation]) -> tuple[str, str, str, str]:
+    inits = [i.init_duration_ms for i in invocations if i.init_duration_ms is not None]
+    warm = [i.duration_ms for i in invocations if i.init_duration_ms is None]
+    init = f"{statistics.median(inits):.0f} ms" if inits else "-"
+    if not warm:
+        return str(len(inits)), init, "-", "-"
+    return str(len(inits)), init, f"{_percentile(warm, 0.5):.1f} ms", f"{_percentile(warm, 0.95):.1f} ms"
+
+
+def run_demo(orders: int = 300, poison: int = 5, seed: int = 7) -> int:
+    console = Console(width=max(Console().width, 110))
+    rng = random.Random(seed)  # noqa: S311 - a reproducible scenario, not cryptography
+    logs = tempfile.NamedTemporaryFile("w", prefix="orders-demo-", suffix=".log", delete=False)  # noqa: SIM115
+    started = time.monotonic()
+    with LocalService(trace=True, log_sink=logs) as service:
+        console.print(
+            f"[bold]Orders service, locally[/] — moto at {service.cloud.endpoint_url}, "
+            f"MySQL at {service.database.host}:{service.database.port}"
+            f"{' (started for this demo)' if service.mysql.started_here else ''}; function logs: {logs.name}"
+        )
+        service.prepare_database()
+        connections_before = service.mysql.connections_opened()
+        server = make_server(service, "127.0.0.1", 0, quiet=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_port
+
+        plan = _request_plan(orders, rng)
+        statuses: collections.Counter[int] = collections.Counter()
+        accepted: dict[str, int] = {}
+        first_response: dict[str, str] = {}
+        retry_mismatches = 0
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("POST /orders", total=len(plan))
+            first_pass = [p for p in plan if p[0] != "retry"]
+            with ThreadPoolExecutor(API_CLIENTS) as pool:
+                for (_, _, key), (status, payload) in zip(
+                    first_pass, pool.map(lambda p: _post(port, p[1], p[2]), first_pass), strict=True
+                ):
+                    statuses[status] += 1
+                    if status == 202:
+                        accepted[payload["order_id"]] = payload["total_cents"]
+                        if key:
+                            first_response[key] = payload["order_id"]
+                    progress.advance(task)
+            for _, body, key in (p for p in plan if p[0] == "retry"):
+                status, payload = _post(port, body, key)
+                statuses[status] += 1
+                retry_mismatches += status != 202 or payload.get("order_id") != first_response.get(key or "")
+                progress.advance(task)
+
+            orders_queue = service.queue_url("OrdersQueue")
+            sqs = service.cloud.client("sqs")
+            for n in range(poison):
+                sqs.send_message(QueueUrl=orders_queue, MessageBody=["{", '{"order_id": 1}', "[]", "null", "x"][n % 5])
+            task = progress.add_task("OrdersConsumer draining the queue", total=None)
+            consumer = SqsEventSource(service, "OrdersConsumer")
+            consumer.drain()
+            progress.update(task, completed=1, total=1)
+
+        reads = [service.pool("ApiFunction").invoke(_get_event(order_id)) for order_id in list(accepted)[:10]]
+        read_ok = sum(1 for r in reads if isinstance(r.payload, dict) and r.payload.get("statusCode") == 200)
+
+        schedule = Schedule(service, "DailyRollupFunction")
+        tomorrow = dt.datetime.now(dt.UTC).replace(hour=0, minute=15, second=0, microsecond=0) + dt.timedelta(days=1)
+        run = schedule.fire(tomorrow)
+        server.shutdown()
+
+        stored = _stored_order_ids(service)
+        dlq_bodies = _drain_bodies(service, service.queue_url("OrdersDeadLetterQueue"))
+        accepted_in_dlq = {b.get("order_id") for b in dlq_bodies if isinstance(b, dict)} & set(accepted)
+        revenue_rows = service.mysql.execute(
+            f"SELECT COALESCE(SUM(revenue_cents), 0) FROM `{service.database.database}`.daily_sku_sales"  # noqa: S608
+        )
+        rollup_revenue = int(revenue_rows[0][0])
+        expected_revenue = sum(total for order_id, total in accepted.items() if order_id in stored)
+        connections = service.mysql.connections_opened() - connections_before
+        calls = service.cloud.requests.snapshot()
+        post_trace = next(
+            (
+                i
+                for i in reversed(service.pools["ApiFunction"].invocations)
+                if i.init_duration_ms is None and isinstance(i.payload, dict) and i.payload.get("statusCode") == 202
+            ),
+            None,
+        )
+        consumer_trace = next((i for i in reversed(consumer.stats.invocations) if i.error is None), None)
+        time.sleep(0.2)
+        trees = [
+            service.traces.tree(i.trace_id, f"{name} — trace {i.trace_id}")
+            for name, i in (("ApiFunction (warm POST)", post_trace), ("OrdersConsumer", consumer_trace))
+            if i is not None and service.traces is not None
+        ]
+        elapsed = time.monotonic() - started
+
+        books = [
+            (
+                "accepted = stored + accepted in DLQ",
+                len(accepted) == len(set(accepted) & stored) + len(accepted_in_dlq),
+            ),
+            ("nothing stored that was not accepted", stored <= set(accepted)),
+            ("poison messages all in the DLQ", len(dlq_bodies) - len(accepted_in_dlq) == poison),
+            ("idempotent retries returned the first order", retry_mismatches == 0),
+            ("rollup revenue = revenue of stored orders", rollup_revenue == expected_revenue),
+            ("stored orders read back (GET 200)", read_ok == len(reads)),
+        ]
+
+        table = Table(title="The books")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for status in sorted(statuses):
+            table.add_row(f"HTTP {status}", str(statuses[status]))
+        table.add_row("orders accepted (unique)", str(len(accepted)))
+        table.add_row("orders stored in DynamoDB", str(len(stored)))
+        table.add_row("messages in the DLQ (poison + orders)", f"{len(dlq_bodies)} ({poison} + {len(accepted_in_dlq)})")
+        table.add_row(
+            "consumer batches / messages returned to queue",
+            f"{consumer.stats.batches} / {consumer.stats.messages_returned}",
+        )
+        table.add_row("daily rollup (as scheduled for tomorrow 00:15 UTC)", json.dumps(run.attempts[-1].response))
+        table.add_row("MySQL connections opened (server count)", str(connections))
+        table.add_row("GetSecretValue calls", str(calls.get("secretsmanager.GetSecretValue", 0)))
+        table.add_row(
+            "DynamoDB requests",
+            ", ".join(f"{k.split('.')[1]} {v}" for k, v in sorted(calls.items()) if k.startswith("dynamodb.")),
+        )
+        table.add_row("SQS requests", str(sum(v for k, v in calls.items() if k.startswith("sqs."))))
+        console.print(table)
+
+        timing = Table(title="Functions (local worker processes, one per execution environment)")
+        for column in ("function", "invocations", "environments (cold starts)", "init p50", "warm p50", "warm p95"):
+            timing.add_column(column, justify="right" if column != "function" else "left")
+        for name, function_pool in sorted(service.pools.items()):
+            cold, init, p50, p95 = _timings(function_pool.invocations)
+            timing.add_row(name, str(len(function_pool.invocations)), cold, init, p50, p95)
+        console.print(timing)
+        for tree in trees:
+            console.print(tree, highlight=False)
+        for label, ok in books:
+            console.print(f"{'[green]✓' if ok else '[red]✗'} {label}[/]")
+        console.print(f"finished in {elapsed:.1f} s")
+    logs.close()
+    return 0 if all(ok for _, ok in books) else 1
+
+
+def _get_event(order_id: str) -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "routeKey": "GET /orders/{order_id}",
+        "rawPath": f"/orders/{order_id}",
+        "rawQueryString": "",
+        "headers": {"accept": "application/json"},
+        "pathParameters": {"order_id": order_id},
+        "requestContext": {
+            "http": {"method": "GET", "path": f"/orders/{order_id}"},
+            "stage": "$default",
+            "routeKey": "GET /orders/{order_id}",
+            "requestId": order_id[:8],
+        },
+        "isBase64Encoded": False,
+    }
+
+
+def _stored_order_ids(service: LocalService) -> set[str]:
+    table = str(service.cloud.symbols["OrdersTable"]["Ref"])
+    pages = service.cloud.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+    return {item["order_id"]["S"] for page in pages for item in page["Items"]}
+
+
+def _drain_bodies(service: LocalService, queue_url: str) -> list[Any]:
+    sqs = service.cloud.client("sqs")
+    bodies: list[Any] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300).get(
+        "Messages", []
+    ):
+        for message in messages:
+            try:
+                bodies.append(json.loads(message["Body"]))
+            except json.JSONDecodeError:
+                bodies.append(message["Body"])
+    return bodies
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo())
