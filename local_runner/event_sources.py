@@ -176,12 +176,12 @@ class Schedule:
 
     def event_for(self, scheduled_time: dt.datetime, input_override: str | None = None) -> Any:
         text = input_override if input_override is not None else self.properties.get("Input", "{}")
-        region = self.service.app.region
+        schedule_arn = f"arn:aws:scheduler:{self.service.app.region}:{ACCOUNT_ID}:schedule/default/{self.logical_id}"
         replacements = {
             "<aws.scheduler.scheduled-time>": scheduled_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "<aws.scheduler.execution-id>": str(uuid.uuid4()),
             "<aws.scheduler.attempt-number>": "1",
-            "<aws.scheduler.schedule-arn>": f"arn:aws:scheduler:{region}:{ACCOUNT_ID}:schedule/default/{self.logical_id}",
+            "<aws.scheduler.schedule-arn>": schedule_arn,
         }
         for placeholder, value in replacements.items():
             text = text.replace(placeholder, value)
