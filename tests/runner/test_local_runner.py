@@ -1,0 +1,286 @@
+"""The Docker-free runner: template fidelity, execution environments, event sources, start-api."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import http.client
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from local_runner.__main__ import parse_parameter_overrides
+from local_runner.api_server import make_server
+from local_runner.environment import FunctionPool
+from local_runner.event_sources import Schedule, SqsEventSource
+from local_runner.service import LocalService
+
+from tests.factories import EVENTS_DIR, load_event, order_message
+
+pytestmark = pytest.mark.integration
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[LocalService]:
+    local = LocalService(parameter_overrides={"DatabaseName": "orders_runner_test"}, trace=True)
+    local.prepare_database()
+    yield local
+    local.close()
+
+
+def sqs_url(service: LocalService, logical_id: str) -> str:
+    return service.queue_url(logical_id)
+
+
+def test_resources_come_from_the_template(service: LocalService):
+    sqs = service.cloud.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=sqs_url(service, "OrdersQueue"), AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert attributes["VisibilityTimeout"] == "185"
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["maxReceiveCount"] == 5
+    assert redrive["deadLetterTargetArn"] == service.cloud.symbols["OrdersDeadLetterQueue"]["Arn"]
+    table = service.cloud.client("dynamodb").describe_table(TableName=service.cloud.symbols["OrdersTable"]["Ref"])
+    assert [index["IndexName"] for index in table["Table"]["GlobalSecondaryIndexes"]] == ["by-order-date"]
+
+
+def test_function_environment_is_the_template_resolved_locally(service: LocalService):
+    env = service.environment("ApiFunction")
+    assert env["ORDERS_QUEUE_URL"] == sqs_url(service, "OrdersQueue")
+    assert env["ORDERS_TABLE_NAME"] == service.cloud.symbols["OrdersTable"]["Ref"]
+    assert env["DB_HOST"] == service.database.host
+    assert env["DB_NAME"] == "orders_runner_test"  # the parameter override reached the function
+    assert env["DB_SECRET_ID"].startswith("arn:aws:secretsmanager:")
+    assert service.database.password not in env.values()  # only the secret's ARN, never its value
+    assert env["AWS_ENDPOINT_URL"] == service.cloud.endpoint_url
+
+
+@pytest.mark.parametrize(
+    ("function", "event_file", "check"),
+    [
+        ("ApiFunction", "api_post_order.json", lambda r: r["statusCode"] == 202),
+        ("ApiFunction", "api_get_order.json", lambda r: r["statusCode"] == 404),
+        ("OrdersConsumer", "sqs_orders_batch.json", lambda r: len(r["batchItemFailures"]) == 1),
+        ("DailyRollupFunction", "schedule_daily_rollup.json", lambda r: r["sales_date"] == "2026-11-22"),
+        ("SchemaMigrationFunction", "schema_migration.json", lambda r: r == {"statements": 2}),
+    ],
+)
+def test_every_events_file_invokes(service: LocalService, function: str, event_file: str, check):
+    invocation = service.pool(function).invoke(load_event(event_file))
+    assert invocation.error is None, invocation.error
+    assert check(invocation.payload), invocation.payload
+
+
+def test_every_events_file_is_covered_above():
+    assert {path.name for path in EVENTS_DIR.glob("*.json")} == {
+        "api_post_order.json",
+        "api_get_order.json",
+        "sqs_orders_batch.json",
+        "schedule_daily_rollup.json",
+        "schema_migration.json",
+    }
+
+
+@pytest.fixture
+def slow_pool(service: LocalService) -> Iterator[FunctionPool]:
+    spec = dataclasses.replace(
+        service.app.functions["ApiFunction"],
+        logical_id="SlowFunction",
+        handler="slow.handler",
+        code_dir=Path(__file__).parent / "functions",
+        layer_dirs=(),
+        timeout_s=1,
+    )
+    pool = FunctionPool(spec, {"AWS_REGION": "us-east-1"}, max_environments=2)
+    yield pool
+    pool.close()
+
+
+def test_cold_then_warm_reuses_the_environment(slow_pool: FunctionPool):
+    first = slow_pool.invoke({})
+    second = slow_pool.invoke({})
+
+    assert first.init_duration_ms is not None  # INIT ran once …
+    assert second.init_duration_ms is None  # … and not again
+    assert first.payload["pid"] == second.payload["pid"]
+    assert first.payload["loaded_at"] == second.payload["loaded_at"]  # module globals survived
+    assert slow_pool.environments_started == 1
+    assert "Init Duration" in first.report_line()
+    assert "Init Duration" not in second.report_line()
+
+
+def test_cold_forces_a_new_environment(slow_pool: FunctionPool):
+    first = slow_pool.invoke({})
+    again = slow_pool.invoke({}, cold=True)
+    assert again.init_duration_ms is not None
+    assert again.payload["pid"] != first.payload["pid"]
+
+
+def test_overlapping_invocations_get_their_own_environments(slow_pool: FunctionPool):
+    threads = [threading.Thread(target=slow_pool.invoke, args=({"sleep_s": 0.3},)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert slow_pool.environments_started == 2
+    assert len({i.payload["pid"] for i in slow_pool.invocations}) == 2
+
+
+def test_the_context_counts_down_from_the_timeout(slow_pool: FunctionPool):
+    remaining = slow_pool.invoke({"sleep_s": 0.2}).payload["remaining_ms"]
+    assert 600 <= remaining <= 800
+
+
+def test_a_handler_over_its_timeout_is_stopped_as_lambda_does(slow_pool: FunctionPool):
+    timed_out = slow_pool.invoke({"sleep_s": 5})
+    after = slow_pool.invoke({})
+
+    assert timed_out.error is not None
+    assert timed_out.error["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert after.init_duration_ms is not None  # the timed-out environment was discarded
+
+
+def test_an_unhandled_exception_comes_back_in_lambdas_error_shape(service: LocalService, slow_pool: FunctionPool):
+    spec = dataclasses.replace(slow_pool.spec, handler="slow.crash")
+    pool = FunctionPool(spec, {"AWS_REGION": "us-east-1"})
+    invocation = pool.invoke({})
+    pool.close()
+    assert invocation.error is not None
+    assert invocation.error["errorType"] == "ValueError"
+    assert invocation.error["errorMessage"] == "boom"
+    assert isinstance(invocation.error["stackTrace"], list)
+
+
+def test_sqs_mapping_returns_only_reported_failures_and_poison_reaches_the_dlq(service: LocalService):
+    # GIVEN three valid orders and one poison message in an otherwise empty orders queue
+    SqsEventSource(service, "OrdersConsumer").drain()  # what earlier POSTs queued
+    sqs = service.cloud.client("sqs")
+    queue = sqs_url(service, "OrdersQueue")
+    orders = [order_message() for _ in range(3)]
+    for order in orders:
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(order))
+    sqs.send_message(QueueUrl=queue, MessageBody="{poison")
+
+    # WHEN the event source mapping drains the queue
+    stats = SqsEventSource(service, "OrdersConsumer").drain()
+
+    # THEN the valid orders were deleted after one delivery, the poison one came back until maxReceiveCount
+    assert stats.messages_deleted == 3
+    assert stats.messages_returned == 5
+    dlq = sqs.receive_message(
+        QueueUrl=sqs_url(service, "OrdersDeadLetterQueue"), AttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert [m["Body"] for m in dlq] == ["{poison"]
+    assert dlq[0]["Attributes"]["ApproximateReceiveCount"] in {"5", "6"}
+    table = service.cloud.symbols["OrdersTable"]["Ref"]
+    for order in orders:
+        item = service.cloud.client("dynamodb").get_item(TableName=table, Key={"order_id": {"S": order["order_id"]}})
+        assert "Item" in item
+
+
+def test_a_failing_scheduled_run_is_retried_then_sent_to_the_failure_destination(service: LocalService):
+    schedule = Schedule(service, "DailyRollupFunction")
+
+    run = schedule.fire(dt.datetime(2026, 11, 23, 0, 15, tzinfo=dt.UTC), input_override='{"date": "not-a-date"}')
+
+    assert len(run.attempts) == 1 + schedule.max_retries == 2
+    assert run.sent_to_failure_destination
+    (message,) = service.cloud.client("sqs").receive_message(QueueUrl=sqs_url(service, "RollupFailureQueue"))[
+        "Messages"
+    ]
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"date": "not-a-date"}
+
+
+def test_the_scheduler_input_gets_its_scheduled_time(service: LocalService):
+    event = Schedule(service, "DailyRollupFunction").event_for(dt.datetime(2026, 11, 23, 0, 15, tzinfo=dt.UTC))
+    assert event == {"scheduled_time": "2026-11-23T00:15:00Z"}
+
+
+def test_start_api_serves_post_and_get_over_http(service: LocalService):
+    server = make_server(service, "127.0.0.1", 0, quiet=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+        body = {"customer_id": "c-http", "items": [{"sku": "SCALE-01G", "quantity": 1}]}
+        connection.request("POST", "/orders", json.dumps(body), {"content-type": "application/json"})
+        response = connection.getresponse()
+        created = json.loads(response.read())
+        assert response.status == 202
+
+        SqsEventSource(service, "OrdersConsumer").drain()
+        connection.request("GET", f"/orders/{created['order_id']}")
+        response = connection.getresponse()
+        assert response.status == 200
+        assert json.loads(response.read())["customer_id"] == "c-http"
+
+        connection.request("GET", "/no-such-route")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 404
+    finally:
+        server.shutdown()
+
+
+def test_tracing_shows_subsegments_around_the_db_query_and_the_sqs_send(service: LocalService):
+    event = load_event("api_post_order.json")
+    del event["headers"]["idempotency-key"]  # an earlier test used it: a replay would skip the work
+    invocation = service.pool("ApiFunction").invoke(event)
+    time.sleep(0.3)  # UDP
+    tree = service.traces.tree(invocation.trace_id, "trace") if service.traces else ""
+    assert "## orders.adapters.catalog.fetch_catalog_entries" in tree
+    assert "## orders.adapters.orders_queue.enqueue_order" in tree
+    assert "└─ sqs" in tree
+
+
+def test_tracing_shows_the_batch_write(service: LocalService):
+    invocation = service.pool("OrdersConsumer").invoke(load_event("sqs_orders_batch.json"))
+    time.sleep(0.3)
+    tree = service.traces.tree(invocation.trace_id, "trace") if service.traces else ""
+    assert "## orders.adapters.orders_table.write_orders" in tree
+    assert "dynamodb" in tree
+
+
+def test_parameter_overrides_take_both_sam_spellings():
+    assert parse_parameter_overrides(["Stage=prod", "ParameterKey=DatabaseName,ParameterValue=x"]) == {
+        "Stage": "prod",
+        "DatabaseName": "x",
+    }
+
+
+def test_the_cli_invokes_like_sam_local_invoke(tmp_path: Path):
+    env_vars = tmp_path / "env.json"
+    env_vars.write_text(json.dumps({"ApiFunction": {"POWERTOOLS_SERVICE_NAME": "orders-cli-test"}}))
+    result = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "local_runner",
+            "invoke",
+            "ApiFunction",
+            "-e",
+            "-",
+            "--env-vars",
+            str(env_vars),
+            "--parameter-overrides",
+            "DatabaseName=orders_cli_test",
+        ],
+        input=(EVENTS_DIR / "api_post_order.json").read_text(),
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(result.stdout)["statusCode"] == 202  # stdout is the response only
+    assert "REPORT RequestId:" in result.stderr
+    assert "Init Duration:" in result.stderr
+    assert '"service":"orders-cli-test"' in result.stderr  # --env-vars reached the function
