@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -54,6 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     start_api.add_argument("--host", default="127.0.0.1")
     _common(start_api)
 
+    serve_aws = commands.add_parser(
+        "serve-aws", help="only the local AWS (moto) and MySQL, for `sam local invoke --env-vars env.json`"
+    )
+    serve_aws.add_argument("--host", default="127.0.0.1", help="0.0.0.0 so Docker containers reach it")
+    serve_aws.add_argument("--port", type=int, default=5000)
+    serve_aws.add_argument("--docker-host", default="host.docker.internal")
+    serve_aws.add_argument("--write-env-json", type=Path, help="write SAM --env-vars for Docker users here")
+    _common(serve_aws)
+
     demo = commands.add_parser("demo", help="drive the whole service end to end and print the books")
     demo.add_argument("--orders", type=int, default=300)
     demo.add_argument("--poison", type=int, default=5)
@@ -67,19 +77,42 @@ def main(argv: list[str] | None = None) -> int:
 
     from local_runner.service import LocalService, load_env_vars_file
 
+    serving_aws = args.command == "serve-aws"
     service = LocalService(
         template=args.template,
         parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
         env_vars=load_env_vars_file(args.env_vars),
         trace=args.trace,
+        aws_host=args.host if serving_aws else "127.0.0.1",
+        aws_port=args.port if serving_aws else 0,
     )
     with service:
         service.prepare_database()
         if args.command == "invoke":
             return _invoke(service, args.function_logical_id, read_event(args.event), args.trace)
+        if serving_aws:
+            return _serve_aws(service, args.docker_host, args.write_env_json)
         from local_runner.api_server import serve_forever
 
         serve_forever(service, args.host, args.port)
+    return 0
+
+
+def _serve_aws(service: Any, docker_host: str, env_json: Path | None) -> int:
+    import signal
+    import threading
+
+    document = service.docker_env_vars(docker_host)
+    if env_json is not None:
+        env_json.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    print(
+        f"moto at {service.cloud.endpoint_url}, MySQL at {service.database.host}:{service.database.port}; "
+        f"sam local invoke <Function> --env-vars {env_json or 'env.json'} -e events/<file>. Ctrl-C to stop.",
+        file=sys.stderr,
+    )
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
     return 0
 
 

@@ -70,8 +70,18 @@ class DatabaseEndpoint:
 class LocalCloud:
     """moto in a thread, provisioned from the template; `symbols` resolves Ref/GetAtt to local values."""
 
-    def __init__(self, app: SamApplication, database: DatabaseEndpoint, stack_name: str = "orders-local") -> None:
+    def __init__(
+        self,
+        app: SamApplication,
+        database: DatabaseEndpoint,
+        stack_name: str = "orders-local",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.app = app
+        self.host = host
+        self.port = port
         self.database = database
         self.stack_name = stack_name
         self.requests = RequestCounter(DomainDispatcherApplication(create_backend_app))
@@ -81,7 +91,9 @@ class LocalCloud:
 
     # ---------------------------------------------------------------- server
     def start(self) -> LocalCloud:
-        self._server = make_server("127.0.0.1", 0, self.requests, threaded=True, request_handler=_QuietRequestHandler)
+        self._server = make_server(
+            self.host, self.port, self.requests, threaded=True, request_handler=_QuietRequestHandler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
         self._thread.start()
         self.provision()

@@ -13,6 +13,15 @@ from local_runner.template import DEFAULT_TEMPLATE, SamApplication
 from local_runner.xray import TraceCollector
 
 LOCAL_DATABASE = "orders_local"
+_HOST_BEARING = {"AWS_ENDPOINT_URL", "ORDERS_QUEUE_URL", "DB_HOST"}
+_LOCAL_ONLY = {
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "DB_TLS",
+    "POWERTOOLS_TRACE_DISABLED",
+}
 DEFAULT_MAX_ENVIRONMENTS = 10
 
 
@@ -33,12 +42,14 @@ class LocalService:
         env_vars: dict[str, dict[str, str]] | None = None,
         trace: bool = False,
         log_sink: IO[str] | None = None,
+        aws_host: str = "127.0.0.1",
+        aws_port: int = 0,
     ) -> None:
         self.mysql = LocalMySql()
         database = (parameter_overrides or {}).get("DatabaseName", LOCAL_DATABASE)
         self.database = self.mysql.prepare(database)
         self.app = SamApplication(template, {"DatabaseName": database, **(parameter_overrides or {})})
-        self.cloud = LocalCloud(self.app, self.database).start()
+        self.cloud = LocalCloud(self.app, self.database, host=aws_host, port=aws_port).start()
         self.env_vars = env_vars or {}
         self.traces = TraceCollector() if trace else None
         self.log_sink = log_sink
@@ -80,6 +91,21 @@ class LocalService:
             raise RuntimeError(f"schema migration failed: {invocation.error}")
         if seed:
             self.mysql.seed_catalog(self.database.database)
+
+    def docker_env_vars(self, docker_host: str) -> dict[str, dict[str, str]]:
+        """`sam local invoke --env-vars` for functions in Docker: this moto and this MySQL, seen from a container."""
+        local = self.cloud.endpoint_url.split("//")[1].split(":")[0]
+        document: dict[str, dict[str, str]] = {}
+        for logical_id in self.app.functions:
+            variables = self.environment(logical_id)
+            document[logical_id] = {
+                key: value.replace(local, docker_host) if key in _HOST_BEARING else value
+                for key, value in variables.items()
+                if key in set(self.app.functions[logical_id].raw_environment) | _LOCAL_ONLY
+            }
+            document[logical_id]["DB_SECRET_ID"] = f"{self.cloud.stack_name}/DatabaseSecret"  # the name: no random ARN
+            document[logical_id]["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon beside `sam local`
+        return document
 
     def queue_url(self, logical_id: str) -> str:
         return str(self.cloud.symbols[logical_id]["QueueUrl"])

@@ -284,3 +284,14 @@ def test_the_cli_invokes_like_sam_local_invoke(tmp_path: Path):
     assert "REPORT RequestId:" in result.stderr
     assert "Init Duration:" in result.stderr
     assert '"service":"orders-cli-test"' in result.stderr  # --env-vars reached the function
+
+
+def test_the_committed_env_json_matches_what_serve_aws_writes(service: LocalService):
+    committed = json.loads((PROJECT / "env.json").read_text())
+    generated = service.docker_env_vars("host.docker.internal")
+    port = service.cloud.endpoint_url.rsplit(":", 1)[1]
+    assert set(committed) == set(generated) == set(service.app.functions)
+    for function, variables in generated.items():
+        assert set(committed[function]) == set(variables), function
+        for key in ("ORDERS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "DB_SECRET_ID", "AWS_ENDPOINT_URL"):
+            assert committed[function][key] == variables[key].replace(f":{port}", ":5000"), key
