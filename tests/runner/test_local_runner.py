@@ -295,3 +295,33 @@ def test_the_committed_env_json_matches_what_serve_aws_writes(service: LocalServ
         assert set(committed[function]) == set(variables), function
         for key in ("ORDERS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "DB_SECRET_ID", "AWS_ENDPOINT_URL"):
             assert committed[function][key] == variables[key].replace(f":{port}", ":5000"), key
+
+
+def _generate_event(*args: str) -> dict:
+    sam = Path(sys.executable).with_name("sam")
+    result = subprocess.run(  # noqa: S603
+        [str(sam), "local", "generate-event", *args], capture_output=True, text=True, check=True, timeout=60
+    )
+    return json.loads(result.stdout)
+
+
+def test_events_from_sam_generate_event_work_too(service: LocalService):
+    # GIVEN events made by `sam local generate-event` with our payloads
+    order = {"customer_id": "c-gen", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1}]}
+    post = _generate_event(
+        "apigateway", "http-api-proxy", "--method", "POST", "--path", "orders", "--body", json.dumps(order)
+    )
+    message = json.dumps(order_message())
+    batch = _generate_event("sqs", "receive-message", "--body", json.dumps(message)[1:-1])  # SAM does not escape
+    scheduled = _generate_event("cloudwatch", "scheduled-event")
+
+    # WHEN each is invoked
+    api = service.pool("ApiFunction").invoke(post)
+    consumer = service.pool("OrdersConsumer").invoke(batch)
+    rollup = service.pool("DailyRollupFunction").invoke(scheduled)
+
+    # THEN they are understood: base64 bodies, SQS records, EventBridge's `time`
+    assert api.payload["statusCode"] == 202, api.payload
+    assert consumer.payload == {"batchItemFailures": []}
+    assert rollup.error is None
+    assert rollup.payload["sales_date"] == "1969-12-31"  # the day before the sample event's time
