@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv lint typecheck template-lint unit test build check-build clean demo invoke start-api
+.PHONY: help venv lint typecheck template-lint unit test build check-build clean demo invoke start-api bench cost
 
 FN ?= ApiFunction
 EVENT ?= events/api_post_order.json
@@ -22,6 +22,8 @@ help:
 	@echo "make demo         the whole service end to end, locally (moto + MySQL, no Docker)"
 	@echo "make invoke FN=<LogicalId> EVENT=<file> [ARGS='--trace --env-vars env.json']"
 	@echo "make start-api    the HttpApi routes on http://127.0.0.1:3000"
+	@echo "make bench [QUICK=1]  every optimization vs its naive twin: table, bench/results.json, bench/results.png"
+	@echo "make cost [PROFILE=lab/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
 	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, pytest with coverage"
 	@echo "make build        sam build (arm64 layer cross-installed) and check the built artifacts"
 	@echo "make clean        remove the venv and build output"
@@ -37,8 +39,8 @@ $(BIN)/.installed: requirements-dev.txt
 venv: $(BIN)/.installed
 
 lint: venv
-	$(BIN)/ruff check src tests tools faults local_runner
-	$(BIN)/ruff format --check src tests tools faults local_runner
+	$(BIN)/ruff check src tests tools faults local_runner lab
+	$(BIN)/ruff format --check src tests tools faults local_runner lab
 
 typecheck: venv
 	$(BIN)/mypy
@@ -67,6 +69,13 @@ invoke: venv
 
 start-api: venv
 	$(BIN)/python -m local_runner start-api $(ARGS)
+
+bench: venv
+	$(BIN)/python -m lab bench $(if $(QUICK),--quick,)
+
+PROFILE ?= lab/traffic_profile.json
+cost: venv
+	$(BIN)/python -m lab cost $(PROFILE)
 
 clean:
 	rm -rf $(VENV) .aws-sam .coverage .mypy_cache .ruff_cache .pytest_cache

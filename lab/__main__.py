@@ -1,0 +1,34 @@
+"""`python -m lab bench [--quick]` and `python -m lab cost [profile.json]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from local_runner.template import PROJECT_ROOT
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    parser = argparse.ArgumentParser(prog="python -m lab")
+    commands = parser.add_subparsers(dest="command", required=True)
+    bench = commands.add_parser("bench", help="every optimization against its naive twin")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions; counts stay exact (CI)")
+    bench.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench")
+    cost = commands.add_parser("cost", help="monthly cost per memory size, x86 vs arm64, on-demand vs PC")
+    cost.add_argument("profile", type=Path, nargs="?", default=PROJECT_ROOT / "lab" / "traffic_profile.json")
+    cost.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench")
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        from lab.report import run_bench
+
+        return run_bench(quick=args.quick, out_dir=args.out)
+    from lab.cost import main as cost_main
+
+    return cost_main(args.profile, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Running the bench end to end: the table, results.json and the chart."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from local_runner.service import LocalService
+from local_runner.template import PROJECT_ROOT
+from rich.console import Console
+from rich.table import Table
+
+from lab.bench import (
+    FUNCTION_CODE_BUDGET_BYTES,
+    LAYER_BUDGET_BYTES,
+    Bench,
+    Comparison,
+    Sizes,
+    machine_info,
+    package_sizes,
+)
+
+
+def run_bench(*, quick: bool, out_dir: Path) -> int:
+    console = Console(width=max(Console().width, 120))
+    sizes = Sizes(quick=quick)
+    logs = tempfile.TemporaryFile("w")  # noqa: SIM115 - the twins' logs are not the point here
+    checks: list[tuple[str, bool]] = []
+    with LocalService(parameter_overrides={"DatabaseName": "orders_bench"}, log_sink=logs) as service:
+        service.prepare_database()
+        bench = Bench(service, sizes)
+        comparisons: list[Comparison] = []
+        for step in (bench.client_reuse, bench.connection_reuse, bench.secret_caching, bench.batch_writes):
+            console.print(f"[dim]measuring {step.__name__.replace('_', ' ')} …[/]")
+            comparisons.append(step())
+        console.print("[dim]measuring cold starts …[/]")
+        cold, cold_details = bench.cold_start()
+        comparisons.append(cold)
+    build = PROJECT_ROOT / ".aws-sam" / "build"
+    if not (build / "DependenciesLayer").is_dir():
+        console.print("[dim]sam build (for package sizes) …[/]")
+        subprocess.run(["make", "-s", "build"], cwd=PROJECT_ROOT, check=True, capture_output=True)  # noqa: S607
+    sizes_found = package_sizes(build)
+
+    table = Table(title=f"Optimizations vs their naive twins ({'quick' if quick else 'full'} run)")
+    for column in ("pattern", "figure", "optimized", "naive", "advantage"):
+        table.add_column(column, justify="left" if column in ("pattern", "figure") else "right")
+    for comparison in comparisons:
+        if comparison.optimized_timing and comparison.naive_timing:
+            o, n = comparison.optimized_timing, comparison.naive_timing
+            table.add_row(
+                comparison.pattern,
+                f"{comparison.unit}: median [min–max] over {len(o.round_medians_ms)} rounds",
+                f"{o.median_ms:.2f} [{o.min_ms:.2f}–{o.max_ms:.2f}]",
+                f"{n.median_ms:.2f} [{n.min_ms:.2f}–{n.max_ms:.2f}]",
+                f"{comparison.ratio:.1f}×",
+            )
+        for figure, values in comparison.counts.items():
+            optimized, naive = values.get("optimized"), values.get("naive")
+            if "per second" in figure:  # a rate: more is better
+                ratio = f"{optimized / naive:.1f}×" if optimized and naive else ""
+            else:  # a cost or a count: less is better
+                ratio = f"{naive / optimized:.1f}×" if optimized and naive is not None else ""
+            table.add_row(comparison.pattern, figure, str(optimized), str(naive), ratio)
+    console.print(table)
+
+    cold_table = Table(title="Cold start: Init Duration, median of fresh environments (Tracing on)")
+    cold_table.add_column("variant")
+    cold_table.add_column("init ms", justify="right")
+    for name, value in cold_details["init_ms"].items():
+        cold_table.add_row(name, f"{value:.0f}")
+    console.print(cold_table)
+    import_table = Table(title="What each import we keep costs (python -X importtime, fresh interpreter)")
+    import_table.add_column("import")
+    import_table.add_column("ms", justify="right")
+    for name, value in sorted(cold_details["imports_ms"].items(), key=lambda kv: -kv[1]):
+        import_table.add_row(name, f"{value:.0f}")
+    console.print(import_table)
+    size_table = Table(title="Package sizes (sam build, zipped)")
+    size_table.add_column("artifact")
+    size_table.add_column("KB", justify="right")
+    size_table.add_row("function code (ApiFunction)", f"{sizes_found['function_zipped'] / 1024:.0f}")
+    size_table.add_row("dependency layer", f"{sizes_found['layer_zipped'] / 1024:.0f}")
+    for name, value in sizes_found["layer_top"].items():
+        size_table.add_row(f"  layer: {name}", f"{value / 1024:.0f}")
+    console.print(size_table)
+
+    count_failures = [failure for comparison in comparisons for failure in comparison.count_failures()]
+    for comparison in comparisons:
+        for figure, expected in comparison.expected_counts.items():
+            if not any(figure in failure for failure in count_failures):
+                checks.append((f"{comparison.pattern}: {figure} exactly {expected}", True))
+    checks.extend((failure, False) for failure in count_failures)
+    for comparison in comparisons:
+        if comparison.ratio is not None and not quick:
+            checks.append(
+                (
+                    f"{comparison.pattern}: optimized faster, rounds not overlapping ({comparison.ratio:.1f}×)",
+                    bool(comparison.separated and comparison.ratio > 1),
+                )
+            )
+        for note in comparison.notes:
+            console.print(f"[dim]note ({comparison.pattern}): {note}[/]")
+    checks.append(
+        (
+            f"function code ≤ {FUNCTION_CODE_BUDGET_BYTES // 1024} KB zipped",
+            sizes_found["function_zipped"] <= FUNCTION_CODE_BUDGET_BYTES,
+        )
+    )
+    checks.append(
+        (f"layer ≤ {LAYER_BUDGET_BYTES // (1024 * 1024)} MB zipped", sizes_found["layer_zipped"] <= LAYER_BUDGET_BYTES)
+    )
+    for label, ok in checks:
+        console.print(f"{'[green]PASS' if ok else '[yellow]MISS'}[/] {label}")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = {
+        "machine": machine_info(),
+        "quick": quick,
+        "comparisons": [_as_dict(c) for c in comparisons],
+        "cold_start": cold_details,
+        "package_sizes": sizes_found,
+        "checks": [{"check": label, "pass": ok} for label, ok in checks],
+    }
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    chart = _chart(comparisons, cold_details, out_dir / "results.png")
+    console.print(f"wrote {out_dir / 'results.json'} and {chart}")
+    # Counts are deterministic: a wrong one is a broken run. Slow timings on a busy machine are not.
+    return 1 if count_failures else 0
+
+
+def _as_dict(comparison: Comparison) -> dict[str, Any]:
+    document = dataclasses.asdict(comparison)
+    document["ratio"] = comparison.ratio
+    document["separated"] = comparison.separated
+    return document
+
+
+def _chart(comparisons: list[Comparison], cold: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    timed = [c for c in comparisons if c.ratio is not None and c.pattern != "cold start"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    names = [c.pattern.split(" (")[0] for c in timed]
+    left.barh(names, [c.ratio or 0 for c in timed], color="#2f7ed8")
+    left.set_xscale("log")  # ratios from ~1.5x to ~100x
+    left.axvline(1, color="grey", linewidth=0.8)
+    left.set_xlabel("naive twin time ÷ optimized time (same run; higher is better)")
+    left.set_title("What each pattern saves per invocation")
+    for y, c in enumerate(timed):
+        left.text((c.ratio or 1) * 1.05, y, f"{c.ratio:.1f}×", va="center")
+    variants = list(cold["init_ms"])
+    right.barh(variants, [cold["init_ms"][v] for v in variants], color="#8bbc21")
+    right.set_xlabel("Init Duration, ms (local worker, Tracing on)")
+    right.set_title("Cold start")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
