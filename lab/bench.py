@@ -140,7 +140,7 @@ class Bench:
             code_dir=LAB_FUNCTIONS,
             layer_dirs=(),
         )
-        return FunctionPool(spec, self.base_environment | env, max_environments=1)
+        return FunctionPool(spec, self.base_environment | env, max_environments=1, log_sink=self.service.log_sink)
 
     def interleaved(self, pools: dict[str, FunctionPool], event: Callable[[], Any]) -> dict[str, Timing]:
         """Rounds of warm invocations, alternating variants so both see the same machine noise."""
@@ -250,7 +250,9 @@ class Bench:
             "PutItem per message",
             "ms per batch of " + str(batch_size),
         )
-        optimized = FunctionPool(consumer, self.service.environment("OrdersConsumer"), max_environments=1)
+        optimized = FunctionPool(
+            consumer, self.service.environment("OrdersConsumer"), max_environments=1, log_sink=self.service.log_sink
+        )
         naive = self.twin("put_item_consumer.handler", template_function="OrdersConsumer")
         batches = sqs_batches(messages, batch_size)
         counted: dict[str, dict[str, float]] = {"DynamoDB write requests": {}, "messages per second": {}}
@@ -294,7 +296,7 @@ class Bench:
             env.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active, as deployed
             inits[name] = []
             for _ in range(self.sizes.cold_starts):
-                pool = FunctionPool(spec, env, max_environments=1)
+                pool = FunctionPool(spec, env, max_environments=1, log_sink=self.service.log_sink)
                 invocation = pool.invoke({}, cold=True)
                 assert invocation.init_duration_ms is not None
                 inits[name].append(invocation.init_duration_ms)

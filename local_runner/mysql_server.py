@@ -18,7 +18,6 @@ from local_runner.cloud import DatabaseEndpoint
 from local_runner.template import PROJECT_ROOT
 
 SEED_SQL = PROJECT_ROOT / "db" / "seed_catalog.sql"
-APP_USER = "orders_app"
 
 
 class NoMySqlError(RuntimeError):
@@ -109,15 +108,16 @@ class LocalMySql:
     def prepare(self, database: str) -> DatabaseEndpoint:
         """A fresh database and an application user with a new random password (the 'generated' secret)."""
         password = secrets.token_urlsafe(18)
+        user = f"{database}_app"[-32:]  # one user per database: concurrent local runs do not clash
         self.execute(f"DROP DATABASE IF EXISTS `{database}`")
         self.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
-        self.execute(f"DROP USER IF EXISTS '{APP_USER}'@'%%'")
-        self.execute(f"CREATE USER '{APP_USER}'@'%%' IDENTIFIED BY %s", (password,))
-        self.execute(f"GRANT ALL PRIVILEGES ON `{database}`.* TO '{APP_USER}'@'%%'")
+        self.execute(f"DROP USER IF EXISTS '{user}'@'%%'")
+        self.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
+        self.execute(f"GRANT ALL PRIVILEGES ON `{database}`.* TO '{user}'@'%%'")
         return DatabaseEndpoint(
             host=self.settings["host"],
             port=self.settings["port"],
-            username=APP_USER,
+            username=user,
             password=password,
             database=database,
             tls=self.offers_tls(),

@@ -117,6 +117,7 @@ class LocalService:
             self.traces.close()
         self.cloud.stop()
         self.mysql.execute(f"DROP DATABASE IF EXISTS `{self.database.database}`")
+        self.mysql.execute(f"DROP USER IF EXISTS '{self.database.username}'@'%%'")
         self.mysql.close()
 
     def __enter__(self) -> LocalService:

@@ -1,0 +1,78 @@
+"""The cost model against hand-worked examples from the published prices (lab/prices.json)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lab.cost import (
+    Prices,
+    billed_gb_seconds,
+    break_even_utilization,
+    cost_table,
+    on_demand_monthly,
+    provisioned_monthly,
+)
+
+PRICES = Prices.load()
+
+
+def test_prices_carry_their_region_source_and_date():
+    assert PRICES.source == {"region": "us-east-1", "currency": "USD", "retrieved": "2026-11-01"}
+    assert PRICES.duration == {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+
+
+def test_duration_is_billed_rounded_up_to_the_millisecond():
+    # 1,000 invocations of 10.2 ms at 1,024 MB are billed as 11 ms each: 11 GB-s
+    assert billed_gb_seconds(1000, 10.2, 1024) == pytest.approx(11.0)
+
+
+def test_on_demand_hand_worked_example():
+    # 1M requests x 100 ms x 512 MB = 50,000 GB-s
+    # x86:   50,000 x 0.0000166667 = 0.833335, + 1M x $0.20/M = 0.20 -> 1.033335
+    # arm64: 50,000 x 0.0000133334 = 0.66667,  + 0.20                -> 0.86667
+    assert on_demand_monthly(PRICES, "x86_64", 1_000_000, 100, 512) == pytest.approx(1.033335)
+    assert on_demand_monthly(PRICES, "arm64", 1_000_000, 100, 512) == pytest.approx(0.86667)
+
+
+def test_one_idle_provisioned_environment_costs_what_aws_publishes():
+    # 1 GB kept warm all month: 730 h x 3,600 s x 0.0000041667 = 10.950 (x86); x 0.0000033334 = 8.760 (arm64)
+    assert provisioned_monthly(PRICES, "x86_64", 0, 100, 1024, 1, 24) == pytest.approx(10.95, abs=0.01)
+    assert provisioned_monthly(PRICES, "arm64", 0, 100, 1024, 1, 24) == pytest.approx(8.76, abs=0.01)
+
+
+def test_provisioned_break_even_is_sixty_percent_on_both_architectures():
+    # x86: 0.0000041667 / (0.0000166667 - 0.0000097222) = 0.6000
+    assert break_even_utilization(PRICES, "x86_64") == pytest.approx(0.60, abs=0.001)
+    assert break_even_utilization(PRICES, "arm64") == pytest.approx(0.60, abs=0.001)
+
+
+@pytest.mark.parametrize("utilization", [0.3, 0.6, 0.9])
+def test_provisioned_is_cheaper_exactly_above_break_even(utilization: float):
+    # One 1 GB environment busy `utilization` of the month with 100 ms requests
+    requests = utilization * 730 * 3600 / 0.1
+    provisioned = provisioned_monthly(PRICES, "arm64", requests, 100, 1024, 1, 24)
+    on_demand = on_demand_monthly(PRICES, "arm64", requests, 100, 1024)
+    if utilization > 0.6:
+        assert provisioned < on_demand
+    elif utilization < 0.6:
+        assert provisioned > on_demand
+    else:
+        assert provisioned == pytest.approx(on_demand, rel=1e-3)
+
+
+def test_requests_beyond_provisioned_capacity_spill_to_on_demand():
+    # One environment, 1 h/day, 1 s requests: capacity 3,600 x 30.4167 = 109,500 requests
+    capacity = 3600 * 730 / 24
+    spilled = provisioned_monthly(PRICES, "x86_64", capacity + 1000, 1000, 1024, 1, 1)
+    within = provisioned_monthly(PRICES, "x86_64", capacity, 1000, 1024, 1, 1)
+    assert spilled - within == pytest.approx(on_demand_monthly(PRICES, "x86_64", 1000, 1000, 1024))
+
+
+def test_the_example_profile_makes_a_row_per_memory_size(tmp_path):
+    from lab.cost import LAB
+
+    profile = json.loads((LAB / "traffic_profile.json").read_text())
+    rows = cost_table(profile, PRICES)
+    assert [row["memory_mb"] for row in rows] == profile["memory_sizes_mb"]
+    assert all(row["arm64_on_demand"] < row["x86_64_on_demand"] for row in rows)
