@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import json
 import threading
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -96,11 +97,18 @@ class LocalCloud:
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
         self._thread.start()
+        self._reset()  # moto's backends live in this process: start from an empty account
         self.provision()
         return self
 
+    def _reset(self) -> None:
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback server
+            pass
+
     def stop(self) -> None:
         if self._server is not None:
+            self._reset()
             self._server.shutdown()
             self._server = None
 
