@@ -101,3 +101,26 @@ def test_the_migration_function_creates_the_schema_idempotently(orders_service: 
     assert first == second == {"statements": 2}
     tables = {row[0] for row in mysql.execute("SHOW TABLES")}
     assert {"catalog_items", "daily_sku_sales"} <= tables
+
+
+def test_a_rollup_whose_connection_dies_mid_transaction_still_converges(orders_service: AwsWorld, mysql, monkeypatch):
+    import pymysql
+
+    store(orders_service, [order_message(created_at="2026-11-22T08:00:00Z", SCALE_01G=3500) for _ in range(2)])
+    original = pymysql.connections.Connection.query
+    kills = {"left": 1}
+
+    def query(self, sql, unbuffered=False):
+        text = sql if isinstance(sql, str) else bytes(sql).decode()
+        if kills["left"] and text.startswith("INSERT INTO daily_sku_sales"):
+            kills["left"] -= 1
+            mysql.execute(f"KILL {self.thread_id()}")
+        return original(self, sql, unbuffered)
+
+    monkeypatch.setattr(pymysql.connections.Connection, "query", query)
+
+    result = rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
+
+    assert kills["left"] == 0
+    assert result["skus"] == 1
+    assert totals(mysql) == {("2026-11-22", "SCALE-01G"): (2, 7000, 2)}

@@ -122,3 +122,49 @@ def test_a_password_that_is_still_wrong_after_refresh_fails_without_looping(
 
     # THEN the function tried the cached value and one refresh, no more
     assert orders_service.calls["secretsmanager.GetSecretValue"] == 2
+
+
+@pytest.fixture
+def kill_before_next_catalog_query(mysql: MySqlAdmin, monkeypatch: pytest.MonkeyPatch):
+    """The server drops the connection after the ping succeeded and before the query runs."""
+    import pymysql
+
+    original = pymysql.connections.Connection.query
+    armed = {"kills": 1}
+
+    def query(self, sql, unbuffered=False):
+        text = sql if isinstance(sql, str) else bytes(sql).decode()
+        if armed["kills"] and ("catalog_items" in text or "daily_sku_sales" in text):
+            armed["kills"] -= 1
+            mysql.execute(f"KILL {self.thread_id()}")
+        return original(self, sql, unbuffered)
+
+    monkeypatch.setattr(pymysql.connections.Connection, "query", query)
+    return armed
+
+
+def test_a_connection_lost_between_ping_and_query_is_retried_once(
+    orders_service: AwsWorld, mysql: MySqlAdmin, kill_before_next_catalog_query
+):
+    # GIVEN a warm environment whose connection will die right under the catalog query
+    assert post_order() == 202
+    kill_before_next_catalog_query["kills"] = 1
+    before = mysql.connections_opened()
+
+    # WHEN the next order is priced
+    status = post_order()
+
+    # THEN the read was retried on one new connection and the client never saw the failure
+    assert status == 202
+    assert kill_before_next_catalog_query["kills"] == 0
+    assert mysql.connections_opened() - before == 1
+
+
+def test_statement_errors_are_not_retried(orders_service: AwsWorld, mysql: MySqlAdmin, statements_sent):
+    import pymysql
+
+    from orders.adapters.mysql import get_database
+
+    with pytest.raises(pymysql.err.ProgrammingError):
+        get_database().run(lambda cursor: cursor.execute("SELEC 1"))
+    assert statements_sent.count("SELEC 1") == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from importlib import resources
 
+from pymysql.cursors import DictCursor
+
 from orders.adapters.mysql import Database
 from orders.models import CatalogEntry, SkuDailyTotal
 from orders.observability import tracer
@@ -28,9 +30,12 @@ def fetch_catalog_entries(db: Database, skus: Collection[str]) -> dict[str, Cata
         "SELECT sku, unit_price_cents, max_quantity FROM catalog_items "  # noqa: S608 - placeholders only
         f"WHERE active AND sku IN ({placeholders})"
     )
-    with db.connection().cursor() as cursor:
+
+    def read(cursor: DictCursor) -> dict[str, CatalogEntry]:
         cursor.execute(query, tuple(skus))
         return {row["sku"]: CatalogEntry.model_validate(row) for row in cursor.fetchall()}
+
+    return db.run(read)
 
 
 @tracer.capture_method(capture_response=False)
@@ -39,8 +44,7 @@ def upsert_daily_totals(db: Database, totals: Sequence[SkuDailyTotal]) -> int:
     rows = [(t.sales_date, t.sku, t.units, t.revenue_cents, t.order_count) for t in totals]
     if not rows:
         return 0
-    with db.transaction() as cursor:
-        cursor.executemany(_UPSERT_DAILY_TOTAL, rows)
+    db.run(lambda cursor: cursor.executemany(_UPSERT_DAILY_TOTAL, rows), transaction=True)
     return len(rows)
 
 
@@ -54,7 +58,10 @@ def schema_statements() -> list[str]:
 def apply_schema(db: Database) -> int:
     """Create missing tables; safe to run on every deploy."""
     statements = schema_statements()
-    with db.connection().cursor() as cursor:
+
+    def create(cursor: DictCursor) -> None:
         for statement in statements:
             cursor.execute(statement)
+
+    db.run(create)
     return len(statements)

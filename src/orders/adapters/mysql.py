@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import pymysql
 from pymysql.constants import ER
@@ -22,6 +21,17 @@ from pymysql.cursors import DictCursor
 from orders.adapters.secrets import DbCredentials, get_db_credentials
 from orders.config import Settings, get_settings
 from orders.observability import logger, metrics
+
+T = TypeVar("T")
+# Errors meaning "this connection is gone", not "this statement is wrong": lost, gone away, killed, shut down.
+_CONNECTION_LOST_CODES = {0, 1053, 1927, 2006, 2013, 2014, 2055}
+
+
+def _connection_lost(error: pymysql.err.Error) -> bool:
+    return isinstance(error, pymysql.err.InterfaceError) or (
+        bool(error.args) and error.args[0] in _CONNECTION_LOST_CODES
+    )
+
 
 if TYPE_CHECKING:
     from pymysql.connections import Connection as _Connection
@@ -58,22 +68,40 @@ class Database:
         self._connection = self._connect()
         return self._connection
 
-    @contextmanager
-    def transaction(self) -> Iterator[DictCursor]:
-        """A short explicit transaction; the proxy can hand the backend connection on once it ends."""
+    def run(self, work: Callable[[DictCursor], T], *, transaction: bool = False) -> T:
+        """Run idempotent `work` (a read, or an upsert that converges); if the connection drops under it
+        — killed, failed over, timed out between the ping and the query — run it once more on a new one."""
+        try:
+            return self._run_once(work, transaction)
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
+            if not _connection_lost(error):
+                raise
+            logger.info("MySQL connection lost mid-statement; retrying once on a new connection")
+            metrics.add_metric(name="DbReconnects", unit="Count", value=1)
+            self.close()
+            return self._run_once(work, transaction)
+
+    def _run_once(self, work: Callable[[DictCursor], T], transaction: bool) -> T:
         connection = self.connection()
+        if not transaction:
+            with connection.cursor() as cursor:
+                return work(cursor)
+        # A short explicit transaction: the proxy can hand the backend connection on once it ends.
         connection.begin()
         try:
             with connection.cursor() as cursor:
-                yield cursor
+                result = work(cursor)
         except BaseException:
-            connection.rollback()
+            if connection.open:
+                connection.rollback()
             raise
         connection.commit()
+        return result
 
     def close(self) -> None:
         if self._connection is not None:
-            self._connection.close()
+            if self._connection.open:
+                self._connection.close()
             self._connection = None
 
     def _connect(self) -> Connection:
