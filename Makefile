@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv lint typecheck template-lint unit test build check-build clean demo invoke start-api bench cost
+.PHONY: help venv lint typecheck template-lint unit test build check-build clean demo invoke start-api bench cost chaos
 
 FN ?= ApiFunction
 EVENT ?= events/api_post_order.json
@@ -24,6 +24,7 @@ help:
 	@echo "make start-api    the HttpApi routes on http://127.0.0.1:3000"
 	@echo "make bench [QUICK=1]  every optimization vs its naive twin: table, bench/results.json, bench/results.png"
 	@echo "make cost [PROFILE=lab/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
+	@echo "make chaos [ORDERS=1000]  orders through API + consumer under injected faults; 0 lost, 0 duplicated"
 	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, pytest with coverage"
 	@echo "make build        sam build (arm64 layer cross-installed) and check the built artifacts"
 	@echo "make clean        remove the venv and build output"
@@ -72,6 +73,10 @@ start-api: venv
 
 bench: venv
 	$(BIN)/python -m lab bench $(if $(QUICK),--quick,)
+
+ORDERS ?= 1000
+chaos: venv
+	$(BIN)/python -m faults.chaos $(ORDERS)
 
 PROFILE ?= lab/traffic_profile.json
 cost: venv

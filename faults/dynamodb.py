@@ -8,6 +8,8 @@ real throttled partition would put them.
 
 from __future__ import annotations
 
+import json
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -90,3 +92,56 @@ class ThrottlingInjector:
         self.throttled += 1
         error = {"Code": "ProvisionedThroughputExceededException", "Message": "injected throttling"}
         return _answer(400), {"Error": error, "ResponseMetadata": {}}
+
+
+class SdkVisibleThrottling:
+    """Throttle a share of BatchWriteItem HTTP attempts with a real DynamoDB error response.
+
+    Injected at `before-send`, so botocore parses it and its own retry policy sees it, exactly as
+    with a throttled table: most throttles are absorbed by SDK retries, the rest reach our code.
+    """
+
+    def __init__(self, rate: float, rng: random.Random) -> None:
+        self.rate = rate
+        self.rng = rng
+        self.throttled = 0
+
+    def install(self, events: BaseEventHooks) -> SdkVisibleThrottling:
+        events.register("before-send.dynamodb.BatchWriteItem", self._maybe_throttle)  # type: ignore[arg-type]
+        return self
+
+    def _maybe_throttle(self, request: Any, **_: Any) -> AWSResponse | None:
+        if self.rng.random() >= self.rate:
+            return None
+        self.throttled += 1
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "message": "The level of configured provisioned throughput for the table was exceeded (injected)",
+            }
+        ).encode()
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/x-amz-json-1.0"
+        return AWSResponse(request.url, 400, headers, _Raw(body))
+
+
+class _Raw:
+    """The smallest raw body botocore reads a response from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def random_unprocessed(rate: float, share: float, rng: random.Random) -> UnprocessedItemsInjector:
+    """Leave `share` of the items of `rate` of the BatchWriteItem calls unprocessed."""
+    chosen_calls: dict[int, bool] = {}
+
+    def decide(_: str, call: int) -> bool:
+        if call not in chosen_calls:
+            chosen_calls[call] = rng.random() < rate
+        return chosen_calls[call] and rng.random() < share
+
+    return UnprocessedItemsInjector(decide)

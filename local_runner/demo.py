@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import http.client
 import json
 import random
 import statistics
@@ -29,24 +28,9 @@ from local_runner.api_server import make_server
 from local_runner.environment import Invocation
 from local_runner.event_sources import Schedule, SqsEventSource
 from local_runner.service import LocalService
+from local_runner.traffic import post_order, queue_bodies, random_order, stored_order_ids
 
-CATALOG = {  # db/seed_catalog.sql, active SKUs and their per-order limits
-    "COFFEE-BEANS-1KG": 20,
-    "FILTER-PAPER-100": 50,
-    "MUG-CERAMIC-350ML": 12,
-    "GRINDER-BURR": 2,
-    "KETTLE-GOOSENECK": 3,
-    "SCALE-01G": 5,
-}
 API_CLIENTS = 4  # concurrent HTTP clients: overlapping requests start more API environments
-
-
-def _valid_order(rng: random.Random) -> dict[str, Any]:
-    skus = rng.sample(sorted(CATALOG), rng.randint(1, 3))
-    return {
-        "customer_id": f"cust-{rng.randint(1, 60):04d}",
-        "items": [{"sku": sku, "quantity": rng.randint(1, CATALOG[sku])} for sku in skus],
-    }
 
 
 def _request_plan(count: int, rng: random.Random) -> list[tuple[str, dict[str, Any], str | None]]:
@@ -67,19 +51,9 @@ def _request_plan(count: int, rng: random.Random) -> list[tuple[str, dict[str, A
             body = {"customer_id": "c", "items": [{"sku": "NOT-IN-CATALOG", "quantity": 1}]}
             plan.append(("unpriceable", body, None))
         else:
-            plan.append(("valid", _valid_order(rng), f"demo-{n}"))
+            plan.append(("valid", random_order(rng), f"demo-{n}"))
     retries = rng.sample([p for p in plan if p[0] == "valid"], max(1, count // 12))
     return plan + [("retry", body, key) for _, body, key in retries]
-
-
-def _post(port: int, body: dict[str, Any], key: str | None) -> tuple[int, dict[str, Any]]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"content-type": "application/json"} | ({"idempotency-key": key} if key else {})
-    connection.request("POST", "/orders", json.dumps(body), headers)
-    response = connection.getresponse()
-    payload = json.loads(response.read() or b"{}")
-    connection.close()
-    return response.status, payload
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -123,7 +97,7 @@ def run_demo(orders: int = 300, poison: int = 5, seed: int = 7) -> int:
             first_pass = [p for p in plan if p[0] != "retry"]
             with ThreadPoolExecutor(API_CLIENTS) as pool:
                 for (_, _, key), (status, payload) in zip(
-                    first_pass, pool.map(lambda p: _post(port, p[1], p[2]), first_pass), strict=True
+                    first_pass, pool.map(lambda p: post_order(port, p[1], p[2]), first_pass), strict=True
                 ):
                     statuses[status] += 1
                     if status == 202:
@@ -132,7 +106,7 @@ def run_demo(orders: int = 300, poison: int = 5, seed: int = 7) -> int:
                             first_response[key] = payload["order_id"]
                     progress.advance(task)
             for _, body, key in (p for p in plan if p[0] == "retry"):
-                status, payload = _post(port, body, key)
+                status, payload = post_order(port, body, key)
                 statuses[status] += 1
                 retry_mismatches += status != 202 or payload.get("order_id") != first_response.get(key or "")
                 progress.advance(task)
@@ -154,8 +128,8 @@ def run_demo(orders: int = 300, poison: int = 5, seed: int = 7) -> int:
         run = schedule.fire(tomorrow)
         server.shutdown()
 
-        stored = _stored_order_ids(service)
-        dlq_bodies = _drain_bodies(service, service.queue_url("OrdersDeadLetterQueue"))
+        stored = stored_order_ids(service)
+        dlq_bodies = queue_bodies(service, service.queue_url("OrdersDeadLetterQueue"))
         accepted_in_dlq = {b.get("order_id") for b in dlq_bodies if isinstance(b, dict)} & set(accepted)
         revenue_rows = service.mysql.execute(
             f"SELECT COALESCE(SUM(revenue_cents), 0) FROM `{service.database.database}`.daily_sku_sales"  # noqa: S608
@@ -247,26 +221,6 @@ def _get_event(order_id: str) -> dict[str, Any]:
         },
         "isBase64Encoded": False,
     }
-
-
-def _stored_order_ids(service: LocalService) -> set[str]:
-    table = str(service.cloud.symbols["OrdersTable"]["Ref"])
-    pages = service.cloud.client("dynamodb").get_paginator("scan").paginate(TableName=table)
-    return {item["order_id"]["S"] for page in pages for item in page["Items"]}
-
-
-def _drain_bodies(service: LocalService, queue_url: str) -> list[Any]:
-    sqs = service.cloud.client("sqs")
-    bodies: list[Any] = []
-    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300).get(
-        "Messages", []
-    ):
-        for message in messages:
-            try:
-                bodies.append(json.loads(message["Body"]))
-            except json.JSONDecodeError:
-                bodies.append(message["Body"])
-    return bodies
 
 
 if __name__ == "__main__":

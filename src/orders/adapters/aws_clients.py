@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
-# Fail fast inside Lambda's time budget; the SDK's standard mode retries throttling with backoff.
+# Fail fast inside Lambda's time budget; standard mode retries throttling (3 retries) with backoff.
 _CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
@@ -33,6 +34,8 @@ from orders.models import OrderAccepted, OrderRequest
 from orders.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True)
+MAX_BODY_BYTES = 64 * 1024  # a 50-line order is < 4 KB: refuse anything far bigger before parsing it
+JSON_CONTENT_TYPE = "application/json"
 
 
 class CreateOrderCommand(BaseModel):
@@ -123,9 +126,36 @@ def read_order(order_id: Annotated[str, Path(min_length=1, max_length=64)]) -> d
     return order.model_dump(mode="json")
 
 
+def refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """413 for an oversized body, 415 for a body that is not JSON — before the resolver parses it.
+
+    A missing Content-Type is read as JSON (API clients and `sam local generate-event` omit it).
+    """
+    body = event.get("body") or ""
+    if len(body) > MAX_BODY_BYTES:
+        return _raw_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes")
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", JSON_CONTENT_TYPE).split(";")[0].strip().lower()
+    if body and media_type != JSON_CONTENT_TYPE:
+        return _raw_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the order as {JSON_CONTENT_TYPE}")
+    return None
+
+
+def _raw_error(status: HTTPStatus, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": int(status),
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"message": message, "errors": [{"field": "body", "message": message}]}),
+        "isBase64Encoded": False,
+    }
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    refused = refuse_unreadable_body(event)
+    if refused is not None:
+        return refused
     idempotency_config().register_lambda_context(context)
     return app.resolve(event, context)

@@ -1,0 +1,57 @@
+"""Traffic and bookkeeping shared by the demo and the chaos run: orders in, what was stored, the DLQ."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+from typing import Any
+
+from local_runner.service import LocalService
+
+CATALOG = {  # db/seed_catalog.sql, active SKUs and their per-order limits
+    "COFFEE-BEANS-1KG": 20,
+    "FILTER-PAPER-100": 50,
+    "MUG-CERAMIC-350ML": 12,
+    "GRINDER-BURR": 2,
+    "KETTLE-GOOSENECK": 3,
+    "SCALE-01G": 5,
+}
+
+
+def random_order(rng: random.Random) -> dict[str, Any]:
+    skus = rng.sample(sorted(CATALOG), rng.randint(1, 3))
+    return {
+        "customer_id": f"cust-{rng.randint(1, 60):04d}",
+        "items": [{"sku": sku, "quantity": rng.randint(1, CATALOG[sku])} for sku in skus],
+    }
+
+
+def post_order(port: int, body: dict[str, Any], key: str | None) -> tuple[int, dict[str, Any]]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"content-type": "application/json"} | ({"idempotency-key": key} if key else {})
+    connection.request("POST", "/orders", json.dumps(body), headers)
+    response = connection.getresponse()
+    payload = json.loads(response.read() or b"{}")
+    connection.close()
+    return response.status, payload
+
+
+def stored_order_ids(service: LocalService) -> set[str]:
+    table = str(service.cloud.symbols["OrdersTable"]["Ref"])
+    pages = service.cloud.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+    return {item["order_id"]["S"] for page in pages for item in page["Items"]}
+
+
+def queue_bodies(service: LocalService, queue_url: str) -> list[Any]:
+    sqs = service.cloud.client("sqs")
+    bodies: list[Any] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300).get(
+        "Messages", []
+    ):
+        for message in messages:
+            try:
+                bodies.append(json.loads(message["Body"]))
+            except json.JSONDecodeError:
+                bodies.append(message["Body"])
+    return bodies
