@@ -93,9 +93,12 @@ def test_malformed_orders_get_400_naming_the_field(orders_service: AwsWorld, bod
 @pytest.mark.parametrize(
     ("lines", "problem"),
     [
-        ({"UNKNOWN_SKU": 1}, {"sku": "UNKNOWN-SKU", "reason": "unknown SKU"}),
-        ({"DECAF_BEANS_1KG": 1}, {"sku": "DECAF-BEANS-1KG", "reason": "unknown SKU"}),  # inactive
-        ({"GRINDER_BURR": 3}, {"sku": "GRINDER-BURR", "reason": "quantity 3 exceeds the limit of 2"}),
+        ({"UNKNOWN_SKU": 1}, {"field": "body.items.1.sku", "message": "unknown SKU UNKNOWN-SKU"}),
+        ({"DECAF_BEANS_1KG": 1}, {"field": "body.items.1.sku", "message": "unknown SKU DECAF-BEANS-1KG"}),  # inactive
+        (
+            {"GRINDER_BURR": 3},
+            {"field": "body.items.1.quantity", "message": "quantity 3 of GRINDER-BURR exceeds the limit of 2"},
+        ),
     ],
 )
 def test_unpriceable_orders_get_422(orders_service: AwsWorld, lines: dict[str, int], problem: dict[str, str]):

@@ -7,6 +7,8 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from faults.dynamodb import UnprocessedItemsInjector
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orders.handlers import consumer
 from tests.conftest import AwsWorld
@@ -163,3 +165,21 @@ def test_a_non_retryable_write_error_fails_the_chunk_not_the_batch(aws: AwsWorld
     with pytest.raises(BatchProcessingError):
         consume(event)
     assert aws.calls["dynamodb.BatchWriteItem"] == 1
+
+
+@given(
+    st.lists(st.one_of(st.text(max_size=40), st.binary(max_size=20).map(repr), st.just("{}")), min_size=1, max_size=8)
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_arbitrary_bodies_fail_alone(aws: AwsWorld, bad_bodies: list[str]):
+    # GIVEN a batch mixing valid orders with arbitrary bodies
+    good = [order_message() for _ in range(3)]
+    event = sqs_event([*good, *bad_bodies])
+    bad_ids = {record["messageId"] for record in event["Records"][3:]}
+
+    # WHEN the consumer handles it
+    response = consume(event)
+
+    # THEN exactly the arbitrary bodies failed, by messageId, and the valid orders are stored
+    assert failed_ids(response) == bad_ids
+    assert {order["order_id"] for order in good} <= aws.stored_order_ids()

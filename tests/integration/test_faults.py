@@ -6,8 +6,8 @@ import random
 
 import pytest
 from botocore.exceptions import ClientError
-
 from faults.dynamodb import SdkVisibleThrottling, random_unprocessed
+
 from orders.adapters.aws_clients import dynamodb_client
 from tests.conftest import LAMBDA_ENV, AwsWorld
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from faults.chaos import run_chaos
 
 pytestmark = pytest.mark.integration

@@ -36,10 +36,10 @@ def test_every_problem_is_reported_not_just_the_first():
         price_order(request(NOPE=1, MUG=13, BEANS=1), CATALOG, order_id="o-1", created_at=NOW)
 
     assert raised.value.problems == [
-        {"sku": "NOPE", "reason": "unknown SKU"},
-        {"sku": "MUG", "reason": "quantity 13 exceeds the limit of 12"},
+        {"field": "items.0.sku", "message": "unknown SKU NOPE"},
+        {"field": "items.1.quantity", "message": "quantity 13 of MUG exceeds the limit of 12"},
     ]
-    assert "NOPE: unknown SKU" in str(raised.value)
+    assert "unknown SKU NOPE" in str(raised.value)
 
 
 def test_the_order_date_is_the_utc_day():

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -30,12 +31,36 @@ from orders.adapters.orders_queue import enqueue_order
 from orders.adapters.orders_table import get_order
 from orders.config import get_settings
 from orders.logic.pricing import PricingError, price_order
-from orders.models import OrderAccepted, OrderRequest
+from orders.models import Order, OrderAccepted, OrderRequest
 from orders.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True)
 MAX_BODY_BYTES = 64 * 1024  # a 50-line order is < 4 KB: refuse anything far bigger before parsing it
 JSON_CONTENT_TYPE = "application/json"
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+    type: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx this API answers has this shape: a sentence, and what is wrong field by field."""
+
+    message: str
+    errors: list[ErrorDetail]
+
+
+def _documented(description: str, model: type[BaseModel] = ErrorBody) -> OpenAPIResponse:
+    return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
+
+
+CLIENT_ERRORS: dict[int, OpenAPIResponse] = {
+    400: _documented("The request is not valid: the errors name the fields"),
+    413: _documented(f"The body is over {MAX_BODY_BYTES} bytes"),
+    415: _documented("The body is not application/json"),
+}
 
 
 class CreateOrderCommand(BaseModel):
@@ -62,9 +87,15 @@ def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     return _error(HTTPStatus.BAD_REQUEST, "the request is not valid", errors)
 
 
+@app.not_found
+def no_such_route(_: NotFoundError) -> Response[dict[str, Any]]:
+    return _error(HTTPStatus.NOT_FOUND, "no such route", [{"field": "path", "message": "not found"}])
+
+
 @app.exception_handler(PricingError)
 def unpriceable_order(error: PricingError) -> Response[dict[str, Any]]:
-    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "the order cannot be priced", list(error.problems))
+    errors = [problem | {"field": f"body.{problem['field']}"} for problem in error.problems]
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "the order cannot be priced", errors)
 
 
 @app.exception_handler(IdempotencyValidationError)
@@ -106,7 +137,16 @@ def _accept_order_once() -> Callable[..., dict[str, Any]]:
     )
 
 
-@app.post("/orders")
+@app.post(
+    "/orders",
+    summary="Accept an order: validate, price from the catalog, queue it",
+    responses={
+        202: _documented("Accepted and queued; retries with the same Idempotency-Key return this again", OrderAccepted),
+        409: _documented("A request with this Idempotency-Key is still in progress"),
+        422: _documented("Unknown SKUs, quantities over a SKU's limit, or an Idempotency-Key reused for another order"),
+        **CLIENT_ERRORS,
+    },
+)
 def create_order(
     order: OrderRequest,
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=128)] = None,
@@ -118,12 +158,24 @@ def create_order(
     return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=accepted)
 
 
-@app.get("/orders/<order_id>")
-def read_order(order_id: Annotated[str, Path(min_length=1, max_length=64)]) -> dict[str, Any]:
+@app.get(
+    "/orders/<order_id>",
+    summary="Read a stored order",
+    responses={
+        200: _documented("The order as stored", Order),
+        404: _documented("No order with this id has been stored (yet: storing is asynchronous)"),
+        **CLIENT_ERRORS,
+    },
+)
+def read_order(order_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response[dict[str, Any]]:
     order = get_order(get_settings(), order_id)
     if order is None:
-        raise NotFoundError(f"order {order_id} not found")
-    return order.model_dump(mode="json")
+        return _error(
+            HTTPStatus.NOT_FOUND, f"order {order_id} not found", [{"field": "order_id", "message": "not found"}]
+        )
+    return Response(
+        status_code=HTTPStatus.OK, content_type=content_types.APPLICATION_JSON, body=order.model_dump(mode="json")
+    )
 
 
 def refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:

@@ -12,8 +12,8 @@ class PricingError(ValueError):
     """The order is well formed but cannot be priced: the client must change it (HTTP 422)."""
 
     def __init__(self, problems: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{p['sku']}: {p['reason']}" for p in problems))
-        self.problems = problems
+        super().__init__("; ".join(p["message"] for p in problems))
+        self.problems = problems  # each names the field (items.<n>.sku or .quantity) and what is wrong
 
 
 def price_order(
@@ -26,18 +26,14 @@ def price_order(
     """Price every line from the catalog; collect every problem before refusing, not just the first."""
     problems: list[dict[str, str]] = []
     lines: list[PricedLine] = []
-    for line in request.items:
+    for index, line in enumerate(request.items):
         entry = catalog.get(line.sku)
         if entry is None:
-            problems.append({"sku": line.sku, "reason": "unknown SKU"})
+            problems.append({"field": f"items.{index}.sku", "message": f"unknown SKU {line.sku}"})
             continue
         if line.quantity > entry.max_quantity:
-            problems.append(
-                {
-                    "sku": line.sku,
-                    "reason": f"quantity {line.quantity} exceeds the limit of {entry.max_quantity}",
-                }
-            )
+            limit = f"quantity {line.quantity} of {line.sku} exceeds the limit of {entry.max_quantity}"
+            problems.append({"field": f"items.{index}.quantity", "message": limit})
             continue
         lines.append(
             PricedLine(

@@ -1,0 +1,92 @@
+"""Bad input gets a clear 4xx naming what is wrong, and nothing is queued."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from orders.handlers import api
+from orders.models import MAX_ITEMS_PER_ORDER
+from tests.conftest import LAMBDA_ENV, AwsWorld
+from tests.factories import FakeLambdaContext, order_request, post_order_event
+
+pytestmark = pytest.mark.integration
+
+
+def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = api.handler(event, FakeLambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def assert_nothing_queued(aws: AwsWorld) -> None:
+    assert aws.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"]) == []
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data"],
+)
+def test_a_body_that_is_not_json_gets_415(orders_service: AwsWorld, content_type: str):
+    # multipart/form-data without a boundary makes the validating resolver raise: it must not become a 500
+    status, body = invoke(post_order_event(order_request(MUG_CERAMIC_350ML=1), content_type=content_type))
+    assert status == 415
+    assert body["message"] == "send the order as application/json"
+    assert_nothing_queued(orders_service)
+
+
+def test_json_with_a_charset_is_json(orders_service: AwsWorld):
+    event = post_order_event(order_request(MUG_CERAMIC_350ML=1), content_type="application/json; charset=utf-8")
+    assert invoke(event)[0] == 202
+
+
+def test_a_missing_content_type_is_read_as_json(orders_service: AwsWorld):
+    event = post_order_event(order_request(MUG_CERAMIC_350ML=1))
+    del event["headers"]["content-type"]
+    assert invoke(event)[0] == 202
+
+
+def test_an_oversized_body_gets_413_before_it_is_parsed(orders_service: AwsWorld):
+    event = post_order_event('{"customer_id": "' + "x" * (api.MAX_BODY_BYTES + 1) + '"}')
+    status, body = invoke(event)
+    assert status == 413
+    assert body["errors"][0]["field"] == "body"
+    assert_nothing_queued(orders_service)
+
+
+@pytest.mark.parametrize(
+    ("items", "field"),
+    [
+        ([{"sku": f"SKU-{n}", "quantity": 1} for n in range(MAX_ITEMS_PER_ORDER + 1)], "body.items"),
+        ([{"sku": "MUG-CERAMIC-350ML", "quantity": 1}, {"sku": "MUG-CERAMIC-350ML", "quantity": 2}], "body.items"),
+        ([{"sku": "MUG-CERAMIC-350ML", "quantity": -1}], "body.items.0.quantity"),
+        ([{"sku": "MUG-CERAMIC-350ML", "quantity": 0}], "body.items.0.quantity"),
+        ([{"sku": "MUG-CERAMIC-350ML", "quantity": 10**30}], "body.items.0.quantity"),
+        ([{"sku": "MUG-CERAMIC-350ML", "quantity": 1.5}], "body.items.0.quantity"),
+        ([{"sku": "MÜG-☕", "quantity": 1}], "body.items.0.sku"),
+        ([{"sku": "", "quantity": 1}], "body.items.0.sku"),
+    ],
+)
+def test_bad_lines_get_400_naming_the_field(orders_service: AwsWorld, items: list, field: str):
+    status, body = invoke(post_order_event({"customer_id": "c-1", "items": items}))
+    assert status == 400
+    assert any(error["field"] == field for error in body["errors"]), body
+    assert_nothing_queued(orders_service)
+
+
+@pytest.mark.parametrize("customer_id", ["ünïcødé", "a" * 65, "", "robert'); DROP TABLE orders;--", 7, None])
+def test_bad_customer_ids_get_400(orders_service: AwsWorld, customer_id: Any):
+    status, body = invoke(
+        post_order_event({"customer_id": customer_id, "items": [{"sku": "SCALE-01G", "quantity": 1}]})
+    )
+    assert status == 400
+    assert body["errors"][0]["field"] == "body.customer_id"
+
+
+def test_an_unknown_route_gets_404_in_the_same_shape(orders_service: AwsWorld):
+    event = post_order_event(order_request(MUG_CERAMIC_350ML=1))
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/nope"
+    status, body = invoke(event)
+    assert status == 404
+    assert body["errors"] == [{"field": "path", "message": "not found"}]
