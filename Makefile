@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv lint typecheck template-lint unit test build check-build clean demo invoke start-api bench cost chaos
+.PHONY: help venv lint typecheck template-lint unit test build check-build clean demo invoke start-api bench cost chaos load
 
 FN ?= ApiFunction
 EVENT ?= events/api_post_order.json
@@ -25,6 +25,7 @@ help:
 	@echo "make bench [QUICK=1]  every optimization vs its naive twin: table, bench/results.json, bench/results.png"
 	@echo "make cost [PROFILE=lab/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
 	@echo "make chaos [ORDERS=1000]  orders through API + consumer under injected faults; 0 lost, 0 duplicated"
+	@echo "make load [REQUESTS=5000 CLIENTS=50]  concurrent clients against start-api; 0 errors, bounded connections"
 	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, pytest with coverage"
 	@echo "make build        sam build (arm64 layer cross-installed) and check the built artifacts"
 	@echo "make clean        remove the venv and build output"
@@ -77,6 +78,11 @@ bench: venv
 ORDERS ?= 1000
 chaos: venv
 	$(BIN)/python -m faults.chaos $(ORDERS)
+
+REQUESTS ?= 5000
+CLIENTS ?= 50
+load: venv
+	$(BIN)/python -m faults.load $(REQUESTS) $(CLIENTS)
 
 PROFILE ?= lab/traffic_profile.json
 cost: venv

@@ -1,0 +1,155 @@
+"""`make load`: many concurrent clients against the local start-api, the consumer draining meanwhile.
+
+Loopback only, bounded in requests and time. Proves pooling under concurrency: MySQL connections
+opened stay at one per API execution environment, whatever the number of requests, and the
+consumer keeps up (the queue is empty at the end).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+from local_runner.api_server import make_server
+from local_runner.event_sources import SqsEventSource
+from local_runner.service import LocalService
+from local_runner.template import PROJECT_ROOT
+
+TIME_LIMIT_S = 600  # the run stops by itself, finished or not
+
+
+@dataclass
+class LoadReport:
+    requests: int
+    clients: int
+    statuses: collections.Counter[int] = field(default_factory=collections.Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+    transport_errors: int = 0
+    api_environments: int = 0
+    connections_opened: int = 0
+    queue_depth_after: int = -1
+    messages_consumed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.transport_errors + sum(n for status, n in self.statuses.items() if status != 202)
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+    def problems(self) -> list[str]:
+        problems = []
+        if self.errors:
+            problems.append(f"{self.errors} requests did not get a 202")
+        if self.connections_opened > self.api_environments:
+            problems.append(f"{self.connections_opened} MySQL connections for {self.api_environments} environments")
+        if self.queue_depth_after != 0:
+            problems.append(f"{self.queue_depth_after} messages still queued: the consumer did not keep up")
+        return problems
+
+
+def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int = 10, seed: int = 3) -> LoadReport:
+    report = LoadReport(requests=requests, clients=clients)
+    deadline = time.monotonic() + TIME_LIMIT_S
+    with (
+        tempfile.TemporaryFile("w") as logs,
+        LocalService(parameter_overrides={"DatabaseName": "orders_load"}, log_sink=logs) as service,
+    ):
+        service.prepare_database()
+        api = service.pool("ApiFunction")
+        api.max_environments = max_environments
+        server = make_server(service, "127.0.0.1", 0, quiet=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        consumer = SqsEventSource(service, "OrdersConsumer")
+        connections_before = service.mysql.connections_opened()
+        sending = threading.Event()
+        sending.set()
+
+        def drain_while_sending() -> None:
+            while sending.is_set() and time.monotonic() < deadline:
+                if not consumer.poll_once():
+                    time.sleep(0.05)
+
+        started = time.monotonic()
+        poller = threading.Thread(target=drain_while_sending, name="consumer")
+        poller.start()
+        # The clients run in their own process: this one already serves HTTP, moto and the poller.
+        result = subprocess.run(  # noqa: S603 - our own module, loopback port
+            [
+                sys.executable,
+                "-m",
+                "faults.load_clients",
+                str(server.server_port),
+                str(requests),
+                str(clients),
+                str(seed),
+                str(max(1.0, deadline - time.monotonic())),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=PROJECT_ROOT,
+        )
+        sent = json.loads(result.stdout)
+        report.statuses.update({int(k): v for k, v in sent["statuses"].items()})
+        report.latencies_ms = sent["latencies_ms"]
+        report.transport_errors = sent["transport_errors"]
+        sending.clear()
+        poller.join()
+        consumer.drain(timeout_s=max(10.0, deadline - time.monotonic()))
+        report.seconds = time.monotonic() - started
+        server.shutdown()
+        report.api_environments = api.environments_started
+        report.connections_opened = service.mysql.connections_opened() - connections_before
+        report.queue_depth_after = consumer.in_flight()
+        report.messages_consumed = consumer.stats.messages_deleted
+    return report
+
+
+def main(requests: int = 5000, clients: int = 50) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 100))
+    console.print(f"[bold]load[/]: {requests} POST /orders from {clients} concurrent clients (loopback) …")
+    report = run_load(requests, clients)
+    table = Table(title=f"Load run ({report.seconds:.0f} s, {len(report.latencies_ms) / report.seconds:.0f} req/s)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = {
+        "requests / clients": f"{report.requests} / {report.clients}",
+        "errors (non-202 or transport)": report.errors,
+        "latency p50 / p95 / p99": " / ".join(f"{report.percentile(p):.0f} ms" for p in (0.5, 0.95, 0.99)),
+        "latency mean": f"{statistics.fmean(report.latencies_ms):.0f} ms" if report.latencies_ms else "-",
+        "API execution environments": report.api_environments,
+        "MySQL connections opened (server count)": report.connections_opened,
+        "orders consumed": report.messages_consumed,
+        "queue depth at the end": report.queue_depth_after,
+    }
+    for name, value in rows.items():
+        table.add_row(name, str(value))
+    for status, count in sorted(report.statuses.items()):
+        table.add_row(f"HTTP {status}", str(count))
+    console.print(table)
+    for problem in report.problems():
+        console.print(f"[red]✗ {problem}[/]")
+    if not report.problems():
+        console.print("[green]✓ 0 errors, connections ≤ environments, the consumer kept up[/]")
+    return 1 if report.problems() else 0
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    arguments = [int(a) for a in sys.argv[1:3]]
+    sys.exit(main(*arguments))
