@@ -15,8 +15,9 @@ def test_concurrent_clients_get_no_errors_and_pooling_holds():
     report = run_load(400, 16, max_environments=4)
 
     # THEN every request got a 202, MySQL saw one connection per environment, and the queue emptied
-    assert report.problems() == []
-    assert report.statuses == {202: 400}
+    summary = {k: v for k, v in vars(report).items() if k != "latencies_ms"}
+    assert report.problems() == [], summary
+    assert report.statuses == {202: 400}, summary
     assert report.api_environments == 4
     assert report.connections_opened == report.api_environments
     assert report.queue_depth_after == 0
