@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv lint typecheck template-lint unit test build check-build clean demo invoke start-api bench cost chaos load
+.PHONY: help venv security-scan lint typecheck template-lint unit test build check-build clean demo invoke start-api bench cost chaos load
 
 FN ?= ApiFunction
 EVENT ?= events/api_post_order.json
@@ -34,11 +34,23 @@ $(BIN)/.installed: requirements-dev.txt
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "need python3 >= 3.11 (3.13 preferred)"; exit 1; }
 	@echo "creating $(VENV) with $(PYTHON_FOR_VENV)"
 	$(PYTHON_FOR_VENV) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }; test "$${PIPESTATUS[0]}" = 0
 	touch $@
 
 venv: $(BIN)/.installed
+
+# The scanners live in their own venv: checkov pins boto3 and friends far below what SAM CLI needs.
+SCAN_VENV ?= .venv-scan
+$(SCAN_VENV)/bin/.installed: requirements-scan.txt
+	@test -n "$(PYTHON_FOR_VENV)" || { echo "need python3 >= 3.11"; exit 1; }
+	$(PYTHON_FOR_VENV) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }; test "$${PIPESTATUS[0]}" = 0
+	touch $@
+
+security-scan: $(SCAN_VENV)/bin/.installed
+	$(SCAN_VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	$(SCAN_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
 lint: venv
 	$(BIN)/ruff check src tests tools faults local_runner lab
@@ -54,7 +66,7 @@ template-lint: venv
 unit: venv
 	$(BIN)/pytest --cov --cov-report=term-missing
 
-test: lint typecheck template-lint unit
+test: lint typecheck template-lint security-scan unit
 
 build: venv
 	$(BIN)/sam build --template template.yaml
@@ -89,4 +101,4 @@ cost: venv
 	$(BIN)/python -m lab cost $(PROFILE)
 
 clean:
-	rm -rf $(VENV) .aws-sam .coverage .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from faults.load import run_load
 
 pytestmark = pytest.mark.integration

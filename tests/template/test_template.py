@@ -204,6 +204,19 @@ def test_queues_and_tables_are_encrypted_and_logs_expire():
     for table in resources_of(template, "AWS::DynamoDB::Table").values():
         assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
     groups = resources_of(template, "AWS::Logs::LogGroup")
-    assert len(groups) == len(functions())
+    assert all("RetentionInDays" in group["Properties"] for group in groups.values())
     for function in functions().values():
         assert function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] in groups
+    (stage,) = resources_of(template, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+
+
+def test_every_scanner_skip_says_why():
+    for name, resource in sam_template()["Resources"].items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert len(skip.get("comment", "")) > 20, f"{name} skips {skip['id']} without a reason"
+
+
+def test_singleton_functions_are_capped_at_one():
+    assert functions()["DailyRollupFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert functions()["SchemaMigrationFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1

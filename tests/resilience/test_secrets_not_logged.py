@@ -1,0 +1,56 @@
+"""With DEBUG logging and events logged, no function writes the database password anywhere."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from local_runner.service import LocalService
+
+from tests.factories import load_event
+
+pytestmark = pytest.mark.integration
+
+
+def test_no_log_line_carries_the_secret(tmp_path):
+    log_file = tmp_path / "functions.log"
+    debug = {"POWERTOOLS_LOG_LEVEL": "DEBUG", "POWERTOOLS_LOGGER_LOG_EVENT": "true", "POWERTOOLS_DEBUG": "true"}
+    with (
+        log_file.open("w") as sink,
+        LocalService(
+            parameter_overrides={"DatabaseName": "orders_log_test"}, env_vars={"Parameters": debug}, log_sink=sink
+        ) as service,
+    ):
+        service.prepare_database()
+        password = service.database.password
+        secret_value = service.cloud.client("secretsmanager").get_secret_value(
+            SecretId=service.cloud.symbols["DatabaseSecret"]["Ref"]
+        )["SecretString"]
+        for function, event in [
+            ("ApiFunction", "api_post_order.json"),
+            ("ApiFunction", "api_get_order.json"),
+            ("OrdersConsumer", "sqs_orders_batch.json"),
+            ("DailyRollupFunction", "schedule_daily_rollup.json"),
+        ]:
+            assert service.pool(function).invoke(load_event(event)).error is None
+        # and the refresh path: a rotated password, the cached one refused, the secret read again
+        user = service.database.username
+        for (connection_id,) in service.mysql.execute(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (user,)
+        ):
+            service.mysql.execute(f"KILL {connection_id}")
+        new_password = "rotated-" + password
+        service.cloud.client("secretsmanager").put_secret_value(
+            SecretId=service.cloud.symbols["DatabaseSecret"]["Ref"],
+            SecretString=json.dumps({"username": service.database.username, "password": new_password}),
+        )
+        service.mysql.execute(f"ALTER USER '{service.database.username}'@'%%' IDENTIFIED BY %s", (new_password,))
+        event = load_event("api_post_order.json")
+        del event["headers"]["idempotency-key"]  # a replay would not touch the database
+        assert service.pool("ApiFunction").invoke(event).error is None
+
+    logs = log_file.read_text()
+    assert "refreshing the secret once" in logs  # the refresh path really ran, at DEBUG
+    assert "[DEBUG]" in logs  # Powertools' own debug output was on
+    for needle in (password, new_password, secret_value):
+        assert needle not in logs
