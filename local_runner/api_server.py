@@ -145,9 +145,11 @@ def make_server(service: LocalService, host: str, port: int, *, quiet: bool = Fa
             if not quiet:
                 print(f"{self.address_string()} {format % args}", file=sys.stderr)
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256  # the default backlog of 5 refuses bursts of concurrent clients
+
+    return Server((host, port), Handler)
 
 
 def serve_forever(service: LocalService, host: str, port: int) -> None:

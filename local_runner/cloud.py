@@ -7,53 +7,37 @@ is counted at the server, by operation — the way a bill or CloudTrail would se
 
 from __future__ import annotations
 
-import collections
 import json
-import threading
+import subprocess
+import sys
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicResolver
 from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
-from werkzeug.serving import BaseWSGIServer, make_server
 
+from local_runner.aws_server import COUNTS_PATH
 from local_runner.template import SamApplication
+
+AWS_SERVER_SCRIPT = Path(__file__).with_name("aws_server.py")
 
 ACCOUNT_ID = "123456789012"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
 
-class _QuietRequestHandler(MotoRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        """One line per AWS call would drown the functions' own logs."""
+class RequestCounts:
+    """The AWS calls counted by the moto server, by "service.Operation"."""
 
-
-class RequestCounter:
-    """WSGI middleware counting AWS API calls as "service.Operation" (JSON protocols name it in a header)."""
-
-    def __init__(self, app: Callable[..., Any]) -> None:
-        self.app = app
-        self.counts: collections.Counter[str] = collections.Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target:
-            service, _, operation = target.partition(".")
-            name = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}.get(
-                service, service
-            )
-            with self._lock:
-                self.counts[f"{name}.{operation}"] += 1
-        return self.app(environ, start_response)
+    def __init__(self, endpoint_url: str) -> None:
+        self.endpoint_url = endpoint_url
 
     def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self.counts)
+        with urllib.request.urlopen(f"{self.endpoint_url}{COUNTS_PATH}", timeout=10) as response:  # noqa: S310
+            return {str(k): int(v) for k, v in json.loads(response.read()).items()}
 
 
 @dataclass
@@ -69,7 +53,7 @@ class DatabaseEndpoint:
 
 
 class LocalCloud:
-    """moto in a thread, provisioned from the template; `symbols` resolves Ref/GetAtt to local values."""
+    """moto in its own process, provisioned from the template; `symbols` resolves Ref/GetAtt to local values."""
 
     def __init__(
         self,
@@ -85,37 +69,33 @@ class LocalCloud:
         self.port = port
         self.database = database
         self.stack_name = stack_name
-        self.requests = RequestCounter(DomainDispatcherApplication(create_backend_app))
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: subprocess.Popen[str] | None = None
+        self._port = 0
         self.symbols: dict[str, dict[str, Any]] = {}
 
     # ---------------------------------------------------------------- server
     def start(self) -> LocalCloud:
-        self._server = make_server(
-            self.host, self.port, self.requests, threaded=True, request_handler=_QuietRequestHandler
+        self._server = subprocess.Popen(  # noqa: S603 - our own server script
+            [sys.executable, str(AWS_SERVER_SCRIPT), self.host, str(self.port)],
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
-        self._thread.start()
-        self._reset()  # moto's backends live in this process: start from an empty account
+        assert self._server.stdout is not None
+        self._port = int(self._server.stdout.readline())
+        self.requests = RequestCounts(self.endpoint_url)
         self.provision()
         return self
 
-    def _reset(self) -> None:
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback server
-            pass
-
     def stop(self) -> None:
         if self._server is not None:
-            self._reset()
-            self._server.shutdown()
+            self._server.terminate()
+            self._server.wait(timeout=10)
             self._server = None
 
     @property
     def endpoint_url(self) -> str:
         assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"http://127.0.0.1:{self._port}"
 
     def client(self, service: str) -> Any:
         return boto3.session.Session(
