@@ -80,8 +80,11 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
                     time.sleep(0.05)
 
         started = time.monotonic()
-        poller = threading.Thread(target=drain_while_sending, name="consumer")
-        poller.start()
+        pollers = [  # as many concurrent batches as the mapping's MaximumConcurrency allows
+            threading.Thread(target=drain_while_sending, name=f"consumer-{n}") for n in range(consumer.max_concurrency)
+        ]
+        for poller in pollers:
+            poller.start()
         # The clients run in their own process: this one already serves HTTP, moto and the poller.
         result = subprocess.run(  # noqa: S603 - our own module, loopback port
             [
@@ -104,7 +107,8 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
         report.latencies_ms = sent["latencies_ms"]
         report.transport_errors = sent["transport_errors"]
         sending.clear()
-        poller.join()
+        for poller in pollers:
+            poller.join()
         consumer.drain(timeout_s=max(10.0, deadline - time.monotonic()))
         report.seconds = time.monotonic() - started
         server.shutdown()
