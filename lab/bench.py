@@ -166,78 +166,82 @@ class Bench:
         return self.service.cloud.requests.snapshot().get(operation, 0)
 
     # ---------------------------------------------------------------- patterns
-    def client_reuse(self) -> Comparison:
-        comparison = Comparison("client reuse", "module-scope client", "client per invocation", "ms/invocation")
+    def _twins(
+        self,
+        comparison: Comparison,
+        handlers: tuple[str, str],
+        figure: str,
+        count: Callable[[Callable[[], list[Invocation]]], int],
+    ) -> Comparison:
+        """The shared recipe: count over 100 invocations of a fresh environment each, then time both warm.
+
+        `count` gets a function that runs the 100 invocations and returns what it counted.
+        """
+        variants = dict(zip(("optimized", "naive"), handlers, strict=True))
         counted: dict[str, float] = {}
-        for name, handler in (("optimized", "client_reuse.reused"), ("naive", "client_reuse.per_invocation")):
+        for name, handler in variants.items():
             pool = self.twin(handler)
-            last = [self._ok(pool.invoke({})) for _ in range(self.sizes.counted)][-1]
-            counted[name] = last.payload["clients_built"]
+
+            def hundred_invocations(pool: FunctionPool = pool) -> list[Invocation]:
+                return [self._ok(pool.invoke({})) for _ in range(self.sizes.counted)]
+
+            counted[name] = count(hundred_invocations)
             pool.close()
-        comparison.counts["clients built per 100 invocations"] = counted
-        comparison.expected_counts["clients built per 100 invocations"] = {"optimized": 1, "naive": 100}
-        pools = {"optimized": self.twin("client_reuse.reused"), "naive": self.twin("client_reuse.per_invocation")}
+        comparison.counts[figure] = counted
+        comparison.expected_counts[figure] = {"optimized": 1, "naive": self.sizes.counted}
+        pools = {name: self.twin(handler) for name, handler in variants.items()}
         timings = self.interleaved(pools, dict)
         comparison.optimized_timing, comparison.naive_timing = timings["optimized"], timings["naive"]
         for pool in pools.values():
             pool.close()
         return comparison
 
-    def connection_reuse(self) -> Comparison:
-        comparison = Comparison(
-            "connection reuse (RDS Proxy pooling)",
-            "one connection per environment",
-            "connect per invocation",
-            "ms/invocation",
+    @staticmethod
+    def _delta(counter: Callable[[], int]) -> Callable[[Callable[[], list[Invocation]]], int]:
+        """Count from outside: the counter's value after the invocations minus before."""
+
+        def count(run: Callable[[], list[Invocation]]) -> int:
+            before = counter()
+            run()
+            return counter() - before
+
+        return count
+
+    def client_reuse(self) -> Comparison:
+        return self._twins(
+            Comparison("client reuse", "module-scope client", "client per invocation", "ms/invocation"),
+            ("client_reuse.reused", "client_reuse.per_invocation"),
+            "clients built per 100 invocations",
+            lambda run: int(run()[-1].payload["clients_built"]),  # the worker's own create_client count
         )
-        counted: dict[str, float] = {}
-        for name, handler in (("optimized", "connection_reuse.reused"), ("naive", "connection_reuse.per_invocation")):
-            pool = self.twin(handler)
-            before = self.service.mysql.connections_opened()
-            for _ in range(self.sizes.counted):
-                self._ok(pool.invoke({}))
-            counted[name] = self.service.mysql.connections_opened() - before
-            pool.close()
-        comparison.counts["MySQL connections opened per 100 invocations (server count)"] = counted
-        comparison.expected_counts["MySQL connections opened per 100 invocations (server count)"] = {
-            "optimized": 1,
-            "naive": 100,
-        }
+
+    def connection_reuse(self) -> Comparison:
+        comparison = self._twins(
+            Comparison(
+                "connection reuse (RDS Proxy pooling)",
+                "one connection per environment",
+                "connect per invocation",
+                "ms/invocation",
+            ),
+            ("connection_reuse.reused", "connection_reuse.per_invocation"),
+            "MySQL connections opened per 100 invocations (server count)",
+            self._delta(self.service.mysql.connections_opened),
+        )
         if not self.service.database.tls:
             comparison.notes.append(
                 "the local server offers no TLS, so the naive twin pays no handshake here; through RDS Proxy "
                 "(RequireTLS) each connect also costs a TLS handshake — PyMySQL >= 1.2 measured 23 ms per connect "
                 "with its default SSL context vs 1.85 ms with one context built once (shared/ANCHORS.md)"
             )
-        pools = {
-            "optimized": self.twin("connection_reuse.reused"),
-            "naive": self.twin("connection_reuse.per_invocation"),
-        }
-        timings = self.interleaved(pools, dict)
-        comparison.optimized_timing, comparison.naive_timing = timings["optimized"], timings["naive"]
-        for pool in pools.values():
-            pool.close()
         return comparison
 
     def secret_caching(self) -> Comparison:
-        comparison = Comparison("secret caching", "cached with TTL", "GetSecretValue per invocation", "ms/invocation")
-        counted: dict[str, float] = {}
-        for name, handler in (("optimized", "secret_caching.cached"), ("naive", "secret_caching.per_invocation")):
-            pool = self.twin(handler)
-            before = self.aws_calls("secretsmanager.GetSecretValue")
-            for _ in range(self.sizes.counted):
-                self._ok(pool.invoke({}))
-            counted[name] = self.aws_calls("secretsmanager.GetSecretValue") - before
-            pool.close()
-        figure = "GetSecretValue calls per 100 invocations (within one TTL)"
-        comparison.counts[figure] = counted
-        comparison.expected_counts[figure] = {"optimized": 1, "naive": 100}
-        pools = {"optimized": self.twin("secret_caching.cached"), "naive": self.twin("secret_caching.per_invocation")}
-        timings = self.interleaved(pools, dict)
-        comparison.optimized_timing, comparison.naive_timing = timings["optimized"], timings["naive"]
-        for pool in pools.values():
-            pool.close()
-        return comparison
+        return self._twins(
+            Comparison("secret caching", "cached with TTL", "GetSecretValue per invocation", "ms/invocation"),
+            ("secret_caching.cached", "secret_caching.per_invocation"),
+            "GetSecretValue calls per 100 invocations (within one TTL)",
+            self._delta(lambda: self.aws_calls("secretsmanager.GetSecretValue")),
+        )
 
     def batch_writes(self) -> Comparison:
         consumer = self.service.app.functions["OrdersConsumer"]
