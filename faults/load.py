@@ -21,6 +21,7 @@ from local_runner.api_server import make_server
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
 from local_runner.template import PROJECT_ROOT
+from local_runner.traffic import stored_order_ids
 
 TIME_LIMIT_S = 600  # the run stops by itself, finished or not
 
@@ -35,7 +36,8 @@ class LoadReport:
     api_environments: int = 0
     connections_opened: int = 0
     queue_depth_after: int = -1
-    messages_consumed: int = 0
+    messages_consumed: int = 0  # deliveries: SQS is at-least-once, so this may exceed the orders
+    orders_stored: int = 0
     seconds: float = 0.0
 
     @property
@@ -54,6 +56,8 @@ class LoadReport:
             problems.append(f"{self.connections_opened} MySQL connections for {self.api_environments} environments")
         if self.queue_depth_after != 0:
             problems.append(f"{self.queue_depth_after} messages still queued: the consumer did not keep up")
+        if self.orders_stored != self.statuses.get(202, 0):
+            problems.append(f"{self.statuses.get(202, 0)} orders accepted, {self.orders_stored} stored")
         return problems
 
 
@@ -116,6 +120,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
         report.connections_opened = service.mysql.connections_opened() - connections_before
         report.queue_depth_after = consumer.in_flight()
         report.messages_consumed = consumer.stats.messages_deleted
+        report.orders_stored = len(stored_order_ids(service))
     return report
 
 
@@ -136,7 +141,7 @@ def main(requests: int = 5000, clients: int = 50) -> int:
         "latency mean": f"{statistics.fmean(report.latencies_ms):.0f} ms" if report.latencies_ms else "-",
         "API execution environments": report.api_environments,
         "MySQL connections opened (server count)": report.connections_opened,
-        "orders consumed": report.messages_consumed,
+        "deliveries consumed / orders stored": f"{report.messages_consumed} / {report.orders_stored}",
         "queue depth at the end": report.queue_depth_after,
     }
     for name, value in rows.items():

@@ -20,4 +20,5 @@ def test_concurrent_clients_get_no_errors_and_pooling_holds():
     assert report.api_environments == 4
     assert report.connections_opened == report.api_environments
     assert report.queue_depth_after == 0
-    assert report.messages_consumed == 400
+    assert report.orders_stored == 400
+    assert report.messages_consumed >= 400  # at-least-once: a redelivery is consumed again, stored once
