@@ -15,7 +15,6 @@ from packaging.utils import canonicalize_name
 ELF_MACHINE_AARCH64 = 0xB7
 # What the Lambda python3.13 runtime already ships: never bundle it, and count it as present.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
-FUNCTION_CODE_BUDGET_BYTES = 64 * 1024
 
 
 def elf_machine(path: Path) -> int | None:
