@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from local_runner.mysql_server import NoMySqlError
 from local_runner.template import DEFAULT_TEMPLATE
 
 
@@ -70,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=7)
 
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except NoMySqlError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from local_runner.demo import run_demo
 

@@ -64,7 +64,14 @@ class LocalMySql:
         self._datadir = tempfile.mkdtemp(prefix="orders-mysql-")
         port = _free_port()
         subprocess.run(  # noqa: S603 - fixed arguments, our temp dir
-            [installer, f"--datadir={self._datadir}", "--auth-root-authentication-method=normal", "--user=root"],
+            [
+                installer,
+                "--no-defaults",
+                f"--datadir={self._datadir}",
+                "--auth-root-authentication-method=normal",
+                "--user=root",
+                "--skip-test-db",
+            ],
             check=True,
             capture_output=True,
         )
