@@ -86,6 +86,19 @@ class OrderAccepted(BaseModel):
     currency: str
 
 
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+    type: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx the API answers has this shape: a sentence, and what is wrong field by field."""
+
+    message: str
+    errors: list[ErrorDetail]
+
+
 class RollupRequest(BaseModel):
     """The scheduler's input: roll up ``date``, or the day before ``scheduled_time``.
 

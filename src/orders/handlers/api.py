@@ -31,25 +31,12 @@ from orders.adapters.orders_queue import enqueue_order
 from orders.adapters.orders_table import get_order
 from orders.config import get_settings
 from orders.logic.pricing import PricingError, price_order
-from orders.models import Order, OrderAccepted, OrderRequest
+from orders.models import ErrorBody, Order, OrderAccepted, OrderRequest
 from orders.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True)
 MAX_BODY_BYTES = 64 * 1024  # a 50-line order is < 4 KB: refuse anything far bigger before parsing it
 JSON_CONTENT_TYPE = "application/json"
-
-
-class ErrorDetail(BaseModel):
-    field: str
-    message: str
-    type: str | None = None
-
-
-class ErrorBody(BaseModel):
-    """Every 4xx this API answers has this shape: a sentence, and what is wrong field by field."""
-
-    message: str
-    errors: list[ErrorDetail]
 
 
 def _documented(description: str, model: type[BaseModel] = ErrorBody) -> OpenAPIResponse:
