@@ -167,8 +167,13 @@ def rotate_password(service: LocalService, killer: ConnectionKiller) -> None:
 
 
 def run_chaos(orders: int = 1000, *, seed: int = 11, clients: int = 8, kill_interval_s: float = 0.25) -> ChaosReport:
+    """The whole run in a scratch folder (the functions' logs, what each process injected), removed after."""
+    with tempfile.TemporaryDirectory(prefix="orders-chaos-") as scratch:
+        return _run_chaos(Path(scratch), orders, seed, clients, kill_interval_s)
+
+
+def _run_chaos(report_dir: Path, orders: int, seed: int, clients: int, kill_interval_s: float) -> ChaosReport:
     rng = random.Random(seed)  # noqa: S311 - a reproducible scenario
-    report_dir = Path(tempfile.mkdtemp(prefix="orders-chaos-"))
     logs_path = report_dir / "functions.log"
     chaos_env = {
         "PYTHONPATH": str(CHAOS_SITE),

@@ -101,17 +101,19 @@ class SdkVisibleThrottling:
     with a throttled table: most throttles are absorbed by SDK retries, the rest reach our code.
     """
 
-    def __init__(self, rate: float, rng: random.Random) -> None:
+    def __init__(self, rate: float, rng: random.Random, *, first_attempt: bool = False) -> None:
         self.rate = rate
         self.rng = rng
         self.throttled = 0
+        self._force_next = first_attempt  # so a short run sees the fault at least once, whatever the odds
 
     def install(self, events: BaseEventHooks) -> SdkVisibleThrottling:
         events.register("before-send.dynamodb.BatchWriteItem", self._maybe_throttle)  # type: ignore[arg-type]
         return self
 
     def _maybe_throttle(self, request: Any, **_: Any) -> AWSResponse | None:
-        if self.rng.random() >= self.rate:
+        forced, self._force_next = self._force_next, False
+        if not forced and self.rng.random() >= self.rate:
             return None
         self.throttled += 1
         body = json.dumps(
@@ -135,11 +137,21 @@ class _Raw:
         yield self._body
 
 
-def random_unprocessed(rate: float, share: float, rng: random.Random) -> UnprocessedItemsInjector:
-    """Leave `share` of the items of `rate` of the BatchWriteItem calls unprocessed."""
+def random_unprocessed(
+    rate: float, share: float, rng: random.Random, *, first_call: bool = False
+) -> UnprocessedItemsInjector:
+    """Leave `share` of the items of `rate` of the BatchWriteItem calls unprocessed.
+
+    With `first_call`, the first call always leaves its first item unprocessed, so a short run sees
+    the fault at least once, whatever the odds.
+    """
     chosen_calls: dict[int, bool] = {}
+    forced: set[int] = {1} if first_call else set()
 
     def decide(_: str, call: int) -> bool:
+        if call in forced:
+            forced.discard(call)
+            return True
         if call not in chosen_calls:
             chosen_calls[call] = rng.random() < rate
         return chosen_calls[call] and rng.random() < share

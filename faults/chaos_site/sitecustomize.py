@@ -23,12 +23,14 @@ if os.environ.get("CHAOS_REPORT_DIR"):
         sys.path.pop(0)
 
     _rng = random.Random(int(os.environ.get("CHAOS_SEED", "1")) + os.getpid())  # noqa: S311 - fault odds
+    # Each process also faults its first call: every environment meets every fault at least once.
     _unprocessed = random_unprocessed(
         float(os.environ.get("CHAOS_UNPROCESSED_RATE", "0")),
         float(os.environ.get("CHAOS_UNPROCESSED_SHARE", "0.3")),
         _rng,
+        first_call=True,
     )
-    _throttling = SdkVisibleThrottling(float(os.environ.get("CHAOS_THROTTLE_RATE", "0")), _rng)
+    _throttling = SdkVisibleThrottling(float(os.environ.get("CHAOS_THROTTLE_RATE", "0")), _rng, first_attempt=True)
     _report = Path(os.environ["CHAOS_REPORT_DIR"]) / f"{os.getpid()}.json"
     _create_client = botocore.session.Session.create_client
 
