@@ -37,6 +37,15 @@ def post_order(port: int, body: dict[str, Any], key: str | None) -> tuple[int, d
     return response.status, payload
 
 
+def get_order_status(port: int, order_id: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", f"/orders/{order_id}")
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response.status
+
+
 def stored_order_ids(service: LocalService) -> set[str]:
     table = str(service.cloud.symbols["OrdersTable"]["Ref"])
     pages = service.cloud.client("dynamodb").get_paginator("scan").paginate(TableName=table)
