@@ -6,6 +6,7 @@ import json
 import math
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -15,10 +16,54 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from local_runner import sandbox
+from local_runner.build import runtime_dir
 from local_runner.template import FunctionSpec
 
 INIT_TIMEOUT_S = 10  # Lambda gives INIT ten seconds
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")  # run as a script: the function must not see this package
+# How Lambda's runtime errors name the signal that ended the process ("signal: killed").
+_SIGNAL_WORDS = {
+    int(signal.SIGKILL): "killed",
+    int(signal.SIGTERM): "terminated",
+    int(signal.SIGSEGV): "segmentation fault",
+}
+_said_once: set[str] = set()
+_said_lock = threading.Lock()
+
+
+def say_once(message: str) -> None:
+    """Limits of the emulation are said, once per run, never silently skipped."""
+    with _said_lock:
+        if message not in _said_once:
+            _said_once.add(message)
+            print(f"local runner: {message}", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class Emulation:
+    """What of Lambda's execution environment the runner reproduces (see local_runner/sandbox.py)."""
+
+    cpu_and_memory: bool = True  # CPU ∝ MemorySize and a memory limit, through cgroups
+    throttle_init: bool = False  # on-demand INIT is observed unthrottled; True for PC/SnapStart experiments
+
+    @classmethod
+    def from_environment(cls) -> Emulation:
+        """LAMBDA_EMULATION=off runs at the host's full speed; LAMBDA_THROTTLE_INIT=1 throttles INIT."""
+        return cls(
+            cpu_and_memory=os.environ.get("LAMBDA_EMULATION", "on").lower() not in {"off", "0", "false", "no"},
+            throttle_init=os.environ.get("LAMBDA_THROTTLE_INIT", "").lower() in {"1", "true", "yes", "on"},
+        )
+
+    def sandbox_for(self, memory_mb: int) -> sandbox.Sandbox | None:
+        """A sandbox for one environment, or None (said once) where cgroups are not available."""
+        if not self.cpu_and_memory:
+            return None
+        host = sandbox.cgroup_host()
+        if isinstance(host, str):
+            say_once(f"{sandbox.NOT_EMULATED}: {host}")
+            return None
+        return sandbox.Sandbox(host, memory_mb, throttle_init=self.throttle_init)
 
 
 @dataclass
@@ -33,6 +78,7 @@ class Invocation:
     max_memory_used_mb: int
     init_duration_ms: float | None  # set on a cold start only
     trace_id: str  # the X-Ray trace this invocation's segments belong to
+    emulated: bool = True  # CPU and memory as Lambda gives them (cgroups); False: the host's full speed
 
     @property
     def billed_duration_ms(self) -> int:
@@ -51,17 +97,38 @@ class Invocation:
         )
         if self.init_duration_ms is not None:
             line += f"\tInit Duration: {self.init_duration_ms:.2f} ms"
+        if self.error is not None and self.error.get("errorType", "").startswith(("Runtime.", "Sandbox.")):
+            line += f"\tStatus: error\tError Type: {self.error['errorType']}"
+        if not self.emulated:
+            line += f"\t({sandbox.NOT_EMULATED})"
         return line
 
 
 class ExecutionEnvironment:
     """One worker process: INIT once, then warm invocations that reuse its globals."""
 
-    def __init__(self, spec: FunctionSpec, environment: dict[str, str], log_sink: IO[str] | None = None):
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        environment: dict[str, str],
+        log_sink: IO[str] | None = None,
+        emulation: Emulation | None = None,
+    ):
         self.spec = spec
         self.invocations = 0
+        self.sandbox = (emulation or Emulation()).sandbox_for(spec.memory_mb)
+        try:
+            self._start(environment, log_sink)
+        except BaseException:
+            self._remove_sandbox()
+            raise
+
+    def _start(self, environment: dict[str, str], log_sink: IO[str] | None) -> None:
+        spec = self.spec
         read_fd, write_fd = os.pipe()
         stream_id = uuid.uuid4().hex
+        layer_paths = [d / "python" for d in spec.layer_dirs if (d / "python").is_dir()]
+        runtime = runtime_dir()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -77,15 +144,21 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{stream_id}",
             "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
-            "LAMBDA_RUNTIME_DIR": sys.prefix,
+            "LAMBDA_RUNTIME_DIR": str(runtime),  # the runtime's own packages (boto3, botocore, …)
             "_HANDLER": spec.handler,
             "LOCAL_FUNCTION_ARN": f"arn:aws:lambda:us-east-1:123456789012:function:{spec.logical_id}",
-            # Layers land in /opt/python on Lambda; a built layer for *this* machine would go here.
-            "LOCAL_LAYER_PATHS": ":".join(str(d / "python") for d in spec.layer_dirs if (d / "python").is_dir()),
+            "LOCAL_LAYER_PATHS": ":".join(str(p) for p in layer_paths),  # /opt/python on Lambda
         }
         env.update(environment)
+        # -S: no site-packages of the runner's venv; the worker sets Lambda's sys.path itself.
+        worker = [sys.executable, "-S", "-u", str(WORKER_SCRIPT), str(write_fd)]
+        command, problem = sandbox.launch_command(
+            worker, sandbox=self.sandbox, read_only=(spec.code_dir, *spec.layer_dirs, runtime)
+        )
+        if problem:
+            say_once(problem)
         self._process = subprocess.Popen(  # noqa: S603 - our own worker module
-            [sys.executable, "-u", str(WORKER_SCRIPT), str(write_fd)],
+            command,
             env=env,
             cwd=spec.code_dir,
             stdin=subprocess.PIPE,
@@ -97,25 +170,40 @@ class ExecutionEnvironment:
         os.close(write_fd)
         self._results = os.fdopen(read_fd, "r")
         ready = self._read(INIT_TIMEOUT_S)
-        if ready is None or "init_error" in ready:
+        if ready == "timeout":
             self.kill()
-            error = (ready or {}).get("init_error") or {
-                "errorType": "Runtime.ExitError",
-                "errorMessage": f"INIT did not finish within {INIT_TIMEOUT_S} s or the process exited",
-            }
+            raise InitError({"errorType": "Runtime.ExitError", "errorMessage": f"INIT over {INIT_TIMEOUT_S} s"})
+        if ready == "exited" or "init_error" in ready:
+            error = ready["init_error"] if isinstance(ready, dict) else self._exit_error(None)
+            self.kill()
             raise InitError(error)
+        assert isinstance(ready, dict)
         self.init_duration_ms: float = ready["init_ms"]
+        if self.sandbox is not None:
+            self.sandbox.set_throttled(True)  # from the first invocation on, CPU in proportion to memory
 
     @property
     def alive(self) -> bool:
         return self._process.poll() is None
 
-    def _read(self, timeout_s: float) -> dict[str, Any] | None:
+    def _read(self, timeout_s: float) -> dict[str, Any] | str:
+        """The worker's next message, or "timeout", or "exited"."""
         ready, _, _ = select.select([self._results], [], [], timeout_s)
         if not ready:
-            return None
+            return "timeout"
         line = self._results.readline()
-        return json.loads(line) if line else None
+        return json.loads(line) if line else "exited"
+
+    def _exit_error(self, request_id: str | None) -> dict[str, Any]:
+        """Lambda's error when the runtime process dies: out of memory, or another exit."""
+        code = self._process.wait()
+        prefix = f"RequestId: {request_id} " if request_id else ""
+        reason = f"signal: {_SIGNAL_WORDS.get(-code, str(-code))}" if code < 0 else f"exit status {code}"
+        out_of_memory = self.sandbox is not None and self.sandbox.out_of_memory()
+        return {
+            "errorType": "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError",
+            "errorMessage": f"{prefix}Error: Runtime exited with error: {reason}",
+        }
 
     def invoke(self, event: Any) -> Invocation:
         request_id = str(uuid.uuid4())
@@ -132,27 +220,34 @@ class ExecutionEnvironment:
         self._process.stdin.flush()
         first = self.invocations == 0
         self.invocations += 1
-        outcome = self._read(self.spec.timeout_s)
-        if outcome is None:  # Lambda stops the sandbox; the next invocation gets a new one
+        message = self._read(self.spec.timeout_s)
+        peak = self.sandbox.peak_memory_mb() if self.sandbox is not None else None
+        outcome: dict[str, Any]
+        if message == "timeout":  # Lambda stops the sandbox; the next invocation gets a new one
             self.kill()
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started))
-            outcome = {
-                "error": {
-                    "errorMessage": f"{stamp} {request_id} Task timed out after {self.spec.timeout_s:.2f} seconds",
-                    "errorType": "Sandbox.Timedout",
-                },
-                "duration_ms": self.spec.timeout_s * 1000.0,
-                "max_memory_mb": 0,
+            error = {
+                "errorMessage": f"{stamp} {request_id} Task timed out after {self.spec.timeout_s:.2f} seconds",
+                "errorType": "Sandbox.Timedout",
             }
+            outcome = {"error": error, "duration_ms": self.spec.timeout_s * 1000.0, "max_memory_mb": 0}
+        elif message == "exited":  # killed (out of memory) or exited: this environment is gone
+            outcome = {"error": self._exit_error(request_id), "max_memory_mb": 0}
+            outcome["duration_ms"] = (time.time() - started) * 1000
+            self.kill()
+        else:
+            assert isinstance(message, dict)
+            outcome = message
         return Invocation(
             request_id=request_id,
             payload=outcome.get("payload"),
             error=outcome.get("error"),
             duration_ms=outcome["duration_ms"],
             memory_size_mb=self.spec.memory_mb,
-            max_memory_used_mb=outcome["max_memory_mb"],
+            max_memory_used_mb=min(peak, self.spec.memory_mb) if peak is not None else outcome["max_memory_mb"],
             init_duration_ms=self.init_duration_ms if first else None,
             trace_id=trace_id,
+            emulated=self.sandbox is not None,
         )
 
     def kill(self) -> None:
@@ -162,6 +257,11 @@ class ExecutionEnvironment:
         self._results.close()
         if self._process.stdin:
             self._process.stdin.close()
+        self._remove_sandbox()
+
+    def _remove_sandbox(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.remove()
 
 
 class InitError(RuntimeError):
@@ -180,8 +280,10 @@ class FunctionPool:
         *,
         max_environments: int = 10,
         log_sink: IO[str] | None = None,
+        emulation: Emulation | None = None,
     ) -> None:
         self.spec = spec
+        self.emulation = emulation or Emulation.from_environment()
         self.environment = environment
         self.max_environments = max_environments
         self.log_sink = log_sink
@@ -223,7 +325,7 @@ class FunctionPool:
         environment = self._acquire(cold)
         try:
             if environment is None:
-                environment = ExecutionEnvironment(self.spec, self.environment, self.log_sink)
+                environment = ExecutionEnvironment(self.spec, self.environment, self.log_sink, self.emulation)
             invocation = environment.invoke(event)
         finally:
             self._release(environment)

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
+from local_runner.build import LocalBuild
 from local_runner.cloud import LocalCloud
-from local_runner.environment import FunctionPool
+from local_runner.environment import Emulation, FunctionPool, say_once
 from local_runner.mysql_server import LocalMySql
 from local_runner.template import DEFAULT_TEMPLATE, SamApplication
 from local_runner.xray import TraceCollector
@@ -44,11 +45,16 @@ class LocalService:
         log_sink: IO[str] | None = None,
         aws_host: str = "127.0.0.1",
         aws_port: int = 0,
+        emulation: Emulation | None = None,
     ) -> None:
+        self.emulation = emulation or Emulation.from_environment()
         self.mysql = LocalMySql()
         database = (parameter_overrides or {}).get("DatabaseName", LOCAL_DATABASE)
         self.database = self.mysql.prepare(database)
         self.app = SamApplication(template, {"DatabaseName": database, **(parameter_overrides or {})})
+        self.build = LocalBuild(self.app)
+        self.build.sam_build()
+        say_once(self.build.native_note)
         self.cloud = LocalCloud(self.app, self.database, host=aws_host, port=aws_port).start()
         self.env_vars = env_vars or {}
         self.traces = TraceCollector() if trace else None
@@ -72,10 +78,11 @@ class LocalService:
             raise KeyError(f"no function {logical_id!r} in {self.app.template_path.name} (functions: {known})")
         if logical_id not in self.pools:
             self.pools[logical_id] = FunctionPool(
-                self.app.functions[logical_id],
+                self.build.spec(self.app.functions[logical_id]),
                 self.environment(logical_id),
                 max_environments=self._concurrency_limit(logical_id),
                 log_sink=self.log_sink,
+                emulation=self.emulation,
             )
         return self.pools[logical_id]
 

@@ -9,6 +9,7 @@ handler's own stdout and stderr are its logs.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import resource
@@ -47,9 +48,13 @@ def _error(error: BaseException, error_type: str | None = None) -> dict[str, Any
 
 def main() -> None:
     results = os.fdopen(int(sys.argv[1]), "w", buffering=1)
-    # Replace this script's folder (sys.path[0]) with the task root, then the layers: Lambda's import order.
+    # Lambda's import order: the task root, the layers, the standard library, then the runtime's
+    # packages. Started with -S, so nothing of the runner's venv is on the path.
     layers = [path for path in os.environ.get("LOCAL_LAYER_PATHS", "").split(":") if path]
     sys.path[0:1] = [os.environ["LAMBDA_TASK_ROOT"], *layers]
+    sys.path.append(os.environ["LAMBDA_RUNTIME_DIR"])
+    if importlib.util.find_spec("sitecustomize") is not None:  # what `site` would do (a wrapper layer's hook)
+        importlib.import_module("sitecustomize")
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     started = time.perf_counter()
     try:

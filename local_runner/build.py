@@ -1,0 +1,186 @@
+"""Code as Lambda runs it: the `sam build` output, for this host's architecture, read-only.
+
+Lambda imports a function from /var/task and its layers from /opt, both read-only, so Python never
+writes bytecode there: what the build ships is what every cold start gets. The runner therefore
+runs `sam build` itself (the same packaging/Makefile recipes) into `.aws-sam/local/`, with one
+difference: the layer's wheels are for this host's architecture (`LAYER_PLATFORM`), because aarch64
+native code does not load on an x86_64 host. The packages the python3.13 runtime provides (boto3,
+botocore, …) come from the runner's own install, compiled the same way, as the runtime's directory.
+Nothing is rebuilt while the inputs are unchanged.
+"""
+
+from __future__ import annotations
+
+import compileall
+import dataclasses
+import hashlib
+import importlib.metadata
+import os
+import platform
+import py_compile
+import shutil
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from local_runner.template import PROJECT_ROOT, FunctionSpec, SamApplication
+
+# What the Lambda python3.13 runtime ships beside the interpreter (tools/check_layer.py's list).
+RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+LOCAL_BUILD_ROOT = PROJECT_ROOT / ".aws-sam" / "local"
+_runtime_lock = threading.Lock()
+_HOST_WHEEL_PLATFORM = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux2014_aarch64"}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def host_wheel_platform() -> str:
+    machine = platform.machine()
+    if machine not in _HOST_WHEEL_PLATFORM:
+        raise BuildError(f"no manylinux wheels for a {machine} host; the runner needs x86_64 or aarch64 Linux")
+    return _HOST_WHEEL_PLATFORM[machine]
+
+
+def _fingerprint(paths: list[Path], *extra: str) -> str:
+    digest = hashlib.sha256("\0".join(extra).encode())
+    for root in paths:
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(str(path.relative_to(root.parent)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _compile(directory: Path) -> None:
+    """The same bytecode the packaging recipe ships (python3.13, unchecked hash)."""
+    compileall.compile_dir(
+        directory, quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+    )
+
+
+def _make_read_only(directory: Path) -> None:
+    """Unwritable for any user but root (root is kept out by a read-only mount; see sandbox.py)."""
+    for path in [directory, *directory.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _remove(directory: Path) -> None:
+    if directory.exists():
+        for path in [directory, *directory.rglob("*")]:
+            if path.is_dir() and not path.is_symlink():
+                path.chmod(path.stat().st_mode | stat.S_IWUSR)
+        shutil.rmtree(directory)
+
+
+def runtime_dir(root: Path = LOCAL_BUILD_ROOT) -> Path:
+    """The packages the python3.13 runtime provides, from this venv, compiled like the runtime's."""
+    versions = [f"{name}=={importlib.metadata.version(name)}" for name in RUNTIME_DISTRIBUTIONS]
+    target = root / "runtime"
+    stamp = root / "runtime.fingerprint"
+    fingerprint = hashlib.sha256("\0".join([*versions, sys.version]).encode()).hexdigest()[:16]
+    with _runtime_lock:
+        if stamp.is_file() and stamp.read_text() == fingerprint and target.is_dir():
+            return target
+        _remove(target)
+        for name in RUNTIME_DISTRIBUTIONS:
+            distribution = importlib.metadata.distribution(name)
+            for file in distribution.files or []:
+                if file.suffix == ".pyc" or (file.parts[0].endswith(".dist-info") and file.name == "RECORD"):
+                    continue
+                source = Path(str(distribution.locate_file(file)))
+                if source.is_file() and not str(file).startswith(".."):
+                    destination = target / file
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, destination)
+        _compile(target)
+        _make_read_only(target)
+        stamp.write_text(fingerprint)
+        return target
+
+
+class LocalBuild:
+    """`.aws-sam/local/`: functions, the host-architecture layer twin, and the runtime's packages."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, app: SamApplication) -> None:
+        self.app = app
+        self.root = app.template_path.parent / ".aws-sam" / "local"
+        self.native_note = (
+            f"layer native code built for this host ({platform.machine()}); Lambda runs the template's "
+            f"{', '.join(sorted({a for f in app.functions.values() for a in f.architectures}))} build"
+        )
+
+    def _inputs(self) -> list[Path]:
+        sources = {self.app.template_path, self.app.template_path.parent / "packaging"}
+        for function in self.app.functions.values():
+            sources.add(function.code_dir)
+            sources.update(function.layer_dirs)
+        return sorted(p for p in sources if p.exists())
+
+    def sam_build(self) -> Path:
+        """`sam build` into .aws-sam/local/sam (host-architecture layer), unless the inputs are unchanged."""
+        target = self.root / "sam"
+        stamp = self.root / "sam.fingerprint"
+        fingerprint = _fingerprint(self._inputs(), host_wheel_platform(), sys.version)
+        with self._lock:
+            if stamp.is_file() and stamp.read_text() == fingerprint and target.is_dir():
+                return target
+            _remove(target)
+            env = {
+                **os.environ,
+                "LAYER_PLATFORM": host_wheel_platform(),
+                "PYTHON": sys.executable,
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                "SAM_CLI_TELEMETRY": "0",
+            }
+            sam = shutil.which("sam", path=env["PATH"]) or "sam"
+            result = subprocess.run(  # noqa: S603 - SAM CLI from our own venv
+                [sam, "build", "--template", str(self.app.template_path), "--build-dir", str(target)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+                raise BuildError(f"sam build for the local runner failed:\n{tail}")
+            _make_read_only(target)
+            stamp.write_text(fingerprint)
+            return target
+
+    def code(self, source: Path) -> Path:
+        """A code folder outside the template (the lab's twins), packaged like a function's."""
+        fingerprint = _fingerprint([source], sys.version)
+        target = self.root / "extra" / f"{source.name}-{fingerprint}"
+        with self._lock:
+            if not target.is_dir():
+                staging = target.with_name(target.name + ".tmp")
+                _remove(staging)
+                shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__"))
+                _compile(staging)
+                _make_read_only(staging)
+                staging.rename(target)
+        return target
+
+    def spec(self, function: FunctionSpec) -> FunctionSpec:
+        """The function as the runner runs it: its built code and its built layers."""
+        built = self.sam_build()
+        layer_ids = [
+            name
+            for name, resource in self.app.sam_template["Resources"].items()
+            if resource["Type"] == "AWS::Serverless::LayerVersion"
+            and (self.app.template_path.parent / resource["Properties"]["ContentUri"]).resolve() in function.layer_dirs
+        ]
+        return dataclasses.replace(
+            function,
+            code_dir=built / function.logical_id,
+            layer_dirs=tuple(built / layer_id for layer_id in layer_ids),
+        )
