@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv security-scan lint typecheck template-lint unit test build check-build clean demo invoke start-api bench cost chaos load
+.PHONY: help venv security-scan lint typecheck template-lint unit test build check-build clean demo invoke start-api bench tune cost chaos load
 
 FN ?= ApiFunction
 EVENT ?= events/api_post_order.json
@@ -23,6 +23,7 @@ help:
 	@echo "make invoke FN=<LogicalId> EVENT=<file> [ARGS='--trace --env-vars env.json']"
 	@echo "make start-api    the HttpApi routes on http://127.0.0.1:3000"
 	@echo "make bench [QUICK=1]  every optimization vs its naive twin: table, bench/results.json, bench/results.png"
+	@echo "make tune FN=<LogicalId> EVENT=<file> [MEMORY=128,256,…] [QUICK=1]  local Power Tuning: bench/tune-<FN>.json/.png"
 	@echo "make cost [PROFILE=lab/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
 	@echo "make chaos [ORDERS=1000]  orders through API + consumer under injected faults; 0 lost, 0 duplicated"
 	@echo "make load [REQUESTS=5000 CLIENTS=50]  concurrent clients against start-api; 0 errors, bounded connections"
@@ -95,6 +96,10 @@ REQUESTS ?= 5000
 CLIENTS ?= 50
 load: venv
 	$(BIN)/python -m faults.load $(REQUESTS) $(CLIENTS)
+
+MEMORY ?= 128,256,512,1024,1769,3008
+tune: venv
+	$(BIN)/python -m lab tune $(FN) $(EVENT) --memory $(MEMORY) $(if $(QUICK),--quick,)
 
 PROFILE ?= lab/traffic_profile.json
 cost: venv

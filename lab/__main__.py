@@ -1,4 +1,4 @@
-"""`python -m lab bench [--quick]` and `python -m lab cost [profile.json]`."""
+"""`python -m lab bench [--quick]`, `python -m lab tune FN EVENT [--memory …]`, `python -m lab cost [profile.json]`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     cost = commands.add_parser("cost", help="monthly cost per memory size, x86 vs arm64, on-demand vs PC")
     cost.add_argument("profile", type=Path, nargs="?", default=PROJECT_ROOT / "lab" / "traffic_profile.json")
     cost.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench")
+    commands.add_parser(
+        "tune", help="local AWS Lambda Power Tuning: one function, one event, memory sizes", add_help=False
+    )
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["tune"]:
+        from lab.tune import main as tune_main
+
+        return tune_main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "bench":
         from lab.report import run_bench

@@ -128,17 +128,19 @@ class Bench:
     def __init__(self, service: LocalService, sizes: Sizes) -> None:
         self.service = service
         self.sizes = sizes
-        self.base_environment = service.environment("ApiFunction") | {"PYTHONPATH": str(PROJECT_ROOT / "src")}
+        # The twins import `orders` from the built, read-only function code, as the real function does.
+        self.api = service.build.spec(service.app.functions["ApiFunction"])
+        self.base_environment = service.environment("ApiFunction") | {"PYTHONPATH": str(self.api.code_dir)}
+        self.lab_code = service.build.code(LAB_FUNCTIONS)
 
     # ---------------------------------------------------------------- helpers
     def twin(self, handler: str, *, template_function: str = "ApiFunction", **env: str) -> FunctionPool:
         """A pool running a lab handler with a real function's settings and environment."""
         spec: FunctionSpec = dataclasses.replace(
-            self.service.app.functions[template_function],
+            self.service.build.spec(self.service.app.functions[template_function]),
             logical_id=handler.replace(".", "_"),
             handler=handler,
-            code_dir=LAB_FUNCTIONS,
-            layer_dirs=(),
+            code_dir=self.lab_code,
         )
         return FunctionPool(spec, self.base_environment | env, max_environments=1, log_sink=self.service.log_sink)
 
@@ -255,7 +257,10 @@ class Bench:
             "ms per batch of " + str(batch_size),
         )
         optimized = FunctionPool(
-            consumer, self.service.environment("OrdersConsumer"), max_environments=1, log_sink=self.service.log_sink
+            self.service.build.spec(consumer),
+            self.service.environment("OrdersConsumer"),
+            max_environments=1,
+            log_sink=self.service.log_sink,
         )
         naive = self.twin("put_item_consumer.handler", template_function="OrdersConsumer")
         batches = sqs_batches(messages, batch_size)
@@ -286,25 +291,13 @@ class Bench:
         comparison = Comparison("cold start", "ApiFunction as shipped", "naive eager init", "Init Duration ms")
         variants: dict[str, FunctionSpec] = {
             "floor (import boto3 + 1 client)": dataclasses.replace(
-                self.service.app.functions["ApiFunction"], handler="floor.handler", code_dir=LAB_FUNCTIONS
+                self.api, handler="floor.handler", code_dir=self.lab_code
             ),
-            "naive eager init": dataclasses.replace(
-                self.service.app.functions["ApiFunction"], handler="heavy_init.handler", code_dir=LAB_FUNCTIONS
-            ),
+            "naive eager init": dataclasses.replace(self.api, handler="heavy_init.handler", code_dir=self.lab_code),
         }
         for logical_id in ("ApiFunction", "OrdersConsumer", "DailyRollupFunction"):
-            variants[logical_id] = self.service.app.functions[logical_id]
-        inits: dict[str, list[float]] = {}
-        for name, spec in variants.items():
-            env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}
-            env.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active, as deployed
-            inits[name] = []
-            for _ in range(self.sizes.cold_starts):
-                pool = FunctionPool(spec, env, max_environments=1, log_sink=self.service.log_sink)
-                invocation = pool.invoke({}, cold=True)
-                assert invocation.init_duration_ms is not None
-                inits[name].append(invocation.init_duration_ms)
-                pool.close()
+            variants[logical_id] = self.service.build.spec(self.service.app.functions[logical_id])
+        inits = self._inits(variants)
         comparison.optimized_timing = Timing(inits["ApiFunction"])
         comparison.naive_timing = Timing(inits["naive eager init"])
         imports = {label: import_time_ms(statement) for label, statement in IMPORTS_WE_KEEP.items()}
@@ -313,6 +306,36 @@ class Bench:
             "the X-Ray SDK import is what Tracing costs at init"
         )
         return comparison, {"init_ms": {k: statistics.median(v) for k, v in inits.items()}, "imports_ms": imports}
+
+    def _inits(self, variants: dict[str, FunctionSpec]) -> dict[str, list[float]]:
+        """Init Duration of fresh environments, variants interleaved, Tracing on as deployed."""
+        env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}
+        env.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active, as deployed
+        inits: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(self.sizes.cold_starts):
+            for name, spec in variants.items():
+                pool = FunctionPool(spec, env, max_environments=1, log_sink=self.service.log_sink)
+                invocation = pool.invoke({}, cold=True)
+                assert invocation.init_duration_ms is not None
+                inits[name].append(invocation.init_duration_ms)
+                pool.close()
+        return inits
+
+    def shipped_bytecode(self) -> Comparison:
+        """INIT from read-only code with the .pyc files the build ships, and with none (`--no-compile`)."""
+        comparison = Comparison(
+            "shipped bytecode", "code + layer with .pyc", "source only (compiled every cold start)", "Init Duration ms"
+        )
+        function = self.service.app.functions["ApiFunction"]
+        variants = {"optimized": self.api, "naive": self.service.build.without_bytecode(function)}
+        inits = self._inits(variants)
+        comparison.optimized_timing = Timing(inits["optimized"])
+        comparison.naive_timing = Timing(inits["naive"])
+        comparison.counts[".pyc files shipped (function + layer)"] = {
+            name: sum(1 for folder in (spec.code_dir, *spec.layer_dirs) for _ in folder.rglob("*.pyc"))
+            for name, spec in variants.items()
+        }
+        return comparison
 
 
 def import_time_ms(statement: str) -> float:

@@ -34,7 +34,14 @@ def run_bench(*, quick: bool, out_dir: Path) -> int:
         service.prepare_database()
         bench = Bench(service, sizes)
         comparisons: list[Comparison] = []
-        for step in (bench.client_reuse, bench.connection_reuse, bench.secret_caching, bench.batch_writes):
+        steps = (
+            bench.client_reuse,
+            bench.connection_reuse,
+            bench.secret_caching,
+            bench.batch_writes,
+            bench.shipped_bytecode,
+        )
+        for step in steps:
             console.print(f"[dim]measuring {step.__name__.replace('_', ' ')} …[/]")
             comparisons.append(step())
         console.print("[dim]measuring cold starts …[/]")

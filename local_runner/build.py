@@ -153,6 +153,7 @@ class LocalBuild:
                 tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
                 raise BuildError(f"sam build for the local runner failed:\n{tail}")
             _make_read_only(target)
+            _remove(self.root / "no-bytecode")  # derived from the old build
             stamp.write_text(fingerprint)
             return target
 
@@ -184,3 +185,18 @@ class LocalBuild:
             code_dir=built / function.logical_id,
             layer_dirs=tuple(built / layer_id for layer_id in layer_ids),
         )
+
+    def without_bytecode(self, function: FunctionSpec) -> FunctionSpec:
+        """The same built function and layers with every .pyc removed: what `--no-compile` ships."""
+        built = self.spec(function)
+        copies = []
+        for folder in (built.code_dir, *built.layer_dirs):
+            target = self.root / "no-bytecode" / folder.name
+            if not target.is_dir():
+                staging = target.with_name(target.name + ".tmp")
+                _remove(staging)
+                shutil.copytree(folder, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                _make_read_only(staging)
+                staging.rename(target)
+            copies.append(target)
+        return dataclasses.replace(built, code_dir=copies[0], layer_dirs=tuple(copies[1:]))

@@ -2,7 +2,7 @@
 
 - CPU: Lambda gives CPU in proportion to memory, 1,769 MB = one vCPU, up to 6 vCPUs at 10,240 MB
   (docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). Emulated with a CFS quota of
-  MemorySize / 1,769 of one CPU per 100 ms period.
+  MemorySize / 1,769 of one CPU in every 20 ms period.
 - INIT of an on-demand function runs unthrottled by default: observed, not documented by AWS
   (bitesizedserverless.com, "Lambda Cold Starts and Bootstrap Code", 2023; cebert/aws-lambda-performance-
   benchmarks, Dec 2025: init time flat from 128 to 2,048 MB while the first invocation is throttled).
@@ -33,7 +33,10 @@ from typing import Any
 ONE_VCPU_MB = 1769
 MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
 LAMBDA_MAX_VCPUS = 6
-CFS_PERIOD_US = 100_000
+# 20 ms, not Linux's 100 ms default: the shortest period where 128 MB's share (7.2 %) stays above the
+# kernel's 1 ms minimum quota. Shares are then enforced within every 20 ms, so a short invocation
+# cannot burst at full speed through a 100 ms window: closer to "CPU in proportion to memory".
+CFS_PERIOD_US = 20_000
 PREFIX = "lambda-local-"
 CGROUP_ROOT = Path(os.environ.get("LOCAL_RUNNER_CGROUP_ROOT", "/sys/fs/cgroup"))
 NOT_EMULATED = "CPU/memory not emulated"
