@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import json
 import math
 import os
 import platform
@@ -28,8 +29,10 @@ from local_runner.service import LocalService
 from local_runner.template import PROJECT_ROOT, FunctionSpec
 
 from lab.events import sqs_batches
+from lab.tune import fresh_idempotency_key
 
 LAB_FUNCTIONS = PROJECT_ROOT / "lab" / "functions"
+PRIMING_MEMORY_MB = 512  # the template's default size, and where the first invocation's CPU share (29 %) shows
 FUNCTION_CODE_BUDGET_BYTES = 64 * 1024  # zipped
 LAYER_BUDGET_BYTES = 8 * 1024 * 1024  # zipped: Powertools + pydantic + PyMySQL + X-Ray SDK fit well under it
 IMPORTS_WE_KEEP = {
@@ -320,6 +323,43 @@ class Bench:
                 inits[name].append(invocation.init_duration_ms)
                 pool.close()
         return inits
+
+    def init_priming(self) -> Comparison:
+        """Time to first response (INIT + first invocation) at 512 MB: clients primed at INIT vs built on first use."""
+        comparison = Comparison(
+            "clients primed at INIT",
+            "ApiFunction as shipped (primed)",
+            "lazy: built in the first invocation",
+            f"time to first response ms at {PRIMING_MEMORY_MB} MB",
+        )
+        variants = {
+            "optimized": dataclasses.replace(self.api, memory_mb=PRIMING_MEMORY_MB),
+            "naive": dataclasses.replace(
+                self.api, handler="lazy_api.handler", code_dir=self.lab_code, memory_mb=PRIMING_MEMORY_MB
+            ),
+        }
+        event = json.loads((PROJECT_ROOT / "events" / "api_post_order.json").read_text())
+        env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}
+        env.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active, as deployed
+        phases: dict[str, dict[str, list[float]]] = {name: {"init": [], "first": []} for name in variants}
+        for _ in range(self.sizes.cold_starts):
+            for name, spec in variants.items():
+                pool = FunctionPool(spec, env, max_environments=1, log_sink=self.service.log_sink)
+                invocation = self._ok(pool.invoke(fresh_idempotency_key(event), cold=True))
+                pool.close()
+                phases[name]["init"].append(invocation.init_duration_ms or 0.0)
+                phases[name]["first"].append(invocation.duration_ms)
+        for name in variants:
+            first_response = [i + f for i, f in zip(phases[name]["init"], phases[name]["first"], strict=True)]
+            setattr(comparison, f"{name}_timing", Timing(first_response))
+        comparison.notes.append(
+            "INIT / first invocation medians, ms: "
+            + "; ".join(
+                f"{name} {statistics.median(p['init']):.0f} / {statistics.median(p['first']):.0f}"
+                for name, p in phases.items()
+            )
+        )
+        return comparison
 
     def shipped_bytecode(self) -> Comparison:
         """INIT from read-only code with the .pyc files the build ships, and with none (`--no-compile`)."""

@@ -40,6 +40,7 @@ def run_bench(*, quick: bool, out_dir: Path) -> int:
             bench.secret_caching,
             bench.batch_writes,
             bench.shipped_bytecode,
+            bench.init_priming,
         )
         for step in steps:
             console.print(f"[dim]measuring {step.__name__.replace('_', ' ')} …[/]")

@@ -36,7 +36,7 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         "get_db_credentials",
         lambda settings, force_refresh=False: DbCredentials(username="u", password=SecretStr("p")),
     )
-    mysql._tls_context.cache_clear()
+    mysql.tls_context.cache_clear()
     return calls
 
 

@@ -40,12 +40,17 @@ if TYPE_CHECKING:
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """Built once: PyMySQL >= 1.2 otherwise builds a new context (loading the CA store) on every connect.
 
     RDS Proxy presents an ACM certificate, which the runtime's default trust store verifies.
     """
     return ssl.create_default_context()
+
+
+def database_tls() -> ssl.SSLContext | None:
+    """The TLS context this environment's connections use; None where the settings turn TLS off."""
+    return tls_context() if get_settings().db_tls else None
 
 
 class Database:
@@ -129,7 +134,7 @@ class Database:
             autocommit=True,  # reads end their transaction at once, so the proxy can multiplex freely
             charset="utf8mb4",
             cursorclass=DictCursor,
-            ssl=_tls_context() if settings.db_tls else None,
+            ssl=tls_context() if settings.db_tls else None,  # the one context database_tls() primes
             ssl_disabled=not settings.db_tls,  # off only where the server has no TLS, e.g. a local MySQL
         )
 

@@ -21,7 +21,7 @@ class DbCredentials(BaseModel):
 
 
 @functools.cache
-def _secrets_provider() -> SecretsProvider:
+def secrets_provider() -> SecretsProvider:
     return SecretsProvider(boto3_client=secretsmanager_client())
 
 
@@ -30,7 +30,7 @@ def get_db_credentials(settings: Settings, *, force_refresh: bool = False) -> Db
 
     ``force_refresh`` bypasses the cache after MySQL refused the cached password (rotation).
     """
-    secret = _secrets_provider().get(
+    secret = secrets_provider().get(
         settings.db_secret_id,
         transform="json",
         max_age=settings.secret_max_age_seconds,

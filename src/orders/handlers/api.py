@@ -24,17 +24,23 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from orders.adapters.aws_clients import dynamodb_client, prime, secretsmanager_client, sqs_client
 from orders.adapters.catalog import fetch_catalog_entries
 from orders.adapters.idempotency import idempotency_config, persistence_layer
-from orders.adapters.mysql import get_database
+from orders.adapters.mysql import database_tls, get_database
 from orders.adapters.orders_queue import enqueue_order
 from orders.adapters.orders_table import get_order
+from orders.adapters.secrets import secrets_provider
 from orders.config import get_settings
 from orders.logic.pricing import PricingError, price_order
 from orders.models import ErrorBody, Order, OrderAccepted, OrderRequest
 from orders.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True)
+# INIT runs at full CPU, the first invocation at MemorySize's share: build every invocation's needs now.
+prime(
+    get_settings, sqs_client, dynamodb_client, secretsmanager_client, secrets_provider, persistence_layer, database_tls
+)
 MAX_BODY_BYTES = 64 * 1024  # a 50-line order is < 4 KB: refuse anything far bigger before parsing it
 JSON_CONTENT_TYPE = "application/json"
 

@@ -10,12 +10,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from orders.adapters.aws_clients import dynamodb_client, prime
 from orders.adapters.orders_table import write_orders
 from orders.config import get_settings
 from orders.models import Order
 from orders.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
+prime(get_settings, dynamodb_client)  # INIT runs at full CPU, the first invocation at MemorySize's share
 
 
 class OrderNotStoredError(Exception):

@@ -7,13 +7,18 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orders.adapters.aws_clients import dynamodb_client, prime, secretsmanager_client
 from orders.adapters.catalog import upsert_daily_totals
-from orders.adapters.mysql import get_database
+from orders.adapters.mysql import database_tls, get_database
 from orders.adapters.orders_table import orders_for_date
+from orders.adapters.secrets import secrets_provider
 from orders.config import get_settings
 from orders.logic.rollup import roll_up_day
 from orders.models import RollupRequest
 from orders.observability import logger, metrics, tracer
+
+# INIT runs at full CPU, the first invocation at MemorySize's share: build every invocation's needs now.
+prime(get_settings, dynamodb_client, secretsmanager_client, secrets_provider, database_tls)
 
 
 @logger.inject_lambda_context
