@@ -1,9 +1,9 @@
 """`make cost`: an offline Lambda cost model, in the spirit of AWS Lambda Power Tuning.
 
-Memory → CPU scaling cannot be measured on a laptop: Lambda gives CPU in proportion to memory
-(1,769 MB = one vCPU), a local worker process gets whatever the machine has. So durations per
-memory size are *inputs* — from a Power Tuning run, from CloudWatch REPORT lines, or, as a rough
-start, the bench's warm duration for every size. This model only does the arithmetic, exactly.
+Durations per memory size come from a `make tune` result (the profile's `tune_result`): measured
+with CPU in proportion to memory, as Lambda gives it (local_runner/sandbox.py). Replace them with
+a real Power Tuning run or CloudWatch REPORT lines when you have them. This model only does the
+arithmetic, exactly.
 """
 
 from __future__ import annotations
@@ -84,11 +84,22 @@ def break_even_utilization(prices: Prices, arch: str) -> float:
     return prices.provisioned[arch] / (prices.duration[arch] - prices.provisioned_duration[arch])
 
 
-def cost_table(profile: dict[str, Any], prices: Prices) -> list[dict[str, Any]]:
+class MissingTuneResult(FileNotFoundError):
+    """The profile names a `make tune` result that is not there yet."""
+
+
+def durations_from_tune(path: Path) -> dict[int, float]:
+    """Warm duration per memory size (ms) from a `make tune` result file."""
+    if not path.is_file():
+        raise MissingTuneResult(f"{path} not found: run `make tune` for the profile's function first")
+    result = json.loads(path.read_text())
+    return {int(row["memory_mb"]): float(row["duration_ms"]) for row in result["rows"]}
+
+
+def cost_table(profile: dict[str, Any], prices: Prices, durations: dict[int, float]) -> list[dict[str, Any]]:
     rows = []
     requests = float(profile["requests_per_month"])
-    for memory in profile["memory_sizes_mb"]:
-        duration = float(profile["duration_ms_by_memory"][str(memory)])
+    for memory, duration in sorted(durations.items()):
         row: dict[str, Any] = {"memory_mb": memory, "duration_ms": duration}
         for arch in ARCHITECTURES:
             row[f"{arch}_on_demand"] = on_demand_monthly(prices, arch, requests, duration, memory)
@@ -111,7 +122,13 @@ def main(profile_path: Path = LAB / "traffic_profile.json", out_dir: Path = LAB.
 
     prices = Prices.load()
     profile = json.loads(profile_path.read_text())
-    rows = cost_table(profile, prices)
+    tune_result = LAB.parent / profile["tune_result"]
+    try:
+        durations = durations_from_tune(tune_result)
+    except MissingTuneResult as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    rows = cost_table(profile, prices, durations)
     console = Console(width=max(Console().width, 110))
     table = Table(
         title=f"{profile['function']}: {profile['requests_per_month']:,} requests/month, monthly cost in "
@@ -137,12 +154,15 @@ def main(profile_path: Path = LAB / "traffic_profile.json", out_dir: Path = LAB.
         )
     console.print(
         f"PC = {profile['provisioned_concurrency']} environments kept warm {profile['peak_hours_per_day']} h/day. "
-        "Durations are inputs: memory→CPU scaling cannot be measured locally (see docs/labs/07-…)."
+        f"Durations: {profile['tune_result']} (make tune, CPU in proportion to memory)."
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = _chart(rows, profile, out_dir / "cost.png")
     (out_dir / "cost.json").write_text(
-        json.dumps({"profile": profile, "prices": prices.source, "rows": rows}, indent=2)
+        json.dumps(
+            {"profile": profile, "durations_from": profile["tune_result"], "prices": prices.source, "rows": rows},
+            indent=2,
+        )
     )
     console.print(f"wrote {out_dir / 'cost.json'} and {chart}")
     return 0

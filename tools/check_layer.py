@@ -1,4 +1,5 @@
-"""Check `sam build` output: arm64 native code only, no runtime-provided SDK, a complete closure, sizes.
+"""Check `sam build` output: arm64 native code only, no runtime-provided SDK, a complete closure,
+python3.13 bytecode shipped beside every module (Lambda's code folders are read-only), sizes.
 
 Usage: python tools/check_layer.py .aws-sam/build
 """
@@ -13,6 +14,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ELF_MACHINE_AARCH64 = 0xB7
+# CPython 3.13's bytecode magic number (importlib.util.MAGIC_NUMBER on python3.13): Lambda's runtime.
+PYTHON_313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"
+UNCHECKED_HASH_FLAGS = 0b01  # PEP 552: hash-based, source not checked (zip timestamps cannot be trusted)
 # What the Lambda python3.13 runtime already ships: never bundle it, and count it as present.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
 
@@ -22,6 +26,25 @@ def elf_machine(path: Path) -> int | None:
     if header[:4] != b"\x7fELF":
         return None
     return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+
+
+def check_bytecode(tree: Path) -> list[str]:
+    """Every module has python3.13, unchecked-hash bytecode beside it, or Lambda compiles it at every cold start."""
+    problems: list[str] = []
+    modules = sorted(tree.rglob("*.py"))
+    for module in modules:
+        compiled = module.parent / "__pycache__" / f"{module.stem}.cpython-313.pyc"
+        if not compiled.is_file():
+            problems.append(f"{module}: no {compiled.name}")
+            continue
+        header = compiled.read_bytes()[:8]
+        if header[:4] != PYTHON_313_MAGIC:
+            problems.append(f"{compiled}: bytecode is not python3.13's")
+        elif int.from_bytes(header[4:8], "little") != UNCHECKED_HASH_FLAGS:
+            problems.append(f"{compiled}: not unchecked-hash bytecode")
+    if len(problems) > 5:  # one line per module would drown the rest
+        problems = [*problems[:5], f"{tree}: … and {len(problems) - 5} more modules without proper bytecode"]
+    return problems
 
 
 def tree_size(path: Path) -> int:
@@ -56,6 +79,7 @@ def check_layer(layer: Path) -> list[str]:
             dependency = canonicalize_name(requirement.name)
             if dependency not in installed and dependency not in RUNTIME_PROVIDED:
                 problems.append(f"{layer}: {name} needs {requirement}, which is not in the layer")
+    problems += check_bytecode(site)
     print(
         f"layer {layer.name}: {len(installed)} distributions, {len(native)} native files, "
         f"{tree_size(site) / 1e6:.1f} MB unzipped"
@@ -68,7 +92,7 @@ def check_function(function: Path) -> list[str]:
     print(f"function {function.name}: {size / 1024:.0f} KB unzipped")
     if any(function.glob("*.dist-info")):
         return [f"{function}: dependencies bundled into function code; they belong in the layer"]
-    return []
+    return check_bytecode(function)
 
 
 def main(build_dir: str) -> int:
@@ -84,7 +108,10 @@ def main(build_dir: str) -> int:
         problems += check_function(function)
     for problem in problems:
         print(f"FAIL {problem}")
-    print("build check:", "FAILED" if problems else "ok (aarch64 native code, lean layer, code-only functions)")
+    print(
+        "build check:",
+        "FAILED" if problems else "ok (aarch64 native code, lean layer, code-only functions, python3.13 bytecode)",
+    )
     return 1 if problems else 0
 
 

@@ -6,10 +6,12 @@ import json
 
 import pytest
 from lab.cost import (
+    MissingTuneResult,
     Prices,
     billed_gb_seconds,
     break_even_utilization,
     cost_table,
+    durations_from_tune,
     on_demand_monthly,
     provisioned_monthly,
 )
@@ -69,10 +71,25 @@ def test_requests_beyond_provisioned_capacity_spill_to_on_demand():
     assert spilled - within == pytest.approx(on_demand_monthly(PRICES, "x86_64", 1000, 1000, 1024))
 
 
-def test_the_example_profile_makes_a_row_per_memory_size(tmp_path):
+def test_the_profile_prices_every_memory_size_of_its_tune_result(tmp_path):
+    # GIVEN the example profile and a `make tune` result for two memory sizes
     from lab.cost import LAB
 
     profile = json.loads((LAB / "traffic_profile.json").read_text())
-    rows = cost_table(profile, PRICES)
-    assert [row["memory_mb"] for row in rows] == profile["memory_sizes_mb"]
+    tune_result = tmp_path / "tune-ApiFunction.json"
+    tune_result.write_text(
+        json.dumps({"rows": [{"memory_mb": 1024, "duration_ms": 9.7}, {"memory_mb": 256, "duration_ms": 22.3}]})
+    )
+
+    # WHEN the cost table is built from it
+    rows = cost_table(profile, PRICES, durations_from_tune(tune_result))
+
+    # THEN a row per measured size, smallest first, each billed at its own rounded-up duration
+    assert [(row["memory_mb"], row["duration_ms"]) for row in rows] == [(256, 22.3), (1024, 9.7)]
+    assert rows[0]["arm64_on_demand"] == pytest.approx(on_demand_monthly(PRICES, "arm64", 10_000_000, 22.3, 256))
     assert all(row["arm64_on_demand"] < row["x86_64_on_demand"] for row in rows)
+
+
+def test_a_missing_tune_result_says_what_to_run(tmp_path):
+    with pytest.raises(MissingTuneResult, match="make tune"):
+        durations_from_tune(tmp_path / "absent.json")

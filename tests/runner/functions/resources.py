@@ -35,3 +35,12 @@ def write_code_dir(event, context):
         except OSError as error:
             results[folder] = type(error).__name__
     return results
+
+
+def where(event, context):
+    """Where the runtime's packages come from, and the import path the function sees."""
+    import sys
+
+    import boto3
+
+    return {"boto3": boto3.__file__, "sys_path": sys.path}
