@@ -126,6 +126,7 @@ def _serve_aws(service: Any, docker_host: str, env_json: Path | None) -> int:
 
 
 def _invoke(service: Any, logical_id: str, event: Any, trace: bool) -> int:
+    print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
     invocation = service.pool(logical_id).invoke(event)
     print(invocation.report_line(), file=sys.stderr)
     if trace and service.traces is not None:

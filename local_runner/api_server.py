@@ -163,6 +163,7 @@ def serve_forever(service: LocalService, host: str, port: int) -> None:
             f"Mounting {route.function} at http://{host}:{server.server_port}{route.path} [{route.method}]",
             file=sys.stderr,
         )
+    print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
     print("Ctrl-C to stop", file=sys.stderr)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too: the finally runs
     try:

@@ -81,6 +81,7 @@ def run_demo(orders: int = 300, poison: int = 5, seed: int = 7) -> int:
             f"MySQL at {service.database.host}:{service.database.port}"
             f"{' (started for this demo)' if service.mysql.started_here else ''}; function logs: {logs.name}"
         )
+        console.print(f"Execution environments: {service.emulation.describe()}; {service.build.native_note}")
         service.prepare_database()
         connections_before = service.mysql.connections_opened()
         server = make_server(service, "127.0.0.1", 0, quiet=True)

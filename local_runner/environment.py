@@ -55,6 +55,19 @@ class Emulation:
             throttle_init=os.environ.get("LAMBDA_THROTTLE_INIT", "").lower() in {"1", "true", "yes", "on"},
         )
 
+    def describe(self) -> str:
+        """One line for the runner's output: what is emulated here, and what not."""
+        if not self.cpu_and_memory:
+            return f"{sandbox.NOT_EMULATED} (LAMBDA_EMULATION=off): every environment runs at the host's full speed"
+        host = sandbox.cgroup_host()
+        if isinstance(host, str):
+            return f"{sandbox.NOT_EMULATED}: {host}"
+        init = "throttled too (LAMBDA_THROTTLE_INIT)" if self.throttle_init else "unthrottled, as observed on Lambda"
+        return (
+            f"CPU = MemorySize / {sandbox.ONE_VCPU_MB} MB of a vCPU, memory limit = MemorySize "
+            f"(cgroup v{host.version}); INIT {init}"
+        )
+
     def sandbox_for(self, memory_mb: int) -> sandbox.Sandbox | None:
         """A sandbox for one environment, or None (said once) where cgroups are not available."""
         if not self.cpu_and_memory:
