@@ -72,7 +72,7 @@ def run_bench(*, quick: bool, out_dir: Path) -> int:
             if "per second" in figure:  # a rate: more is better
                 ratio = f"{optimized / naive:.1f}×" if optimized and naive else ""
             else:  # a cost or a count: less is better
-                ratio = f"{naive / optimized:.1f}×" if optimized and naive is not None else ""
+                ratio = f"{naive / optimized:.1f}×" if optimized and naive else ""
             table.add_row(comparison.pattern, figure, str(optimized), str(naive), ratio)
     console.print(table)
 

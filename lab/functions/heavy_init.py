@@ -6,7 +6,7 @@ clients, clients for services this function never calls, every Powertools utilit
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer  # noqa: F401
-from aws_lambda_powertools.utilities import batch, idempotency, parameters, validation  # noqa: F401
+from aws_lambda_powertools.utilities import batch, idempotency, parameters, streaming  # noqa: F401
 from aws_lambda_powertools.utilities.parser import models  # noqa: F401
 
 from orders.handlers import api

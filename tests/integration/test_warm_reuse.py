@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 
 import pytest
@@ -28,6 +29,25 @@ def test_warm_invocations_build_no_clients(orders_service: AwsWorld):
 
     # THEN each client was built exactly once, by the first invocation that needed it
     assert dict(orders_service.clients_built) == {"sqs": 1, "secretsmanager": 1, "dynamodb": 1}
+
+
+@pytest.mark.parametrize(
+    ("module", "clients"),
+    [
+        ("orders.handlers.api", {"sqs": 1, "secretsmanager": 1, "dynamodb": 1}),
+        ("orders.handlers.consumer", {"dynamodb": 1}),
+        ("orders.handlers.rollup", {"secretsmanager": 1, "dynamodb": 1}),
+    ],
+)
+def test_init_builds_every_client_the_function_needs(orders_service: AwsWorld, module: str, clients: dict[str, int]):
+    # GIVEN a cold environment (no client built yet)
+    assert not orders_service.clients_built
+
+    # WHEN the handler module is imported, as Lambda's INIT does
+    importlib.reload(importlib.import_module(module))
+
+    # THEN its clients exist before the first invocation: built at full CPU, not in the throttled first call
+    assert dict(orders_service.clients_built) == clients
 
 
 def test_warm_invocations_reuse_one_mysql_connection(orders_service: AwsWorld, mysql: MySqlAdmin):
