@@ -33,7 +33,7 @@ from lab.tune import fresh_idempotency_key
 
 LAB_FUNCTIONS = PROJECT_ROOT / "lab" / "functions"
 PRIMING_MEMORY_MB = 512  # the template's default size, and where the first invocation's CPU share (29 %) shows
-FUNCTION_CODE_BUDGET_BYTES = 128 * 1024  # zipped, bytecode included (≈ 3× the source): catches bundled dependencies
+FUNCTION_CODE_BUDGET_BYTES = 128 * 1024  # zipped, bytecode included (about 3x the source): catches bundled dependencies
 LAYER_BUDGET_BYTES = 8 * 1024 * 1024  # zipped: Powertools + pydantic + PyMySQL + X-Ray SDK fit well under it
 IMPORTS_WE_KEEP = {
     "boto3": "import boto3",
@@ -236,7 +236,8 @@ class Bench:
             comparison.notes.append(
                 "the local server offers no TLS, so the naive twin pays no handshake here; through RDS Proxy "
                 "(RequireTLS) each connect also costs a TLS handshake — PyMySQL >= 1.2 measured 23 ms per connect "
-                "with its default SSL context vs 1.85 ms with one context built once (shared/ANCHORS.md)"
+                "with its default SSL context vs 1.85 ms with one context built once (measured on this project's "
+                "machine, PyMySQL 1.2.4, Nov 2026)"
             )
         return comparison
 
@@ -305,7 +306,8 @@ class Bench:
         comparison.naive_timing = Timing(inits["naive eager init"])
         imports = {label: import_time_ms(statement) for label, statement in IMPORTS_WE_KEEP.items()}
         comparison.notes.append(
-            "Lambda arm64 Init ≈ 80 ms + 1.1 x the local import time (shared/ANCHORS.md calibration); "
+            "on Lambda (python3.13 arm64) a hello world inits in ≈ 80 ms (maxday/lambda-perf) and import boto3 + one "
+            "client in ≈ 404–430 ms (cebert/aws-lambda-performance-benchmarks, Dec 2025); "
             "the X-Ray SDK import is what Tracing costs at init"
         )
         return comparison, {"init_ms": {k: statistics.median(v) for k, v in inits.items()}, "imports_ms": imports}
