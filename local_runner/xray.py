@@ -1,16 +1,64 @@
-"""A stand-in X-Ray daemon: receive what the X-Ray SDK emits over UDP and draw it as a tree.
+"""A stand-in X-Ray daemon: receive what the functions send over UDP and draw it as a tree.
 
-On Lambda the SDK streams each finished subsegment to AWS_XRAY_DAEMON_ADDRESS under the facade
-segment Lambda itself records; here the facade is the function's invocation.
+Two formats arrive at AWS_XRAY_DAEMON_ADDRESS, each after the line `{"format":"json","version":1}`:
+X-Ray segment documents (JSON, what the X-Ray SDK streams) and OTLP spans (`T1S`/`T1U` + base64 of
+an ExportTraceServiceRequest, what src/orders/tracing sends). Both become the same documents here,
+decoded with OpenTelemetry's own generated protobuf classes. On Lambda both hang under the segment
+Lambda itself records; here that segment is the function's invocation.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import socket
 import threading
 from collections import defaultdict
 from typing import Any
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+OTLP_PREFIXES = (b"T1S", b"T1U")
+_STATUS_ERROR = 2
+
+
+def xray_trace_id(trace_id: bytes) -> str:
+    """An OpenTelemetry trace id in X-Ray's spelling: 1-<8 hex of epoch seconds>-<24 hex>."""
+    hex_id = trace_id.hex()
+    return f"1-{hex_id[:8]}-{hex_id[8:]}"
+
+
+def otlp_documents(payload: bytes) -> list[dict[str, Any]]:
+    """An OTLP datagram's spans as X-Ray-like documents (id, parent_id, name, times in s, fault)."""
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(base64.b64decode(payload, validate=True))
+    documents = []
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                documents.append(
+                    {
+                        "trace_id": xray_trace_id(span.trace_id),
+                        "id": span.span_id.hex(),
+                        "parent_id": span.parent_span_id.hex() or None,
+                        "name": span.name,
+                        "start_time": span.start_time_unix_nano / 1e9,
+                        "end_time": span.end_time_unix_nano / 1e9,
+                        "fault": span.status.code == _STATUS_ERROR,
+                        "attributes": {kv.key: _value(kv.value) for kv in span.attributes},
+                        "events": [e.name for e in span.events],
+                    }
+                )
+    return documents
+
+
+def _value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(item) for item in value.array_value.values]
+    return getattr(value, kind) if kind else None
 
 
 class TraceCollector:
@@ -19,6 +67,7 @@ class TraceCollector:
         self._socket.bind(("127.0.0.1", 0))
         self._socket.settimeout(0.2)
         self._documents: list[dict[str, Any]] = []
+        self.datagrams = 0
         self._lock = threading.Lock()
         self._running = True
         self._thread = threading.Thread(target=self._receive, daemon=True, name="xray-daemon")
@@ -37,13 +86,17 @@ class TraceCollector:
                 continue
             except OSError:
                 return
-            _, _, body = data.decode("utf-8", "replace").partition("\n")
+            _, _, body = data.partition(b"\n")
             try:
-                document = json.loads(body)
-            except json.JSONDecodeError:
+                if body[:3] in OTLP_PREFIXES:
+                    documents = otlp_documents(body[3:])
+                else:
+                    documents = [json.loads(body.decode("utf-8", "replace"))]
+            except (json.JSONDecodeError, binascii.Error, DecodeError):
                 continue
             with self._lock:
-                self._documents.append(document)
+                self._documents.extend(documents)
+                self.datagrams += 1
 
     def close(self) -> None:
         self._running = False
@@ -53,6 +106,9 @@ class TraceCollector:
     def documents(self, trace_id: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [d for d in self._documents if trace_id is None or d.get("trace_id") == trace_id]
+
+    def span_names(self, trace_id: str) -> set[str]:
+        return {d["name"] for d in _flatten(self.documents(trace_id))}
 
     def tree(self, trace_id: str, title: str) -> str:
         """The trace as indented lines: name and duration, children under their parents."""
@@ -79,8 +135,8 @@ def _flatten(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Streamed subsegments arrive alone; a segment sent whole nests its subsegments inside."""
     flat: list[dict[str, Any]] = []
     for document in documents:
-        nested = document.pop("subsegments", [])
-        flat.append(document)
+        nested = document.get("subsegments", [])
+        flat.append({k: v for k, v in document.items() if k != "subsegments"})
         for child in nested:
             child.setdefault("parent_id", document["id"])
         flat.extend(_flatten(nested))

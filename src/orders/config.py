@@ -38,6 +38,33 @@ class Settings(BaseModel):
     idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
 
 
+class TracingSettings(BaseModel):
+    """What the tracer needs: read at INIT, apart from the per-invocation trace header."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    disabled: bool = Field(default=False, alias="POWERTOOLS_TRACE_DISABLED")
+    daemon_address: str | None = Field(default=None, alias="AWS_XRAY_DAEMON_ADDRESS")  # set by Tracing: Active
+    service_name: str = Field(default="service_undefined", alias="POWERTOOLS_SERVICE_NAME")
+    function_name: str | None = Field(default=None, alias="AWS_LAMBDA_FUNCTION_NAME")
+    function_version: str | None = Field(default=None, alias="AWS_LAMBDA_FUNCTION_VERSION")
+    region: str | None = Field(default=None, alias="AWS_REGION")
+
+    @property
+    def enabled(self) -> bool:
+        return not self.disabled and bool(self.daemon_address)
+
+
+@functools.cache
+def get_tracing_settings() -> TracingSettings:
+    return TracingSettings.model_validate(os.environ)
+
+
+def current_trace_header() -> str | None:
+    """Lambda sets `_X_AMZN_TRACE_ID` anew for every invocation (Root, Parent, Sampled): read it each time."""
+    return os.environ.get("_X_AMZN_TRACE_ID")
+
+
 @functools.cache
 def get_settings() -> Settings:
     """Parse the environment once per execution environment; a bad variable fails the cold start loudly."""

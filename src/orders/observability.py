@@ -5,7 +5,10 @@ Service name, metrics namespace and log level come from POWERTOOLS_* environment
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+from orders.tracing import powertools_provider
+
 logger = Logger()
-# Tracer imports the X-Ray SDK: the largest single init cost we pay (see the optimization lab).
-tracer = Tracer()
+# OpenTelemetry spans over UDP (orders/tracing/), not the X-Ray SDK: Powertools imports that SDK only
+# when no provider is given. disabled=False: the provider itself records nothing when tracing is off.
+tracer = Tracer(provider=powertools_provider(), auto_patch=False, disabled=False)
 metrics = Metrics()

@@ -237,8 +237,9 @@ def test_tracing_shows_subsegments_around_the_db_query_and_the_sqs_send(service:
     time.sleep(0.3)  # UDP
     tree = service.traces.tree(invocation.trace_id, "trace") if service.traces else ""
     assert "## orders.adapters.catalog.fetch_catalog_entries" in tree
+    assert "└─ MySQL" in tree
     assert "## orders.adapters.orders_queue.enqueue_order" in tree
-    assert "└─ sqs" in tree
+    assert "└─ SQS.SendMessage" in tree
 
 
 def test_tracing_shows_the_batch_write(service: LocalService):
@@ -246,7 +247,7 @@ def test_tracing_shows_the_batch_write(service: LocalService):
     time.sleep(0.3)
     tree = service.traces.tree(invocation.trace_id, "trace") if service.traces else ""
     assert "## orders.adapters.orders_table.write_orders" in tree
-    assert "dynamodb" in tree
+    assert "└─ DynamoDB.BatchWriteItem" in tree
 
 
 def test_parameter_overrides_take_both_sam_spellings():

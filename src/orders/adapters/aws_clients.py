@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from orders.tracing import instrument_client
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -27,17 +29,17 @@ _CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempt
 
 @functools.cache
 def dynamodb_client() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+    return instrument_client(boto3.client("dynamodb", config=_CLIENT_CONFIG))  # type: ignore[no-any-return]
 
 
 @functools.cache
 def sqs_client() -> SQSClient:
-    return boto3.client("sqs", config=_CLIENT_CONFIG)
+    return instrument_client(boto3.client("sqs", config=_CLIENT_CONFIG))  # type: ignore[no-any-return]
 
 
 @functools.cache
 def secretsmanager_client() -> SecretsManagerClient:
-    return boto3.client("secretsmanager", config=_CLIENT_CONFIG)
+    return instrument_client(boto3.client("secretsmanager", config=_CLIENT_CONFIG))  # type: ignore[no-any-return]
 
 
 def prime(*builders: Callable[[], object]) -> None:

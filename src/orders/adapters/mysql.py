@@ -21,6 +21,7 @@ from pymysql.cursors import DictCursor
 from orders.adapters.secrets import DbCredentials, get_db_credentials
 from orders.config import Settings, get_settings
 from orders.observability import logger, metrics
+from orders.tracing import add_event, span
 
 T = TypeVar("T")
 # Errors meaning "this connection is gone", not "this statement is wrong": lost, gone away, killed, shut down.
@@ -76,15 +77,18 @@ class Database:
     def run(self, work: Callable[[DictCursor], T], *, transaction: bool = False) -> T:
         """Run idempotent `work` (a read, or an upsert that converges); if the connection drops under it
         — killed, failed over, timed out between the ping and the query — run it once more on a new one."""
-        try:
-            return self._run_once(work, transaction)
-        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
-            if not _connection_lost(error):
-                raise
-            logger.info("MySQL connection lost mid-statement; retrying once on a new connection")
-            metrics.add_metric(name="DbReconnects", unit="Count", value=1)
-            self.close()
-            return self._run_once(work, transaction)
+        where = {"db.system": "mysql", "db.namespace": self._settings.db_name, "server.address": self._settings.db_host}
+        with span("MySQL", **where):
+            try:
+                return self._run_once(work, transaction)
+            except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
+                if not _connection_lost(error):
+                    raise
+                logger.info("MySQL connection lost mid-statement; retrying once on a new connection")
+                metrics.add_metric(name="DbReconnects", unit="Count", value=1)
+                add_event("retry", reason="connection lost")
+                self.close()
+                return self._run_once(work, transaction)
 
     def _run_once(self, work: Callable[[DictCursor], T], transaction: bool) -> T:
         connection = self.connection()

@@ -17,6 +17,7 @@ from orders.config import Settings
 from orders.logic.backoff import full_jitter_delay_seconds
 from orders.models import Order
 from orders.observability import logger, metrics, tracer
+from orders.tracing import add_event
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
@@ -77,6 +78,7 @@ def _write_chunk(settings: Settings, requests: list[WriteRequestTypeDef]) -> set
     for attempt in range(settings.batch_write_max_attempts):
         if attempt:
             metrics.add_metric(name="BatchWriteRetries", unit="Count", value=1)
+            add_event("retry", attempt=attempt, unprocessed_items=len(pending))
             time.sleep(
                 full_jitter_delay_seconds(
                     attempt - 1,
