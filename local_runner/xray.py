@@ -64,6 +64,7 @@ def _value(value: Any) -> Any:
 class TraceCollector:
     def __init__(self) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)  # bursts of 64 KB datagrams
         self._socket.bind(("127.0.0.1", 0))
         self._socket.settimeout(0.2)
         self._documents: list[dict[str, Any]] = []

@@ -1,8 +1,10 @@
-"""With DEBUG logging and events logged, no function writes the database password anywhere."""
+"""With DEBUG logging and events logged, no function writes the database password anywhere:
+not in a log line, not in a span it sends."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from local_runner.service import LocalService
@@ -18,7 +20,10 @@ def test_no_log_line_carries_the_secret(tmp_path):
     with (
         log_file.open("w") as sink,
         LocalService(
-            parameter_overrides={"DatabaseName": "orders_log_test"}, env_vars={"Parameters": debug}, log_sink=sink
+            parameter_overrides={"DatabaseName": "orders_log_test"},
+            env_vars={"Parameters": debug},
+            log_sink=sink,
+            trace=True,
         ) as service,
     ):
         service.prepare_database()
@@ -48,9 +53,14 @@ def test_no_log_line_carries_the_secret(tmp_path):
         event = load_event("api_post_order.json")
         del event["headers"]["idempotency-key"]  # a replay would not touch the database
         assert service.pool("ApiFunction").invoke(event).error is None
+        time.sleep(0.3)  # UDP: let the last spans land
+        assert service.traces is not None
+        spans = json.dumps(service.traces.documents())
 
+    assert "Secrets Manager.GetSecretValue" in spans  # the secret fetch itself was traced
     logs = log_file.read_text()
     assert "refreshing the secret once" in logs  # the refresh path really ran, at DEBUG
     assert "[DEBUG]" in logs  # Powertools' own debug output was on
     for needle in (password, new_password, secret_value):
         assert needle not in logs
+        assert needle not in spans

@@ -1,8 +1,10 @@
 """A span per AWS call, from botocore's own events: no instrumentation framework.
 
 opentelemetry-instrumentation-botocore would do this for ≈ 33 ms of INIT (packaging, semantic
-conventions, wrapt); botocore already announces every call (`before-call`, `after-call`,
-`after-call-error`), with the operation, the parsed response and how many retries it took.
+conventions, wrapt); botocore already announces every call (`before-parameter-build`, `after-call`,
+`after-call-error`), with the operation, the parsed response and how many retries it took. The span
+starts at `before-parameter-build`, which every call emits, rather than `before-call`, which a
+handler answering in place of AWS (botocore's Stubber, a cache) can cut short.
 """
 
 from __future__ import annotations
@@ -53,6 +55,6 @@ def instrument(client: Any, tracer: trace.Tracer) -> None:
             span.end()
 
     events = client.meta.events
-    events.register(f"before-call.{service}", started)
+    events.register(f"before-parameter-build.{service}", started)
     events.register(f"after-call.{service}", answered)
     events.register(f"after-call-error.{service}", failed)
