@@ -18,13 +18,15 @@ import statistics
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from local_runner.build import installed_copy
 from local_runner.environment import FunctionPool, Invocation
+from local_runner.sandbox import ONE_VCPU_MB
 from local_runner.service import LocalService
 from local_runner.template import PROJECT_ROOT, FunctionSpec
 
@@ -32,6 +34,10 @@ from lab.events import sqs_batches
 from lab.tune import fresh_idempotency_key
 
 LAB_FUNCTIONS = PROJECT_ROOT / "lab" / "functions"
+TRACED_FUNCTIONS = ("ApiFunction", "OrdersConsumer", "DailyRollupFunction")
+XRAY_SDK_DISTRIBUTIONS = ("aws-xray-sdk", "wrapt")  # the "before" of src/orders/tracing, for the lab only
+SPANS_PER_ROUND = 200
+DISCARD_ADDRESS = "127.0.0.1:9"  # the discard port: spans are encoded and sent, nobody listens
 PRIMING_MEMORY_MB = 512  # the template's default size, and where the first invocation's CPU share (29 %) shows
 FUNCTION_CODE_BUDGET_BYTES = 128 * 1024  # zipped, bytecode included (about 3x the source): catches bundled dependencies
 LAYER_BUDGET_BYTES = 8 * 1024 * 1024  # zipped: Powertools + pydantic + PyMySQL + X-Ray SDK fit well under it
@@ -314,7 +320,7 @@ class Bench:
 
     def _inits(self, variants: dict[str, FunctionSpec]) -> dict[str, list[float]]:
         """Init Duration of fresh environments, variants interleaved, Tracing on as deployed."""
-        env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}
+        env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS}
         env.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active, as deployed
         inits: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(self.sizes.cold_starts):
@@ -341,7 +347,7 @@ class Bench:
             ),
         }
         event = json.loads((PROJECT_ROOT / "events" / "api_post_order.json").read_text())
-        env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}
+        env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS}
         env.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active, as deployed
         phases: dict[str, dict[str, list[float]]] = {name: {"init": [], "first": []} for name in variants}
         for _ in range(self.sizes.cold_starts):
@@ -363,6 +369,88 @@ class Bench:
         )
         return comparison
 
+    def tracing(self) -> tuple[Comparison, dict[str, Any]]:
+        """INIT with tracing off, with ours (OpenTelemetry API + UDP) and with the X-Ray SDK twin; per-span cost."""
+        comparison = Comparison(
+            "tracing (ApiFunction)", "OpenTelemetry API + UDP (ours)", "X-Ray SDK twin (before)", "Init Duration ms"
+        )
+        xray_layer = installed_copy("lab-xray-layer/python", XRAY_SDK_DISTRIBUTIONS).parent  # a layer: python/ inside
+        variants: dict[str, tuple[FunctionSpec, dict[str, str]]] = {}
+        for logical_id in TRACED_FUNCTIONS:
+            spec = self.service.build.spec(self.service.app.functions[logical_id])
+            twin = dataclasses.replace(
+                spec,
+                handler="xray_sdk_twin.handler",
+                code_dir=self.lab_code,
+                layer_dirs=(*spec.layer_dirs, xray_layer),
+            )
+            variants[f"{logical_id}, tracing off"] = (spec, {"POWERTOOLS_TRACE_DISABLED": "true"})
+            variants[f"{logical_id}, ours"] = (spec, {})
+            variants[f"{logical_id}, X-Ray SDK"] = (twin, {"TWIN_HANDLER": spec.handler})
+        inits: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(self.sizes.cold_starts):
+            for name, (spec, extra) in variants.items():
+                env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS, **extra}
+                if "POWERTOOLS_TRACE_DISABLED" not in extra:
+                    env.pop("POWERTOOLS_TRACE_DISABLED", None)
+                pool = FunctionPool(spec, env, max_environments=1, log_sink=self.service.log_sink)
+                invocation = pool.invoke({}, cold=True)
+                pool.close()
+                assert invocation.init_duration_ms is not None
+                inits[name].append(invocation.init_duration_ms)
+        comparison.optimized_timing = Timing(inits["ApiFunction, ours"])
+        comparison.naive_timing = Timing(inits["ApiFunction, X-Ray SDK"])
+        medians = {name: statistics.median(values) for name, values in inits.items()}
+        added = {f: medians[f"{f}, ours"] - medians[f"{f}, tracing off"] for f in TRACED_FUNCTIONS}
+        comparison.notes.append(
+            "INIT added by tracing (ours − off), ms: " + ", ".join(f"{f} {ms:+.0f}" for f, ms in added.items())
+        )
+        per_span = self._span_cost(xray_layer)
+        layer = self.service.build.spec(self.service.app.functions["ApiFunction"]).layer_dirs[0] / "python"
+        sizes = {
+            "ours (opentelemetry-api + X-Ray propagator)": _distribution_bytes(layer, ("opentelemetry",)),
+            "X-Ray SDK + wrapt": _distribution_bytes(xray_layer / "python", ("aws_xray_sdk", "wrapt")),
+        }
+        details = {"init_ms": medians, "added_ms": added, "per_span_us": per_span, "unzipped_bytes": sizes}
+        return comparison, details
+
+    def _span_cost(self, xray_layer: Path) -> dict[str, float]:
+        """Microseconds per span: (duration with N spans - duration with none) / N, warm, median of rounds.
+
+        At 1,769 MB (one vCPU): below that, a short burst fits in one CFS period's quota and a long one
+        does not, which would compare the throttle rather than the tracers."""
+        api = dataclasses.replace(self.api, memory_mb=ONE_VCPU_MB)
+        pools = {
+            "ours": FunctionPool(
+                dataclasses.replace(api, handler="span_cost.ours", code_dir=self.lab_code),
+                self.base_environment
+                | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS, "POWERTOOLS_TRACE_DISABLED": "false"},
+                max_environments=1,
+                log_sink=self.service.log_sink,
+            ),
+            "X-Ray SDK": FunctionPool(
+                dataclasses.replace(
+                    api, handler="span_cost.xray", code_dir=self.lab_code, layer_dirs=(*api.layer_dirs, xray_layer)
+                ),
+                self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS},
+                max_environments=1,
+                log_sink=self.service.log_sink,
+            ),
+        }
+        cost: dict[str, float] = {}
+        for name, pool in pools.items():
+            self._ok(pool.invoke({"spans": 10}))
+            rounds = []
+            for _ in range(self.sizes.rounds):
+                empty = statistics.median(self._ok(pool.invoke({"spans": 0})).duration_ms for _ in range(5))
+                full = statistics.median(
+                    self._ok(pool.invoke({"spans": SPANS_PER_ROUND})).duration_ms for _ in range(5)
+                )
+                rounds.append((full - empty) * 1000 / SPANS_PER_ROUND)
+            cost[name] = statistics.median(rounds)
+            pool.close()
+        return cost
+
     def shipped_bytecode(self) -> Comparison:
         """INIT from read-only code with the .pyc files the build ships, and with none (`--no-compile`)."""
         comparison = Comparison(
@@ -378,6 +466,17 @@ class Bench:
             for name, spec in variants.items()
         }
         return comparison
+
+
+def _distribution_bytes(site: Path, packages: Sequence[str]) -> int:
+    """Unzipped bytes of these top-level packages (and their .dist-info) in a site folder."""
+    return sum(
+        path.stat().st_size
+        for entry in site.iterdir()
+        if entry.name.split("-")[0].split(".")[0] in packages
+        for path in ([entry] if entry.is_file() else entry.rglob("*"))
+        if path.is_file()
+    )
 
 
 def import_time_ms(statement: str) -> float:

@@ -23,6 +23,7 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from local_runner.template import PROJECT_ROOT, FunctionSpec, SamApplication
@@ -30,7 +31,7 @@ from local_runner.template import PROJECT_ROOT, FunctionSpec, SamApplication
 # What the Lambda python3.13 runtime ships beside the interpreter (tools/check_layer.py's list).
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
 LOCAL_BUILD_ROOT = PROJECT_ROOT / ".aws-sam" / "local"
-_runtime_lock = threading.Lock()
+_copy_lock = threading.Lock()
 _HOST_WHEEL_PLATFORM = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux2014_aarch64"}
 
 
@@ -79,18 +80,21 @@ def _remove(directory: Path) -> None:
         shutil.rmtree(directory)
 
 
-def runtime_dir(root: Path = LOCAL_BUILD_ROOT) -> Path:
-    """The packages the python3.13 runtime provides, from this venv, compiled like the runtime's."""
-    versions = [f"{name}=={importlib.metadata.version(name)}" for name in RUNTIME_DISTRIBUTIONS]
-    target = root / "runtime"
-    stamp = root / "runtime.fingerprint"
+def installed_copy(name: str, distributions: Sequence[str], root: Path = LOCAL_BUILD_ROOT) -> Path:
+    """These distributions as installed in this venv, copied into `root/name`, compiled like the build's.
+
+    No download and no install step: the exact files (native code included) the venv has, read-only.
+    """
+    versions = [f"{d}=={importlib.metadata.version(d)}" for d in distributions]
+    target = root / name
+    stamp = root / f"{name}.fingerprint"
     fingerprint = hashlib.sha256("\0".join([*versions, sys.version]).encode()).hexdigest()[:16]
-    with _runtime_lock:
+    with _copy_lock:
         if stamp.is_file() and stamp.read_text() == fingerprint and target.is_dir():
             return target
         _remove(target)
-        for name in RUNTIME_DISTRIBUTIONS:
-            distribution = importlib.metadata.distribution(name)
+        for distribution_name in distributions:
+            distribution = importlib.metadata.distribution(distribution_name)
             for file in distribution.files or []:
                 if file.suffix == ".pyc" or (file.parts[0].endswith(".dist-info") and file.name == "RECORD"):
                     continue
@@ -103,6 +107,11 @@ def runtime_dir(root: Path = LOCAL_BUILD_ROOT) -> Path:
         _make_read_only(target)
         stamp.write_text(fingerprint)
         return target
+
+
+def runtime_dir(root: Path = LOCAL_BUILD_ROOT) -> Path:
+    """The packages the python3.13 runtime provides (boto3, botocore, …), from this venv."""
+    return installed_copy("runtime", RUNTIME_DISTRIBUTIONS, root)
 
 
 class LocalBuild:

@@ -17,7 +17,6 @@ import numbers
 import traceback
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
@@ -39,7 +38,7 @@ def powertools_provider() -> BaseProvider:
     from orders.tracing.powertools import OpenTelemetryProvider
     from orders.tracing.spans import install
 
-    _tracer = install(settings, scope_version=metadata.version("aws-lambda-powertools")).get_tracer("orders")
+    _tracer = install(settings).get_tracer("orders")
     return OpenTelemetryProvider(_tracer)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 DATAGRAM_HEADER = b'{"format":"json","version":1}\n'
 SAMPLED_PREFIX = b"T1S"
@@ -26,15 +26,14 @@ FLAG_SAMPLED, FLAG_HAS_IS_REMOTE, FLAG_IS_REMOTE = 0x01, 0x100, 0x200
 AttributeValue = str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
 
 
-@dataclass(frozen=True)
-class SpanEvent:
+# NamedTuples, not dataclasses: creating three frozen dataclasses at import costs ≈ 1.5 ms of INIT.
+class SpanEvent(NamedTuple):
     name: str
     time_unix_nano: int
-    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    attributes: Mapping[str, AttributeValue]
 
 
-@dataclass(frozen=True)
-class FinishedSpan:
+class FinishedSpan(NamedTuple):
     """One ended span, as OTLP carries it. `kind` is OTLP's SpanKind (1 internal … 5 consumer)."""
 
     trace_id: int
@@ -45,14 +44,13 @@ class FinishedSpan:
     kind: int
     start_time_unix_nano: int
     end_time_unix_nano: int
-    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    attributes: Mapping[str, AttributeValue]
     events: Sequence[SpanEvent] = ()
     status_code: int = STATUS_UNSET
     status_message: str = ""
 
 
-@dataclass(frozen=True)
-class Resource:
+class Resource(NamedTuple):
     attributes: Mapping[str, AttributeValue]
     scope_name: str
     scope_version: str
@@ -151,16 +149,27 @@ def _datagram(request: bytes) -> bytes:
     return DATAGRAM_HEADER + SAMPLED_PREFIX + base64.b64encode(request)
 
 
+def _datagram_size(request_bytes: int) -> int:
+    return len(DATAGRAM_HEADER) + len(SAMPLED_PREFIX) + 4 * -(-request_bytes // 3)  # base64: 4 per 3, rounded up
+
+
 def datagrams(resource: Resource, spans: Sequence[FinishedSpan], limit: int = MAX_DATAGRAM_BYTES) -> Iterator[bytes]:
-    """The spans as datagrams of at most `limit` bytes each; a span too big for any datagram is skipped."""
+    """The spans as datagrams of at most `limit` bytes each; a span too big for any datagram is skipped.
+
+    Sizes are added up, not re-encoded: a request is its empty self plus each span's field, plus at
+    most 3 bytes for each of the two enclosing length prefixes that grow with it.
+    """
+    empty = len(encode_request(resource, []))
     chunk: list[bytes] = []
+    size = empty + 6
     for span in spans:
-        encoded = encode_span(span)
-        if len(_datagram(encode_request(resource, [encoded]))) > limit:
+        field_bytes = len(_bytes_field(2, encoded := encode_span(span)))
+        if _datagram_size(empty + 6 + field_bytes) > limit:
             continue  # attribute values are capped when recorded, so this takes hundreds of attributes
-        if chunk and len(_datagram(encode_request(resource, [*chunk, encoded]))) > limit:
+        if chunk and _datagram_size(size + field_bytes) > limit:
             yield _datagram(encode_request(resource, chunk))
-            chunk = []
+            chunk, size = [], empty + 6
         chunk.append(encoded)
+        size += field_bytes
     if chunk:
         yield _datagram(encode_request(resource, chunk))
