@@ -17,6 +17,7 @@ from rich.table import Table
 from lab.bench import (
     FUNCTION_CODE_BUDGET_BYTES,
     LAYER_BUDGET_BYTES,
+    TRACING_INIT_BUDGET_MS,
     Bench,
     Comparison,
     Sizes,
@@ -48,6 +49,9 @@ def run_bench(*, quick: bool, out_dir: Path) -> int:
         console.print("[dim]measuring cold starts …[/]")
         cold, cold_details = bench.cold_start()
         comparisons.append(cold)
+        console.print("[dim]measuring tracing …[/]")
+        tracing, tracing_details = bench.tracing()
+        comparisons.append(tracing)
     build = PROJECT_ROOT / ".aws-sam" / "build"
     if not (build / "DependenciesLayer").is_dir():
         console.print("[dim]sam build (for package sizes) …[/]")
@@ -88,6 +92,32 @@ def run_bench(*, quick: bool, out_dir: Path) -> int:
     for name, value in sorted(cold_details["imports_ms"].items(), key=lambda kv: -kv[1]):
         import_table.add_row(name, f"{value:.0f}")
     console.print(import_table)
+    tracing_table = Table(title="Tracing: Init Duration (median ms, Tracing on) and what a span costs")
+    for column in ("function", "tracing off", "ours (OpenTelemetry API + UDP)", "X-Ray SDK twin", "ours − off"):
+        tracing_table.add_column(column, justify="left" if column == "function" else "right")
+    init_ms = tracing_details["init_ms"]
+    for function, added in tracing_details["added_ms"].items():
+        tracing_table.add_row(
+            function,
+            f"{init_ms[f'{function}, tracing off']:.0f}",
+            f"{init_ms[f'{function}, ours']:.0f}",
+            f"{init_ms[f'{function}, X-Ray SDK']:.0f}",
+            f"{added:+.0f}",
+        )
+        checks.append(
+            (f"tracing adds ≤ {TRACING_INIT_BUDGET_MS} ms to {function}'s INIT", added <= TRACING_INIT_BUDGET_MS)
+        )
+        checks.append(
+            (
+                f"{function}: INIT with our tracing below the X-Ray SDK twin's",
+                init_ms[f"{function}, ours"] < init_ms[f"{function}, X-Ray SDK"],
+            )
+        )
+    per_span = tracing_details["per_span_us"]
+    tracing_table.add_row("per span, µs (1 vCPU)", "", f"{per_span['ours']:.1f}", f"{per_span['X-Ray SDK']:.1f}", "")
+    unzipped = list(tracing_details["unzipped_bytes"].values())
+    tracing_table.add_row("in the layer, KB unzipped", "", f"{unzipped[0] / 1024:.0f}", f"{unzipped[1] / 1024:.0f}", "")
+    console.print(tracing_table)
     size_table = Table(title="Package sizes (sam build, zipped)")
     size_table.add_column("artifact")
     size_table.add_column("KB", justify="right")
@@ -131,6 +161,7 @@ def run_bench(*, quick: bool, out_dir: Path) -> int:
         "quick": quick,
         "comparisons": [_as_dict(c) for c in comparisons],
         "cold_start": cold_details,
+        "tracing": tracing_details,
         "package_sizes": sizes_found,
         "checks": [{"check": label, "pass": ok} for label, ok in checks],
     }

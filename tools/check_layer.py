@@ -56,7 +56,7 @@ def check_layer(layer: Path) -> list[str]:
     site = layer / "python"
     native = [p for p in site.rglob("*") if p.is_file() and (p.suffix == ".so" or ".so." in p.name)]
     if not native:
-        problems.append(f"{layer}: no native files found; expected pydantic_core and wrapt")
+        problems.append(f"{layer}: no native files found; expected pydantic_core")
     for path in native:
         machine = elf_machine(path)
         if machine != ELF_MACHINE_AARCH64:

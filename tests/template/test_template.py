@@ -220,3 +220,31 @@ def test_every_scanner_skip_says_why():
 def test_singleton_functions_are_capped_at_one():
     assert functions()["DailyRollupFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
     assert functions()["SchemaMigrationFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+
+
+def test_transaction_search_is_switched_on_behind_a_parameter_and_survives_the_stack():
+    # GIVEN the resources that let X-Ray receive the functions' OpenTelemetry spans
+    resources = cloudformation()["Resources"]
+    config, policy = resources["TransactionSearch"], resources["TransactionSearchLogPolicy"]
+
+    # THEN both exist only when EnableTransactionSearch is "true" (an account that has it on says "false") …
+    assert cloudformation()["Conditions"]["CreateTransactionSearch"] == {
+        "Fn::Equals": [{"Ref": "EnableTransactionSearch"}, "true"]
+    }
+    assert config["Condition"] == policy["Condition"] == "CreateTransactionSearch"
+    # … outlive the stack: they are account-wide settings other services may rely on
+    assert config["DeletionPolicy"] == policy["DeletionPolicy"] == "Retain"
+    assert config["DependsOn"] == "TransactionSearchLogPolicy"
+    # … and X-Ray may write spans only into the span log groups, only from this account
+    document = json.loads(policy["Properties"]["PolicyDocument"]["Fn::Sub"])
+    (statement,) = document["Statement"]
+    assert statement["Principal"] == {"Service": "xray.amazonaws.com"}
+    assert statement["Action"] == "logs:PutLogEvents"
+    assert all(":log-group:aws/spans:" in r or "application-signals" in r for r in statement["Resource"])
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "${AWS::AccountId}"}
+
+
+@pytest.mark.parametrize("name", ["ApiFunction", "OrdersConsumer", "DailyRollupFunction", "SchemaMigrationFunction"])
+def test_every_function_may_send_spans_to_the_xray_daemon(name: str):
+    role = cloudformation()["Resources"][f"{name}Role"]["Properties"]
+    assert "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess" in json.dumps(role["ManagedPolicyArns"])
