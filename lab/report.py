@@ -53,9 +53,8 @@ def run_bench(*, quick: bool, out_dir: Path) -> int:
         tracing, tracing_details = bench.tracing()
         comparisons.append(tracing)
     build = PROJECT_ROOT / ".aws-sam" / "build"
-    if not (build / "DependenciesLayer").is_dir():
-        console.print("[dim]sam build (for package sizes) …[/]")
-        subprocess.run(["make", "-s", "build"], cwd=PROJECT_ROOT, check=True, capture_output=True)  # noqa: S607
+    console.print("[dim]sam build (for package sizes: the deployable, aarch64 artifacts) …[/]")
+    subprocess.run(["make", "-s", "build"], cwd=PROJECT_ROOT, check=True, capture_output=True)  # noqa: S607
     sizes_found = package_sizes(build)
 
     table = Table(title=f"Optimizations vs their naive twins ({'quick' if quick else 'full'} run)")
