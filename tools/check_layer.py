@@ -19,6 +19,8 @@ PYTHON_313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"
 UNCHECKED_HASH_FLAGS = 0b01  # PEP 552: hash-based, source not checked (zip timestamps cannot be trusted)
 # What the Lambda python3.13 runtime already ships: never bundle it, and count it as present.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
+# Tracing is OpenTelemetry's API plus src/orders/tracing: these would only add INIT (README, tracing).
+NEVER_IN_THE_LAYER = {"aws-xray-sdk", "opentelemetry-sdk", "opentelemetry-instrumentation-botocore", "protobuf"}
 
 
 def elf_machine(path: Path) -> int | None:
@@ -71,6 +73,8 @@ def check_layer(layer: Path) -> list[str]:
         requirements[name] = message.get_all("Requires-Dist") or []
     for name in sorted(set(installed) & RUNTIME_PROVIDED):
         problems.append(f"{layer}: bundles {name}, which the Lambda runtime already provides")
+    for name in sorted(set(installed) & NEVER_IN_THE_LAYER):
+        problems.append(f"{layer}: bundles {name}; tracing needs only opentelemetry-api (src/orders/tracing)")
     for name, requires in requirements.items():
         for line in requires:
             requirement = Requirement(line)
