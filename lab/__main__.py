@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
         "tune", help="local AWS Lambda Power Tuning: one function, one event, memory sizes", add_help=False
     )
     argv = sys.argv[1:] if argv is None else argv
+    commands.add_parser("sqs", help="SQS call cost against the local cloud as the queue grows", add_help=False)
+    if argv[:1] == ["sqs"]:
+        from lab.sqs_depth import main as sqs_main
+
+        return sqs_main(argv[1:])
     if argv[:1] == ["tune"]:
         from lab.tune import main as tune_main
 

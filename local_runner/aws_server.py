@@ -1,6 +1,6 @@
 """moto in a process of its own, counting every AWS call by operation.
 
-`python local_runner/aws_server.py HOST PORT` prints the port it listens on, then serves until
+`python -m local_runner.aws_server HOST PORT` prints the port it listens on, then serves until
 killed. GET /_local/requests answers the counts as JSON. Its own process: under load, moto's
 request handling must not compete for the runner's interpreter lock.
 """
@@ -16,6 +16,8 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
+
+from local_runner import moto_sqs
 
 COUNTS_PATH = "/_local/requests"
 _SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
@@ -50,6 +52,7 @@ class RequestCounter:
 
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
+    moto_sqs.apply()  # SQS calls that do not slow down as the queue grows
     server = make_server(
         host,
         port,

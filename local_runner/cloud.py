@@ -23,7 +23,7 @@ from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymb
 from local_runner.aws_server import COUNTS_PATH
 from local_runner.template import SamApplication
 
-AWS_SERVER_SCRIPT = Path(__file__).with_name("aws_server.py")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 ACCOUNT_ID = "123456789012"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
@@ -76,7 +76,8 @@ class LocalCloud:
     # ---------------------------------------------------------------- server
     def start(self) -> LocalCloud:
         self._server = subprocess.Popen(  # noqa: S603 - our own server script
-            [sys.executable, str(AWS_SERVER_SCRIPT), self.host, str(self.port)],
+            [sys.executable, "-m", "local_runner.aws_server", self.host, str(self.port)],
+            cwd=PROJECT_ROOT,
             stdout=subprocess.PIPE,
             text=True,
         )
