@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from local_runner.event_sources import DrainError
 from local_runner.mysql_server import NoMySqlError
 from local_runner.template import DEFAULT_TEMPLATE
 
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--orders", type=int, default=300)
     demo.add_argument("--poison", type=int, default=5)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
 
     args = parser.parse_args(argv)
     try:
@@ -76,13 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     except NoMySqlError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except DrainError as error:  # the consumer left work behind: the books cannot balance
+        print(f"error: the queue did not drain: {error}", file=sys.stderr)
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from local_runner.demo import run_demo
 
-        return run_demo(orders=args.orders, poison=args.poison, seed=args.seed)
+        return run_demo(orders=args.orders, poison=args.poison, seed=args.seed, template=args.template)
 
     from local_runner.service import LocalService, load_env_vars_file
 

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -28,6 +29,7 @@ from local_runner.api_server import make_server
 from local_runner.environment import Invocation
 from local_runner.event_sources import Schedule, SqsEventSource
 from local_runner.service import LocalService
+from local_runner.template import DEFAULT_TEMPLATE
 from local_runner.traffic import get_order_status, post_order, queue_bodies, random_order, stored_order_ids
 
 API_CLIENTS = 4  # concurrent HTTP clients: overlapping requests start more API environments
@@ -70,12 +72,12 @@ def _timings(invocations: list[Invocation]) -> tuple[str, str, str, str]:
     return str(len(inits)), init, f"{_percentile(warm, 0.5):.1f} ms", f"{_percentile(warm, 0.95):.1f} ms"
 
 
-def run_demo(orders: int = 300, poison: int = 5, seed: int = 7) -> int:
+def run_demo(orders: int = 300, poison: int = 5, seed: int = 7, template: Path = DEFAULT_TEMPLATE) -> int:
     console = Console(width=max(Console().width, 110))
     rng = random.Random(seed)  # noqa: S311 - a reproducible scenario, not cryptography
     logs = tempfile.NamedTemporaryFile("w", prefix="orders-demo-", suffix=".log", delete=False)  # noqa: SIM115
     started = time.monotonic()
-    with LocalService(trace=True, log_sink=logs) as service:
+    with LocalService(template=template, trace=True, log_sink=logs) as service:
         console.print(
             f"[bold]Orders service, locally[/] — moto at {service.cloud.endpoint_url}, "
             f"MySQL at {service.database.host}:{service.database.port}"

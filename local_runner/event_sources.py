@@ -30,6 +30,7 @@ class SqsStats:
     messages_deleted: int = 0
     messages_returned: int = 0
     failed_invocations: int = 0
+    delete_failures: int = 0
     invocations: list[Invocation] = field(default_factory=list)
 
 
@@ -51,6 +52,9 @@ class SqsEventSource:
         self.max_concurrency = int(properties.get("ScalingConfig", {}).get("MaximumConcurrency", 5))
         self.sqs = service.cloud.client("sqs")
         self.stats = SqsStats()
+        self.problems: list[str] = []  # what went wrong while polling: reported by drain(), never dropped
+        self._busy = 0  # pollers between the start of a receive and the end of its settling
+        self._activity = 0  # bumped when a poll starts or ends: tells a stable snapshot from a moving one
         self._lock = threading.Lock()
 
     def _receive_batch(self) -> list[dict[str, Any]]:
@@ -81,33 +85,75 @@ class SqsEventSource:
         }
 
     def poll_once(self) -> bool:
-        """Receive one batch, invoke, settle it; False when nothing was received."""
+        """Receive one batch, invoke, settle it; False when nothing was received.
+
+        Whatever happens after the receive, every message ends deleted or visible again: a delete
+        that fails is retried once and otherwise returned to the queue (the consumer is idempotent),
+        and if this poll raises, its messages go back before the exception leaves.
+        """
+        with self._lock:
+            self._busy += 1
+            self._activity += 1
+        try:
+            return self._poll()
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._activity += 1
+
+    def _poll(self) -> bool:
         messages = self._receive_batch()
         if not messages:
             return False
-        invocation = self.pool.invoke({"Records": [self._record(m) for m in messages]})
-        failed = self._failed_message_ids(invocation, messages)
-        done = [m for m in messages if m["MessageId"] not in failed]
-        again = [m for m in messages if m["MessageId"] in failed]
-        for start in range(0, len(done), SQS_RECEIVE_LIMIT):
-            entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
-            ]
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
-        for start in range(0, len(again), SQS_RECEIVE_LIMIT):
-            entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(again[start : start + 10])
-            ]
-            self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+        settled = False
+        try:
+            invocation = self.pool.invoke({"Records": [self._record(m) for m in messages]})
+            failed = self._failed_message_ids(invocation, messages)
+            done = [m for m in messages if m["MessageId"] not in failed]
+            again = [m for m in messages if m["MessageId"] in failed]
+            not_deleted = self._delete(done)
+            self._make_visible(again + not_deleted)
+            settled = True
+        finally:
+            if not settled:
+                self._make_visible(messages)
         with self._lock:
             self.stats.batches += 1
             self.stats.messages_received += len(messages)
-            self.stats.messages_deleted += len(done)
-            self.stats.messages_returned += len(again)
+            self.stats.messages_deleted += len(done) - len(not_deleted)
+            self.stats.messages_returned += len(again) + len(not_deleted)
+            self.stats.delete_failures += len(not_deleted)
             self.stats.failed_invocations += invocation.error is not None
             self.stats.invocations.append(invocation)
         return True
+
+    def _delete(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Delete these messages (a failed entry is tried once more); returns those still not deleted."""
+        pending = messages
+        for _ in range(2):
+            failed_ids: set[str] = set()
+            for start in range(0, len(pending), SQS_RECEIVE_LIMIT):
+                chunk = pending[start : start + SQS_RECEIVE_LIMIT]
+                entries: list[Any] = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
+                response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+                failed_ids |= {chunk[int(f["Id"])]["MessageId"] for f in response.get("Failed", [])}
+            pending = [m for m in pending if m["MessageId"] in failed_ids]
+            if not pending:
+                break
+        return pending
+
+    def _make_visible(self, messages: list[dict[str, Any]]) -> None:
+        """Visible again at once (local time is fast-forwarded); a failure is recorded, never ignored."""
+        for start in range(0, len(messages), SQS_RECEIVE_LIMIT):
+            chunk = messages[start : start + SQS_RECEIVE_LIMIT]
+            entries: list[Any] = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(chunk)
+            ]
+            response = self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+            for failure in response.get("Failed", []):
+                message_id = chunk[int(failure["Id"])]["MessageId"]
+                with self._lock:
+                    self.problems.append(f"message {message_id} stays in flight: {failure.get('Code')}")
 
     def _failed_message_ids(self, invocation: Invocation, messages: list[dict[str, Any]]) -> set[str]:
         """What goes back to the queue: all of it on an error, else the reported items (if enabled)."""
@@ -123,30 +169,63 @@ class SqsEventSource:
             return every  # Lambda treats an unreadable response as a failure of the whole batch
         return {str(item) for item in reported}
 
-    def in_flight(self) -> int:
+    def depth(self) -> tuple[int, int]:
+        """(visible, in flight) messages in the queue."""
         attributes = self.sqs.get_queue_attributes(
             QueueUrl=self.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def in_flight(self) -> int:
+        return sum(self.depth())
 
     def drain(self, timeout_s: float = 120) -> SqsStats:
-        """Poll with up to MaximumConcurrency concurrent batches until the queue is empty."""
+        """Poll with up to MaximumConcurrency concurrent batches until nothing deliverable remains.
+
+        The drain ends when the queue is empty, or when what is left is in flight and no poller holds
+        it (it would only come back after the queue's visibility timeout): that, a poller that
+        raised, and reaching `timeout_s` are errors (DrainError) that say what was left.
+        """
         deadline = time.monotonic() + timeout_s
+        outcome: dict[str, str] = {}
 
         def poller() -> None:
             while time.monotonic() < deadline:
-                if not self.poll_once():
-                    if self.in_flight() == 0:
-                        return
-                    time.sleep(0.05)
+                try:
+                    if self.poll_once():
+                        continue
+                    with self._lock:
+                        before = (self._busy, self._activity)
+                    visible, invisible = self.depth()
+                    with self._lock:
+                        after = (self._busy, self._activity)
+                except Exception as error:  # its messages are back in the queue (poll_once); say why it stopped
+                    with self._lock:
+                        self.problems.append(f"{threading.current_thread().name}: {type(error).__name__}: {error}")
+                    return
+                if visible == 0 and invisible == 0:
+                    return
+                if visible == 0 and before == after and before[0] == 0:  # a still picture: nobody works on them
+                    outcome["orphaned"] = f"{invisible} messages in flight that no poller holds"
+                    return
+                time.sleep(0.05)
+            outcome["deadline"] = f"not drained within {timeout_s:.0f} s"
 
         threads = [threading.Thread(target=poller, name=f"sqs-poller-{n}") for n in range(self.max_concurrency)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if outcome or self.problems:
+            visible, invisible = self.depth()
+            reasons = [*outcome.values(), *self.problems]
+            raise DrainError(f"{'; '.join(reasons)} (left: {visible} visible, {invisible} in flight)")
         return self.stats
+
+
+class DrainError(RuntimeError):
+    """The drain stopped with work left, or a poller failed: the message says what and why."""
 
 
 @dataclass

@@ -12,12 +12,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from local_runner.__main__ import parse_parameter_overrides
 from local_runner.api_server import make_server
 from local_runner.environment import FunctionPool
-from local_runner.event_sources import Schedule, SqsEventSource
+from local_runner.event_sources import DrainError, Schedule, SqsEventSource
 from local_runner.service import LocalService
 
 from tests.factories import EVENTS_DIR, load_event, order_message
@@ -183,6 +185,93 @@ def test_sqs_mapping_returns_only_reported_failures_and_poison_reaches_the_dlq(s
     for order in orders:
         item = service.cloud.client("dynamodb").get_item(TableName=table, Key={"order_id": {"S": order["order_id"]}})
         assert "Item" in item
+
+
+def queue_orders(service: LocalService, count: int) -> list[dict[str, object]]:
+    SqsEventSource(service, "OrdersConsumer").drain()  # what earlier tests queued
+    orders = [order_message() for _ in range(count)]
+    for order in orders:
+        service.cloud.client("sqs").send_message(
+            QueueUrl=sqs_url(service, "OrdersQueue"), MessageBody=json.dumps(order)
+        )
+    return orders
+
+
+def stored(service: LocalService, orders: list[dict[str, object]]) -> bool:
+    dynamodb, table = service.cloud.client("dynamodb"), service.cloud.symbols["OrdersTable"]["Ref"]
+    return all("Item" in dynamodb.get_item(TableName=table, Key={"order_id": {"S": o["order_id"]}}) for o in orders)
+
+
+def fail_deletes(source: SqsEventSource, times: int) -> None:
+    """The next `times` DeleteMessageBatch calls answer with every entry Failed, as SQS can."""
+    remaining = [times]
+
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["entries"] = params["Entries"]
+
+    def answer(context: dict[str, Any], **_: Any) -> Any:
+        if remaining[0] == 0:
+            return None
+        remaining[0] -= 1
+        failed = [{"Id": e["Id"], "SenderFault": True, "Code": "InternalError"} for e in context["entries"]]
+        return AWSResponse("https://sqs", 200, {}, None), {"Successful": [], "Failed": failed}
+
+    source.sqs.meta.events.register("before-parameter-build.sqs.DeleteMessageBatch", remember)
+    source.sqs.meta.events.register_first("before-call.sqs.DeleteMessageBatch", answer)
+
+
+def test_deletes_that_fail_return_the_messages_and_the_drain_still_ends(service: LocalService):
+    # GIVEN queued orders, and SQS failing the first two DeleteMessageBatch calls (the first try and its retry)
+    orders = queue_orders(service, 4)
+    source = SqsEventSource(service, "OrdersConsumer")
+    fail_deletes(source, times=2)
+
+    # WHEN the mapping drains the queue
+    stats = source.drain()
+
+    # THEN those messages went back to the queue, came again, and everything ended stored and deleted
+    assert stats.delete_failures == 4
+    assert stats.messages_returned == 4
+    assert stats.messages_deleted == 4
+    assert stored(service, orders)
+    assert source.in_flight() == 0
+
+
+def test_a_poller_that_raises_returns_its_messages_and_is_reported(
+    service: LocalService, monkeypatch: pytest.MonkeyPatch
+):
+    # GIVEN queued orders, and the first invocation failing inside the runner itself
+    orders = queue_orders(service, 3)
+    source = SqsEventSource(service, "OrdersConsumer")
+    invoke, calls = source.pool.invoke, [0]
+
+    def broken_once(event: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("the runner broke")
+        return invoke(event, **kwargs)
+
+    monkeypatch.setattr(source.pool, "invoke", broken_once)
+
+    # WHEN the mapping drains, THEN the failure is reported by name …
+    with pytest.raises(DrainError, match="RuntimeError: the runner broke"):
+        source.drain()
+    # … and its messages were not lost: the other pollers delivered them
+    assert stored(service, orders)
+    assert source.in_flight() == 0
+
+
+def test_messages_in_flight_that_nobody_holds_end_the_drain_with_an_error_not_a_wait(service: LocalService):
+    # GIVEN an order received by someone else, invisible for the queue's visibility timeout
+    queue_orders(service, 1)
+    service.cloud.client("sqs").receive_message(QueueUrl=sqs_url(service, "OrdersQueue"))
+
+    # WHEN the mapping drains, THEN it says so at once instead of spinning until its deadline
+    with pytest.raises(DrainError, match="1 messages in flight that no poller holds") as raised:
+        SqsEventSource(service, "OrdersConsumer").drain(timeout_s=120)
+    assert "not drained within" not in str(raised.value)
+    purge = service.cloud.client("sqs").purge_queue  # leave the queue empty for the next tests
+    purge(QueueUrl=sqs_url(service, "OrdersQueue"))
 
 
 def test_a_failing_scheduled_run_is_retried_then_sent_to_the_failure_destination(service: LocalService):
