@@ -7,6 +7,7 @@ SendMessageBatch (10), ReceiveMessage (10) and DeleteMessageBatch (10): median o
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+from local_runner.aws_server import MOTO_AS_RELEASED
 from local_runner.template import PROJECT_ROOT
 
 DEPTHS = (10, 1000, 5000)
@@ -26,9 +28,10 @@ LOCAL_CREDENTIAL = "local"  # moto accepts any key
 @contextmanager
 def moto_server(patched: bool) -> Iterator[str]:
     command = [sys.executable, "-m", "local_runner.aws_server", "127.0.0.1", "0"]
-    if not patched:
-        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"]
-    server = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # noqa: S603
+    environment = {**os.environ, **({} if patched else {MOTO_AS_RELEASED: "1"})}
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        command, cwd=PROJECT_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         assert server.stdout is not None
         yield f"http://127.0.0.1:{int(server.stdout.readline())}"

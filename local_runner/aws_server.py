@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -20,6 +21,7 @@ from werkzeug.serving import make_server
 from local_runner import moto_sqs
 
 COUNTS_PATH = "/_local/requests"
+MOTO_AS_RELEASED = "LOCAL_RUNNER_MOTO_AS_RELEASED"
 _SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
 
 
@@ -52,7 +54,8 @@ class RequestCounter:
 
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
-    moto_sqs.apply()  # SQS calls that do not slow down as the queue grows
+    if os.environ.get(MOTO_AS_RELEASED) != "1":  # set only by `python -m lab sqs --unpatched`, for the comparison
+        moto_sqs.apply()  # SQS calls that do not slow down as the queue grows
     server = make_server(
         host,
         port,
