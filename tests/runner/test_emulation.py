@@ -283,3 +283,35 @@ def test_the_function_imports_boto3_from_the_runtime_folder_and_nothing_from_the
     assert Path(seen["boto3"]).is_relative_to(runtime_dir())
     assert seen["sys_path"][0] == str(FUNCTIONS)  # the task root first, as on Lambda
     assert not [path for path in seen["sys_path"] if "site-packages" in path]
+
+
+def test_on_cgroup_v2_the_same_limits_are_written_to_its_files(tmp_path: Path):
+    # GIVEN a unified (v2) tree with the cpu and memory controllers, as a container host mounts it
+    (tmp_path / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (tmp_path / "cgroup.subtree_control").write_text("")
+    host = sandbox.CgroupHost.detect(tmp_path)
+    assert isinstance(host, sandbox.CgroupHost)
+    assert host.version == 2
+    assert (tmp_path / "cgroup.subtree_control").read_text() == "+cpu +memory"
+
+    # WHEN an environment of 512 MB gets its sandbox, INIT unthrottled, then throttled
+    box = sandbox.Sandbox(host, 512, throttle_init=False)
+    try:
+        (path,) = box.paths
+        assert (path / "memory.max").read_text() == str(512 * 1024 * 1024)
+        assert (path / "memory.swap.max").read_text() == "0"
+        assert (path / "cpu.max").read_text() == f"max {sandbox.CFS_PERIOD_US}"
+        box.set_throttled(True)
+        assert (path / "cpu.max").read_text() == f"{round(sandbox.CFS_PERIOD_US * 512 / 1769)} {sandbox.CFS_PERIOD_US}"
+
+        # THEN the peak and the OOM killer are read from v2's own files
+        (path / "memory.peak").write_text(str(300 * 1024 * 1024))
+        (path / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+        assert box.peak_memory_mb() == 300
+        assert box.out_of_memory()
+        assert box.procs_files == [path / "cgroup.procs"]
+    finally:
+        for file in path.iterdir():  # a real cgroup's files vanish with it; these are plain files
+            file.unlink()
+        box.remove()
+    assert not path.exists()
