@@ -261,3 +261,55 @@ def test_the_handlers_never_import_the_xray_sdk(environment: dict[str, str], exp
 def test_status_codes_match_otlp():
     assert (otlp.STATUS_UNSET, otlp.STATUS_OK, otlp.STATUS_ERROR) == (0, 1, 2)
     assert StatusCode.ERROR.value == 2  # the API's own numbering agrees
+
+
+def test_the_package_glue_installs_one_tracer_for_spans_events_and_clients(
+    monkeypatch: pytest.MonkeyPatch, daemon: Daemon
+):
+    # GIVEN Lambda's environment with Tracing: Active (a daemon address) and an invocation header
+    from orders import tracing
+    from orders.config import get_tracing_settings
+
+    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.address)
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    monkeypatch.setattr(tracing, "_tracer", None)  # restored after the test: other tests run untraced
+    get_tracing_settings.cache_clear()
+    invocation(monkeypatch)
+
+    # WHEN the provider is built and the adapters' helpers are used under the handler's span
+    provider = tracing.powertools_provider()
+    client = tracing.instrument_client(
+        boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    )
+    with Stubber(client) as stub, provider.in_subsegment("## handler") as handler:
+        handler.put_annotation("ColdStart", True)
+        stub.add_response("send_message", {"MessageId": "m-1", "MD5OfMessageBody": "0" * 32})
+        with tracing.span("MySQL", **{"db.system": "mysql"}):
+            tracing.add_event("retry", attempt=1)
+        client.send_message(QueueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/q", MessageBody="{}")
+    get_tracing_settings.cache_clear()
+
+    # THEN one trace carries all of it, under Lambda's segment
+    spans = {s["name"]: s for s in daemon.spans()}
+    assert set(spans) == {"## handler", "MySQL", "SQS.SendMessage"}
+    assert spans["MySQL"]["events"] == ["retry"]
+    assert spans["## handler"]["parent_id"] == LAMBDA_SEGMENT
+    assert {spans["MySQL"]["parent_id"], spans["SQS.SendMessage"]["parent_id"]} == {spans["## handler"]["id"]}
+
+
+def test_with_tracing_off_the_helpers_do_nothing(monkeypatch: pytest.MonkeyPatch):
+    from orders import tracing
+    from orders.config import get_tracing_settings
+
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setattr(tracing, "_tracer", None)
+    get_tracing_settings.cache_clear()
+    provider = tracing.powertools_provider()
+    get_tracing_settings.cache_clear()
+    client = object()
+    assert tracing.instrument_client(client) is client
+    with provider.in_subsegment("## handler") as segment, tracing.span("MySQL"):
+        segment.put_annotation("ColdStart", True)
+        segment.put_metadata("response", "anything")
+        tracing.add_event("retry")
+    assert type(provider).__name__ == "_NoTracing"
