@@ -72,6 +72,8 @@ class LocalCloud:
         self._server: subprocess.Popen[str] | None = None
         self._port = 0
         self.symbols: dict[str, dict[str, Any]] = {}
+        self.role_credentials: dict[str, dict[str, str]] = {}  # per function: its role's session
+        self.managed_policies_not_attached: set[str] = set()
 
     # ---------------------------------------------------------------- server
     def start(self) -> LocalCloud:
@@ -123,6 +125,41 @@ class LocalCloud:
         for logical_id in self.app.resources_of_type("AWS::RDS::DBCluster"):
             self.symbols[logical_id]["Endpoint.Address"] = self.database.host
             self.symbols[logical_id]["Endpoint.Port"] = str(self.database.port)
+        for logical_id in self.app.functions:
+            self._create_execution_role(logical_id)
+
+    def _create_execution_role(self, function: str) -> None:
+        """The function's role as the translated template declares it, and temporary credentials of it.
+
+        Each environment calls the local cloud as its own role, as on Lambda. (Enforcing the role's
+        policies is not done yet: moto checks some services against "*"; see README.)
+        """
+        role_ref = self.app.cloudformation["Resources"][function]["Properties"].get("Role")
+        if not (isinstance(role_ref, dict) and "Fn::GetAtt" in role_ref):
+            return
+        role_id = role_ref["Fn::GetAtt"][0]
+        properties = self.app.cloudformation["Resources"][role_id]["Properties"]
+        iam = self.client("iam")
+        name = f"{self.stack_name}-{role_id}"[:64]
+        arn = iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"])
+        )["Role"]["Arn"]
+        self.symbols[role_id] = {"Ref": name, "Arn": arn}
+        for policy in properties.get("Policies", []):
+            document = self.resolve(policy["PolicyDocument"])
+            document.setdefault("Version", "2012-10-17")  # SAM's expanded policy templates carry none
+            iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document))
+        for managed in properties.get("ManagedPolicyArns", []):
+            try:
+                iam.attach_role_policy(RoleName=name, PolicyArn=managed)
+            except iam.exceptions.NoSuchEntityException:  # moto loads AWS's managed policies only on request
+                self.managed_policies_not_attached.add(managed)  # logs, X-Ray, VPC: no call of ours needs them
+        credentials = self.client("sts").assume_role(RoleArn=arn, RoleSessionName=function)["Credentials"]
+        self.role_credentials[function] = {
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.app.region}:{ACCOUNT_ID}:{resource}"
@@ -184,7 +221,8 @@ class LocalCloud:
         variables["DB_PORT"] = str(self.database.port)  # the proxy's port is the template's; ours may differ
         if not self.database.tls:
             variables["DB_TLS"] = "false"  # the local server offers no TLS; RDS Proxy requires it
-        return variables | FAKE_CREDENTIALS | {"AWS_ENDPOINT_URL": self.endpoint_url}
+        credentials = self.role_credentials.get(logical_id, FAKE_CREDENTIALS)
+        return variables | credentials | {"AWS_ENDPOINT_URL": self.endpoint_url}
 
 
 def _dead_letter_queues_first(queues: dict[str, dict[str, Any]]) -> Iterable[str]:

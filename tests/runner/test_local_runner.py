@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from local_runner.__main__ import parse_parameter_overrides
@@ -337,6 +338,32 @@ def test_tracing_shows_the_batch_write(service: LocalService):
     tree = service.traces.tree(invocation.trace_id, "trace") if service.traces else ""
     assert "## orders.adapters.orders_table.write_orders" in tree
     assert "└─ DynamoDB.BatchWriteItem" in tree
+
+
+def test_each_function_calls_the_local_cloud_as_its_own_role_with_the_templates_policies(service: LocalService):
+    # GIVEN the roles the local cloud created from the translated template
+    iam, sts_of = service.cloud.client("iam"), {}
+    for function in ("ApiFunction", "OrdersConsumer"):
+        environment = service.environment(function)
+        session = boto3.session.Session(
+            aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=environment["AWS_SESSION_TOKEN"],
+            region_name="us-east-1",
+        )
+        sts_of[function] = session.client("sts", endpoint_url=service.cloud.endpoint_url).get_caller_identity()["Arn"]
+
+    # THEN each environment's credentials are a session of that function's own role …
+    assert sts_of["ApiFunction"].endswith(f"{service.cloud.stack_name}-ApiFunctionRole/ApiFunction")
+    assert sts_of["OrdersConsumer"].endswith(f"{service.cloud.stack_name}-OrdersConsumerRole/OrdersConsumer")
+    # … whose inline policies are the template's, resolved to the local resources, with a Version
+    role = f"{service.cloud.stack_name}-OrdersConsumerRole"
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    assert document["Version"] == "2012-10-17"
+    resources = json.dumps(document["Statement"])
+    assert service.cloud.symbols["OrdersTable"]["Arn"] in resources
+    assert "Fn::" not in resources
 
 
 def test_parameter_overrides_take_both_sam_spellings():
