@@ -320,19 +320,34 @@ class Bench:
         )
         return comparison, {"init_ms": {k: statistics.median(v) for k, v in inits.items()}, "imports_ms": imports}
 
-    def _inits(self, variants: dict[str, FunctionSpec]) -> dict[str, list[float]]:
-        """Init Duration of fresh environments, variants interleaved, Tracing on as deployed."""
-        env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS}
-        env.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active, as deployed
-        inits: dict[str, list[float]] = {name: [] for name in variants}
+    def _cold_starts(
+        self,
+        variants: dict[str, FunctionSpec],
+        *,
+        event: Callable[[], Any] = dict,
+        extra_environment: dict[str, dict[str, str]] | None = None,
+    ) -> dict[str, list[Invocation]]:
+        """First invocations of fresh environments, variants interleaved, Tracing on as deployed
+        (a variant's extra environment may switch it off)."""
+        traced = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS}
+        traced.pop("POWERTOOLS_TRACE_DISABLED", None)
+        firsts: dict[str, list[Invocation]] = {name: [] for name in variants}
         for _ in range(self.sizes.cold_starts):
             for name, spec in variants.items():
-                pool = FunctionPool(spec, env, max_environments=1, log_sink=self.service.log_sink)
-                invocation = pool.invoke({}, cold=True)
-                assert invocation.init_duration_ms is not None
-                inits[name].append(invocation.init_duration_ms)
+                environment = traced | (extra_environment or {}).get(name, {})
+                pool = FunctionPool(spec, environment, max_environments=1, log_sink=self.service.log_sink)
+                invocation = pool.invoke(event(), cold=True)
                 pool.close()
-        return inits
+                assert invocation.init_duration_ms is not None
+                firsts[name].append(invocation)
+        return firsts
+
+    def _inits(self, variants: dict[str, FunctionSpec], **options: Any) -> dict[str, list[float]]:
+        """Init Duration of fresh environments (see _cold_starts)."""
+        return {
+            name: [i.init_duration_ms or 0.0 for i in invocations]
+            for name, invocations in self._cold_starts(variants, **options).items()
+        }
 
     def init_priming(self) -> Comparison:
         """Time to first response (INIT + first invocation) at 512 MB: clients primed at INIT vs built on first use."""
@@ -349,16 +364,14 @@ class Bench:
             ),
         }
         event = json.loads((PROJECT_ROOT / "events" / "api_post_order.json").read_text())
-        env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS}
-        env.pop("POWERTOOLS_TRACE_DISABLED", None)  # Tracing: Active, as deployed
-        phases: dict[str, dict[str, list[float]]] = {name: {"init": [], "first": []} for name in variants}
-        for _ in range(self.sizes.cold_starts):
-            for name, spec in variants.items():
-                pool = FunctionPool(spec, env, max_environments=1, log_sink=self.service.log_sink)
-                invocation = self._ok(pool.invoke(fresh_idempotency_key(event), cold=True))
-                pool.close()
-                phases[name]["init"].append(invocation.init_duration_ms or 0.0)
-                phases[name]["first"].append(invocation.duration_ms)
+        firsts = self._cold_starts(variants, event=lambda: fresh_idempotency_key(event))
+        phases = {
+            name: {
+                "init": [self._ok(i).init_duration_ms or 0.0 for i in invocations],
+                "first": [i.duration_ms for i in invocations],
+            }
+            for name, invocations in firsts.items()
+        }
         for name in variants:
             first_response = [i + f for i, f in zip(phases[name]["init"], phases[name]["first"], strict=True)]
             setattr(comparison, f"{name}_timing", Timing(first_response))
@@ -377,29 +390,18 @@ class Bench:
             "tracing (ApiFunction)", "OpenTelemetry API + UDP (ours)", "X-Ray SDK twin (before)", "Init Duration ms"
         )
         xray_layer = installed_copy("lab-xray-layer/python", XRAY_SDK_DISTRIBUTIONS).parent  # a layer: python/ inside
-        variants: dict[str, tuple[FunctionSpec, dict[str, str]]] = {}
+        variants: dict[str, FunctionSpec] = {}
+        extra_environment: dict[str, dict[str, str]] = {}
         for logical_id in TRACED_FUNCTIONS:
             spec = self.service.build.spec(self.service.app.functions[logical_id])
-            twin = dataclasses.replace(
-                spec,
-                handler="xray_sdk_twin.handler",
-                code_dir=self.lab_code,
-                layer_dirs=(*spec.layer_dirs, xray_layer),
+            variants[f"{logical_id}, tracing off"] = spec
+            extra_environment[f"{logical_id}, tracing off"] = {"POWERTOOLS_TRACE_DISABLED": "true"}
+            variants[f"{logical_id}, ours"] = spec
+            variants[f"{logical_id}, X-Ray SDK"] = dataclasses.replace(
+                spec, handler="xray_sdk_twin.handler", code_dir=self.lab_code, layer_dirs=(*spec.layer_dirs, xray_layer)
             )
-            variants[f"{logical_id}, tracing off"] = (spec, {"POWERTOOLS_TRACE_DISABLED": "true"})
-            variants[f"{logical_id}, ours"] = (spec, {})
-            variants[f"{logical_id}, X-Ray SDK"] = (twin, {"TWIN_HANDLER": spec.handler})
-        inits: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(self.sizes.cold_starts):
-            for name, (spec, extra) in variants.items():
-                env = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS, **extra}
-                if "POWERTOOLS_TRACE_DISABLED" not in extra:
-                    env.pop("POWERTOOLS_TRACE_DISABLED", None)
-                pool = FunctionPool(spec, env, max_environments=1, log_sink=self.service.log_sink)
-                invocation = pool.invoke({}, cold=True)
-                pool.close()
-                assert invocation.init_duration_ms is not None
-                inits[name].append(invocation.init_duration_ms)
+            extra_environment[f"{logical_id}, X-Ray SDK"] = {"TWIN_HANDLER": spec.handler}
+        inits = self._inits(variants, extra_environment=extra_environment)
         comparison.optimized_timing = Timing(inits["ApiFunction, ours"])
         comparison.naive_timing = Timing(inits["ApiFunction, X-Ray SDK"])
         medians = {name: statistics.median(values) for name, values in inits.items()}

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +16,7 @@ from typing import Any
 
 import boto3
 from local_runner.aws_server import MOTO_AS_RELEASED
-from local_runner.template import PROJECT_ROOT
+from local_runner.cloud import start_aws_server
 
 DEPTHS = (10, 1000, 5000)
 CALLS = 15
@@ -27,14 +25,10 @@ LOCAL_CREDENTIAL = "local"  # moto accepts any key
 
 @contextmanager
 def moto_server(patched: bool) -> Iterator[str]:
-    command = [sys.executable, "-m", "local_runner.aws_server", "127.0.0.1", "0"]
     environment = {**os.environ, **({} if patched else {MOTO_AS_RELEASED: "1"})}
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        command, cwd=PROJECT_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    server, port = start_aws_server("127.0.0.1", 0, environment)
     try:
-        assert server.stdout is not None
-        yield f"http://127.0.0.1:{int(server.stdout.readline())}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import compileall
 import dataclasses
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -23,7 +24,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from local_runner.template import PROJECT_ROOT, FunctionSpec, SamApplication
@@ -80,7 +81,19 @@ def _remove(directory: Path) -> None:
         shutil.rmtree(directory)
 
 
-def installed_copy(name: str, distributions: Sequence[str], root: Path = LOCAL_BUILD_ROOT) -> Path:
+def _staged(target: Path, fill: Callable[[Path], None]) -> Path:
+    """`target`, made once: filled in a staging folder, made read-only, then renamed into place."""
+    if not target.is_dir():
+        staging = target.with_name(target.name + ".tmp")
+        _remove(staging)
+        fill(staging)
+        _make_read_only(staging)
+        staging.rename(target)
+    return target
+
+
+@functools.cache  # the venv does not change under a running process: check once, not per cold start
+def installed_copy(name: str, distributions: tuple[str, ...], root: Path = LOCAL_BUILD_ROOT) -> Path:
     """These distributions as installed in this venv, copied into `root/name`, compiled like the build's.
 
     No download and no install step: the exact files (native code included) the venv has, read-only.
@@ -122,6 +135,7 @@ class LocalBuild:
     def __init__(self, app: SamApplication) -> None:
         self.app = app
         self.root = app.template_path.parent / ".aws-sam" / "local"
+        self._built: Path | None = None
         self.native_note = (
             f"layer native code built for this host ({platform.machine()}); Lambda runs the template's "
             f"{', '.join(sorted({a for f in app.functions.values() for a in f.architectures}))} build"
@@ -135,50 +149,54 @@ class LocalBuild:
         return sorted(p for p in sources if p.exists())
 
     def sam_build(self) -> Path:
-        """`sam build` into .aws-sam/local/sam (host-architecture layer), unless the inputs are unchanged."""
+        """`sam build` into .aws-sam/local/sam (host-architecture layer), unless the inputs are unchanged.
+
+        Checked once per run: hashing every input again at each spec() would read the sources each time.
+        """
+        if self._built is not None:
+            return self._built
         target = self.root / "sam"
         stamp = self.root / "sam.fingerprint"
         fingerprint = _fingerprint(self._inputs(), host_wheel_platform(), sys.version)
         with self._lock:
-            if stamp.is_file() and stamp.read_text() == fingerprint and target.is_dir():
-                return target
-            _remove(target)
-            env = {
-                **os.environ,
-                "LAYER_PLATFORM": host_wheel_platform(),
-                "PYTHON": sys.executable,
-                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-                "SAM_CLI_TELEMETRY": "0",
-            }
-            sam = shutil.which("sam", path=env["PATH"]) or "sam"
-            result = subprocess.run(  # noqa: S603 - SAM CLI from our own venv
-                [sam, "build", "--template", str(self.app.template_path), "--build-dir", str(target)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode != 0:
-                tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-                raise BuildError(f"sam build for the local runner failed:\n{tail}")
-            _make_read_only(target)
-            _remove(self.root / "no-bytecode")  # derived from the old build
-            stamp.write_text(fingerprint)
-            return target
+            if not (stamp.is_file() and stamp.read_text() == fingerprint and target.is_dir()):
+                self._build_into(target)
+                stamp.write_text(fingerprint)
+        self._built = target
+        return target
+
+    def _build_into(self, target: Path) -> None:
+        _remove(target)
+        env = {
+            **os.environ,
+            "LAYER_PLATFORM": host_wheel_platform(),
+            "PYTHON": sys.executable,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "SAM_CLI_TELEMETRY": "0",
+        }
+        sam = shutil.which("sam", path=env["PATH"]) or "sam"
+        result = subprocess.run(  # noqa: S603 - SAM CLI from our own venv
+            [sam, "build", "--template", str(self.app.template_path), "--build-dir", str(target)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+            raise BuildError(f"sam build for the local runner failed:\n{tail}")
+        _make_read_only(target)
+        _remove(self.root / "no-bytecode")  # derived from the old build
 
     def code(self, source: Path) -> Path:
         """A code folder outside the template (the lab's twins), packaged like a function's."""
-        fingerprint = _fingerprint([source], sys.version)
-        target = self.root / "extra" / f"{source.name}-{fingerprint}"
+
+        def fill(staging: Path) -> None:
+            shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__"))
+            _compile(staging)
+
         with self._lock:
-            if not target.is_dir():
-                staging = target.with_name(target.name + ".tmp")
-                _remove(staging)
-                shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__"))
-                _compile(staging)
-                _make_read_only(staging)
-                staging.rename(target)
-        return target
+            return _staged(self.root / "extra" / f"{source.name}-{_fingerprint([source], sys.version)}", fill)
 
     def spec(self, function: FunctionSpec) -> FunctionSpec:
         """The function as the runner runs it: its built code and its built layers."""
@@ -198,14 +216,11 @@ class LocalBuild:
     def without_bytecode(self, function: FunctionSpec) -> FunctionSpec:
         """The same built function and layers with every .pyc removed: what `--no-compile` ships."""
         built = self.spec(function)
-        copies = []
-        for folder in (built.code_dir, *built.layer_dirs):
-            target = self.root / "no-bytecode" / folder.name
-            if not target.is_dir():
-                staging = target.with_name(target.name + ".tmp")
-                _remove(staging)
-                shutil.copytree(folder, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-                _make_read_only(staging)
-                staging.rename(target)
-            copies.append(target)
+        copies = [
+            _staged(
+                self.root / "no-bytecode" / folder.name,
+                functools.partial(shutil.copytree, folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")),
+            )
+            for folder in (built.code_dir, *built.layer_dirs)
+        ]
         return dataclasses.replace(built, code_dir=copies[0], layer_dirs=tuple(copies[1:]))

@@ -13,7 +13,6 @@ import sys
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,12 +20,25 @@ from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicR
 from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
 
 from local_runner.aws_server import COUNTS_PATH
-from local_runner.template import SamApplication
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from local_runner.template import PROJECT_ROOT, SamApplication
 
 ACCOUNT_ID = "123456789012"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+def start_aws_server(
+    host: str, port: int, environment: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
+    """moto in its own process (local_runner/aws_server.py); returns it and the port it listens on."""
+    server = subprocess.Popen(  # noqa: S603 - our own server module
+        [sys.executable, "-m", "local_runner.aws_server", host, str(port)],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    return server, int(server.stdout.readline())
 
 
 class RequestCounts:
@@ -77,14 +89,7 @@ class LocalCloud:
 
     # ---------------------------------------------------------------- server
     def start(self) -> LocalCloud:
-        self._server = subprocess.Popen(  # noqa: S603 - our own server script
-            [sys.executable, "-m", "local_runner.aws_server", self.host, str(self.port)],
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._server.stdout is not None
-        self._port = int(self._server.stdout.readline())
+        self._server, self._port = start_aws_server(self.host, self.port)
         self.requests = RequestCounts(self.endpoint_url)
         self.provision()
         return self
