@@ -1,8 +1,9 @@
 """moto in a process of its own, counting every AWS call by operation.
 
 `python -m local_runner.aws_server HOST PORT` prints the port it listens on, then serves until
-killed. GET /_local/requests answers the counts as JSON. Its own process: under load, moto's
-request handling must not compete for the runner's interpreter lock.
+killed. GET /_local/requests answers the counts as JSON; GET /_local/iam what each role was allowed,
+denied and never used (local_runner/iam.py authorises every call of an execution role). Its own
+process: under load, moto's request handling must not compete for the runner's interpreter lock.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
 from local_runner import moto_sqs
+from local_runner.iam import Authorizer
 
 COUNTS_PATH = "/_local/requests"
 MOTO_AS_RELEASED = "LOCAL_RUNNER_MOTO_AS_RELEASED"
@@ -54,12 +57,14 @@ class RequestCounter:
 
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
+    # SAM attaches AWS managed policies (AWSLambdaSQSQueueExecutionRole, …): moto knows them only on request.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     if os.environ.get(MOTO_AS_RELEASED) != "1":  # set only by `python -m lab sqs --unpatched`, for the comparison
         moto_sqs.apply()  # SQS calls that do not slow down as the queue grows
     server = make_server(
         host,
         port,
-        RequestCounter(DomainDispatcherApplication(create_backend_app)),
+        RequestCounter(Authorizer(DomainDispatcherApplication(create_backend_app), DEFAULT_ACCOUNT_ID)),
         threaded=True,
         request_handler=_QuietRequestHandler,
     )

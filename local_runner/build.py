@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import py_compile
@@ -26,6 +27,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from local_runner.template import PROJECT_ROOT, FunctionSpec, SamApplication
 
@@ -33,6 +35,8 @@ from local_runner.template import PROJECT_ROOT, FunctionSpec, SamApplication
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
 LOCAL_BUILD_ROOT = PROJECT_ROOT / ".aws-sam" / "local"
 _copy_lock = threading.Lock()
+# The properties of functions and layers `sam build` depends on (policies, events, sizes: it does not).
+_BUILD_PROPERTIES = ("CodeUri", "ContentUri", "Handler", "Runtime", "Architectures", "Layers", "CompatibleRuntimes")
 _HOST_WHEEL_PLATFORM = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux2014_aarch64"}
 
 
@@ -45,6 +49,10 @@ def host_wheel_platform() -> str:
     if machine not in _HOST_WHEEL_PLATFORM:
         raise BuildError(f"no manylinux wheels for a {machine} host; the runner needs x86_64 or aarch64 Linux")
     return _HOST_WHEEL_PLATFORM[machine]
+
+
+def _pick(properties: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: properties[key] for key in keys if key in properties}
 
 
 def _fingerprint(paths: list[Path], *extra: str) -> str:
@@ -142,11 +150,21 @@ class LocalBuild:
         )
 
     def _inputs(self) -> list[Path]:
-        sources = {self.app.template_path, self.app.template_path.parent / "packaging"}
+        sources = {self.app.template_path.parent / "packaging"}
         for function in self.app.functions.values():
             sources.add(function.code_dir)
             sources.update(function.layer_dirs)
         return sorted(p for p in sources if p.exists())
+
+    def _build_view(self) -> str:
+        """What of the template `sam build` reads: a copy that changes only policies reuses the build."""
+        template = self.app.sam_template
+        view: dict[str, Any] = {"Globals": _pick(template.get("Globals", {}).get("Function", {}), _BUILD_PROPERTIES)}
+        for name, resource in template["Resources"].items():
+            if resource["Type"] in {"AWS::Serverless::Function", "AWS::Serverless::LayerVersion"}:
+                properties = _pick(resource.get("Properties", {}), _BUILD_PROPERTIES)
+                view[name] = {"Type": resource["Type"], "Metadata": resource.get("Metadata"), **properties}
+        return json.dumps(view, sort_keys=True, default=str)
 
     def sam_build(self) -> Path:
         """`sam build` into .aws-sam/local/sam (host-architecture layer), unless the inputs are unchanged.
@@ -157,7 +175,7 @@ class LocalBuild:
             return self._built
         target = self.root / "sam"
         stamp = self.root / "sam.fingerprint"
-        fingerprint = _fingerprint(self._inputs(), host_wheel_platform(), sys.version)
+        fingerprint = _fingerprint(self._inputs(), host_wheel_platform(), sys.version, self._build_view())
         with self._lock:
             if not (stamp.is_file() and stamp.read_text() == fingerprint and target.is_dir()):
                 self._build_into(target)

@@ -20,10 +20,18 @@ from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicR
 from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
 
 from local_runner.aws_server import COUNTS_PATH
+from local_runner.iam import ADMIN_ACCESS_KEY, REPORT_PATH
 from local_runner.template import PROJECT_ROOT, SamApplication
 
 ACCOUNT_ID = "123456789012"
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+LOCAL_SERVICES = {"sqs", "dynamodb", "secretsmanager"}  # what the functions call; IAM judges each call
+# The runner's own calls (provisioning, the event sources' emulation devices, tests' inspection):
+# the local cloud lets this key do anything; every function calls as its role (local_runner/iam.py).
+ADMIN_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": ADMIN_ACCESS_KEY,
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+}
 
 
 def start_aws_server(
@@ -50,6 +58,31 @@ class RequestCounts:
     def snapshot(self) -> dict[str, int]:
         with urllib.request.urlopen(f"{self.endpoint_url}{COUNTS_PATH}", timeout=10) as response:  # noqa: S310
             return {str(k): int(v) for k, v in json.loads(response.read()).items()}
+
+
+@dataclass
+class RoleUsage:
+    """One function's execution role as the local cloud saw it used."""
+
+    function: str
+    role: str
+    calls: dict[str, int]  # allowed checks by action
+    denied: list[dict[str, str]]  # the first denials: session, action, resource
+    denied_count: int
+    unused: list[dict[str, Any]]  # Allow statements' actions never used: policy, statement, actions, resources
+    conditions_not_evaluated: list[str]
+
+    def never_used(self, labels: dict[str, str]) -> dict[str, list[str]]:
+        """Allowed actions no call used, by policy (its template name where `labels` has one).
+
+        Only services the local cloud serves: logs, ENIs and X-Ray are used by Lambda itself.
+        """
+        unused: dict[str, list[str]] = {}
+        for statement in self.unused:
+            actions = [a for a in statement["actions"] if a.split(":")[0] in LOCAL_SERVICES]
+            if actions:
+                unused.setdefault(labels.get(statement["policy"], statement["policy"]), []).extend(actions)
+        return unused
 
 
 @dataclass
@@ -85,6 +118,8 @@ class LocalCloud:
         self._port = 0
         self.symbols: dict[str, dict[str, Any]] = {}
         self.role_credentials: dict[str, dict[str, str]] = {}  # per function: its role's session
+        self.role_names: dict[str, str] = {}  # per function: its role's name in the local cloud
+        self.policy_labels: dict[str, str] = {}  # inline policy name → the template's (DynamoDBReadPolicy, …)
         self.managed_policies_not_attached: set[str] = set()
 
     # ---------------------------------------------------------------- server
@@ -105,13 +140,21 @@ class LocalCloud:
         assert self._server is not None, "start() first"
         return f"http://127.0.0.1:{self._port}"
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, *, as_function: str | None = None) -> Any:
+        """A client of the local cloud: the administrator's, or `as_function`'s execution role's."""
+        credentials = self.role_credentials.get(as_function or "", ADMIN_CREDENTIALS)
         return boto3.session.Session(
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials["AWS_SESSION_TOKEN"],
             region_name=self.app.region,
         ).client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    def iam_report(self) -> dict[str, RoleUsage]:
+        """Per function: what its role was allowed, denied and never used (local_runner/iam.py)."""
+        with urllib.request.urlopen(f"{self.endpoint_url}{REPORT_PATH}", timeout=10) as response:  # noqa: S310
+            roles = json.loads(response.read())["roles"]
+        return {function: RoleUsage(function, role, **roles[role]) for function, role in self.role_names.items()}
 
     # ---------------------------------------------------------------- resources
     def provision(self) -> None:
@@ -136,8 +179,8 @@ class LocalCloud:
     def _create_execution_role(self, function: str) -> None:
         """The function's role as the translated template declares it, and temporary credentials of it.
 
-        Each environment calls the local cloud as its own role, as on Lambda. (Enforcing the role's
-        policies is not done yet: moto checks some services against "*"; see README.)
+        Each environment calls the local cloud as its own role, as on Lambda, and the local cloud
+        authorises every call against the role's policies (local_runner/iam.py).
         """
         role_ref = self.app.cloudformation["Resources"][function]["Properties"].get("Role")
         if not (isinstance(role_ref, dict) and "Fn::GetAtt" in role_ref):
@@ -150,6 +193,12 @@ class LocalCloud:
             RoleName=name, AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"])
         )["Role"]["Arn"]
         self.symbols[role_id] = {"Ref": name, "Arn": arn}
+        declared = self.app.sam_template["Resources"][function]["Properties"].get("Policies", [])
+        for index, entry in enumerate(declared if isinstance(declared, list) else [declared]):
+            if isinstance(entry, dict):  # SAM names the inline policy of Policies[i] "<Role>Policy<i>"
+                kind = next(iter(entry))  # a policy template's name, or an inline "Statement"
+                label = f"Policies[{index}] {kind}" if kind == "Statement" else kind
+                self.policy_labels[f"{role_id}Policy{index}"] = label
         for policy in properties.get("Policies", []):
             document = self.resolve(policy["PolicyDocument"])
             document.setdefault("Version", "2012-10-17")  # SAM's expanded policy templates carry none
@@ -157,9 +206,10 @@ class LocalCloud:
         for managed in properties.get("ManagedPolicyArns", []):
             try:
                 iam.attach_role_policy(RoleName=name, PolicyArn=managed)
-            except iam.exceptions.NoSuchEntityException:  # moto loads AWS's managed policies only on request
-                self.managed_policies_not_attached.add(managed)  # logs, X-Ray, VPC: no call of ours needs them
+            except iam.exceptions.NoSuchEntityException:  # a managed policy newer than moto's copy: said in the books
+                self.managed_policies_not_attached.add(managed)
         credentials = self.client("sts").assume_role(RoleArn=arn, RoleSessionName=function)["Credentials"]
+        self.role_names[function] = name
         self.role_credentials[function] = {
             "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
             "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
@@ -226,7 +276,7 @@ class LocalCloud:
         variables["DB_PORT"] = str(self.database.port)  # the proxy's port is the template's; ours may differ
         if not self.database.tls:
             variables["DB_TLS"] = "false"  # the local server offers no TLS; RDS Proxy requires it
-        credentials = self.role_credentials.get(logical_id, FAKE_CREDENTIALS)
+        credentials = self.role_credentials.get(logical_id, ADMIN_CREDENTIALS)  # no role: a template's own Role ARN
         return variables | credentials | {"AWS_ENDPOINT_URL": self.endpoint_url}
 
 

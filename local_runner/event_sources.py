@@ -50,12 +50,24 @@ class SqsEventSource:
         self.batching_window_s = float(properties.get("MaximumBatchingWindowInSeconds", 0))
         self.reports_item_failures = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])
         self.max_concurrency = int(properties.get("ScalingConfig", {}).get("MaximumConcurrency", 5))
-        self.sqs = service.cloud.client("sqs")
+        self.sqs = service.cloud.client("sqs", as_function=logical_id)  # Lambda polls with the function's role
+        self.runner_sqs = service.cloud.client("sqs")  # the runner's own bookkeeping: calls Lambda does not make
+        self._check_visibility_timeout(self.pool.spec.timeout_s)
         self.stats = SqsStats()
         self.problems: list[str] = []  # what went wrong while polling: reported by drain(), never dropped
         self._busy = 0  # pollers between the start of a receive and the end of its settling
         self._activity = 0  # bumped when a poll starts or ends: tells a stable snapshot from a moving one
         self._lock = threading.Lock()
+
+    def _check_visibility_timeout(self, function_timeout_s: int) -> None:
+        """What Lambda checks, as the function's role, when the mapping is created (sqs:GetQueueAttributes)."""
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])
+        visibility_timeout = int(attributes["Attributes"]["VisibilityTimeout"])
+        if visibility_timeout < function_timeout_s:
+            raise ValueError(
+                f"Queue visibility timeout: {visibility_timeout} seconds is less than Function timeout: "
+                f"{function_timeout_s} seconds"
+            )
 
     def _receive_batch(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
@@ -149,7 +161,7 @@ class SqsEventSource:
             entries: list[Any] = [
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(chunk)
             ]
-            response = self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+            response = self.runner_sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
             for failure in response.get("Failed", []):
                 message_id = chunk[int(failure["Id"])]["MessageId"]
                 with self._lock:
@@ -171,7 +183,7 @@ class SqsEventSource:
 
     def depth(self) -> tuple[int, int]:
         """(visible, in flight) messages in the queue."""
-        attributes = self.sqs.get_queue_attributes(
+        attributes = self.runner_sqs.get_queue_attributes(
             QueueUrl=self.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
@@ -292,7 +304,8 @@ class Schedule:
                 "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
                 "responsePayload": attempts[-1].error,
             }
-            self.service.cloud.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(record))
+            destination = self.service.cloud.client("sqs", as_function=self.logical_id)  # Lambda sends as the role
+            destination.send_message(QueueUrl=url, MessageBody=json.dumps(record))
         return ScheduledRun(
             event=event, attempts=attempts, sent_to_failure_destination=failed and bool(self.failure_destination_arn)
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from local_runner.build import LocalBuild
-from local_runner.cloud import FAKE_CREDENTIALS, LocalCloud
+from local_runner.cloud import LocalCloud
 from local_runner.environment import Emulation, FunctionPool, say_once
 from local_runner.mysql_server import LocalMySql
 from local_runner.template import DEFAULT_TEMPLATE, SamApplication
@@ -111,7 +111,6 @@ class LocalService:
                 if key in set(self.app.functions[logical_id].raw_environment) | _LOCAL_ONLY
             }
             document[logical_id]["DB_SECRET_ID"] = f"{self.cloud.stack_name}/DatabaseSecret"  # the name: no random ARN
-            document[logical_id].update(FAKE_CREDENTIALS)  # a session of this run's role would expire with it
             document[logical_id]["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon beside `sam local`
         return document
 

@@ -74,6 +74,8 @@ def main() -> None:
             outcome = {"payload": handler(request["event"], context)}
         except Exception as error:
             outcome = {"error": _error(error)}
+            # Lambda's runtime logs an unhandled error in the function's own log stream, with its traceback.
+            print(f"[ERROR] {type(error).__name__}: {error}\n{traceback.format_exc()}", file=sys.stderr)
         outcome["duration_ms"] = (time.perf_counter() - started) * 1000
         outcome["max_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         sys.stdout.flush()

@@ -53,28 +53,29 @@ def _plain(value: Any) -> Any:
 
 
 @tracer.capture_method(capture_response=False)
-def write_orders(settings: Settings, orders: Sequence[Order]) -> set[str]:
-    """Store orders with BatchWriteItem, 25 per call; return the order_ids that could not be stored.
+def write_orders(settings: Settings, orders: Sequence[Order]) -> dict[str, str]:
+    """Store orders with BatchWriteItem, 25 per call; return why each order that was not stored was not.
 
     One call per 25 orders instead of one PutItem each saves round trips (same write capacity).
     A key may appear only once per call, so repeated deliveries of one order are collapsed first.
     """
     unique = {order.order_id: order for order in orders}
     items = [{"PutRequest": {"Item": to_item(order)}} for order in unique.values()]
-    unstored: set[str] = set()
+    unstored: dict[str, str] = {}
     for start in range(0, len(items), BATCH_WRITE_LIMIT):
         chunk: list[WriteRequestTypeDef] = items[start : start + BATCH_WRITE_LIMIT]  # type: ignore[assignment]
         unstored |= _write_chunk(settings, chunk)
     return unstored
 
 
-def _write_chunk(settings: Settings, requests: list[WriteRequestTypeDef]) -> set[str]:
+def _write_chunk(settings: Settings, requests: list[WriteRequestTypeDef]) -> dict[str, str]:
     """Send one chunk; retry what DynamoDB left unprocessed with full-jitter backoff, up to a bound.
 
     The SDK retries whole-request errors itself but never UnprocessedItems: that is our job here.
     """
     pending: list[Any] = requests  # requests, or what DynamoDB handed back unprocessed
     table = settings.orders_table_name
+    reason = f"still unprocessed after {settings.batch_write_max_attempts} BatchWriteItem attempts"
     for attempt in range(settings.batch_write_max_attempts):
         if attempt:
             metrics.add_metric(name="BatchWriteRetries", unit="Count", value=1)
@@ -90,14 +91,16 @@ def _write_chunk(settings: Settings, requests: list[WriteRequestTypeDef]) -> set
         try:
             response = dynamodb_client().batch_write_item(RequestItems={table: pending})
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in _RETRYABLE_ERRORS:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code not in _RETRYABLE_ERRORS:
                 logger.exception("BatchWriteItem failed; the chunk's messages go back to the queue")
+                reason = f"{code}: {error.response.get('Error', {}).get('Message', '')}"  # e.g. AccessDenied: named
                 break
             continue
         pending = response.get("UnprocessedItems", {}).get(table, [])
         if not pending:
-            return set()
-    return {request["PutRequest"]["Item"]["order_id"]["S"] for request in pending}
+            return {}
+    return {request["PutRequest"]["Item"]["order_id"]["S"]: reason for request in pending}
 
 
 def get_order(settings: Settings, order_id: str) -> Order | None:

@@ -21,7 +21,7 @@ prime(get_settings, dynamodb_client)  # INIT runs at full CPU, the first invocat
 
 
 class OrderNotStoredError(Exception):
-    """DynamoDB still left this order unprocessed after the retry bound; SQS will deliver it again."""
+    """DynamoDB did not store this order (unprocessed after the retry bound, or refused); SQS will deliver it again."""
 
 
 def _parse(record: SQSRecord) -> Order | ValidationError:
@@ -39,7 +39,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     outcomes = {record.message_id: _parse(record) for record in map(SQSRecord, event["Records"])}
     orders = [outcome for outcome in outcomes.values() if isinstance(outcome, Order)]
     unstored = write_orders(get_settings(), orders)
-    metrics.add_metric(name="OrdersStored", unit="Count", value=len({o.order_id for o in orders} - unstored))
+    metrics.add_metric(name="OrdersStored", unit="Count", value=len({o.order_id for o in orders} - unstored.keys()))
 
     def settle(record: SQSRecord) -> str:
         """Fail exactly the malformed and the unstored records; Powertools reports them by messageId."""
@@ -47,7 +47,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         if isinstance(outcome, ValidationError):
             raise outcome
         if outcome.order_id in unstored:
-            raise OrderNotStoredError(outcome.order_id)
+            raise OrderNotStoredError(f"{outcome.order_id}: {unstored[outcome.order_id]}")
         return outcome.order_id
 
     # If every record failed this raises, so Lambda retries the whole batch: never swallow that.
