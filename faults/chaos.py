@@ -51,6 +51,7 @@ class ChaosReport:
     password_rotations: int = 0
     injected: dict[str, int] = field(default_factory=dict)
     log_counts: dict[str, int] = field(default_factory=dict)
+    iam_denials: dict[str, int] = field(default_factory=dict)  # per function: calls its role was refused
     seconds: float = 0.0
 
     @property
@@ -83,6 +84,7 @@ class ChaosReport:
             "reconnects": self.log_counts.get("reconnects", 0),
             "password rotations": self.password_rotations,
             "secret refreshes after a refused password": self.log_counts.get("secret_refreshes", 0),
+            "calls denied by IAM (each function as its role)": sum(self.iam_denials.values()),
         }
 
     def problems(self) -> list[str]:
@@ -93,6 +95,7 @@ class ChaosReport:
             problems.append(f"{self.duplicated} orders duplicated")
         if self.server_errors:
             problems.append(f"{self.server_errors} API responses were 5xx")
+        problems += [f"{function}: {count} calls denied by IAM" for function, count in self.iam_denials.items()]
         if self.dlq_poison != self.poison_sent:
             problems.append(f"{self.poison_sent} poison messages sent, {self.dlq_poison} in the DLQ")
         triggered = {
@@ -223,6 +226,7 @@ def _run_chaos(report_dir: Path, orders: int, seed: int, clients: int, kill_inte
             report.connections_killed = killer.killed
         server.shutdown()
         report.stored = stored_order_ids(service)
+        report.iam_denials = {f: u.denied_count for f, u in service.cloud.iam_report().items() if u.denied_count}
         for body in queue_bodies(service, service.queue_url("OrdersDeadLetterQueue")):
             if isinstance(body, dict) and isinstance(body.get("order_id"), str) and body["order_id"] in report.accepted:
                 report.dlq_orders.add(body["order_id"])

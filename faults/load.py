@@ -38,6 +38,7 @@ class LoadReport:
     queue_depth_after: int = -1
     messages_consumed: int = 0  # deliveries: SQS is at-least-once, so this may exceed the orders
     orders_stored: int = 0
+    iam_denials: dict[str, int] = field(default_factory=dict)  # per function: calls its role was refused
     seconds: float = 0.0
 
     @property
@@ -56,6 +57,7 @@ class LoadReport:
             problems.append(f"{self.connections_opened} MySQL connections for {self.api_environments} environments")
         if self.queue_depth_after != 0:
             problems.append(f"{self.queue_depth_after} messages still queued: the consumer did not keep up")
+        problems += [f"{function}: {count} calls denied by IAM" for function, count in self.iam_denials.items()]
         if self.orders_stored != self.statuses.get(202, 0):
             problems.append(f"{self.statuses.get(202, 0)} orders accepted, {self.orders_stored} stored")
         return problems
@@ -121,6 +123,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
         report.queue_depth_after = consumer.in_flight()
         report.messages_consumed = consumer.stats.messages_deleted
         report.orders_stored = len(stored_order_ids(service))
+        report.iam_denials = {f: u.denied_count for f, u in service.cloud.iam_report().items() if u.denied_count}
     return report
 
 
@@ -143,6 +146,7 @@ def main(requests: int = 5000, clients: int = 50) -> int:
         "MySQL connections opened (server count)": report.connections_opened,
         "deliveries consumed / orders stored": f"{report.messages_consumed} / {report.orders_stored}",
         "queue depth at the end": report.queue_depth_after,
+        "calls denied by IAM (each function as its role)": sum(report.iam_denials.values()),
     }
     for name, value in rows.items():
         table.add_row(name, str(value))
@@ -152,7 +156,7 @@ def main(requests: int = 5000, clients: int = 50) -> int:
     for problem in report.problems():
         console.print(f"[red]✗ {problem}[/]")
     if not report.problems():
-        console.print("[green]✓ 0 errors, connections ≤ environments, the consumer kept up[/]")
+        console.print("[green]✓ 0 errors, connections ≤ environments, the consumer kept up, no IAM denial[/]")
     return 1 if report.problems() else 0
 
 
