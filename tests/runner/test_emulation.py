@@ -115,7 +115,9 @@ def test_cpu_bound_work_runs_about_four_times_faster_at_1769_than_at_442_mb(
     one_vcpu = make_pool(pools, app, "spin", 1769)
     event = {"iterations": 1_500_000}
     ratio = median_warm_ms(small, event) / median_warm_ms(one_vcpu, event)
-    assert 2.5 <= ratio <= 6, f"442 MB / 1,769 MB = {ratio:.2f}, expected ≈ 4"
+    # ≈ 4 (3.8-4.1 alone); a busy host stretches the throttled side (7.8 seen once in a full CI run),
+    # so the band is wide above. Without the quota the ratio is ≈ 1: the lower bound is the check.
+    assert 2.5 <= ratio <= 9, f"442 MB / 1,769 MB = {ratio:.2f}, expected ≈ 4"
 
 
 def init_ms(pools: list[FunctionPool], app: SamApplication, memory_mb: int, emulation: Emulation) -> float:
