@@ -153,7 +153,9 @@ class Bench:
             handler=handler,
             code_dir=self.lab_code,
         )
-        return FunctionPool(spec, self.base_environment | env, max_environments=1, log_sink=self.service.log_sink)
+        # The real function's environment, its execution role included: the twin may call what it may.
+        environment = self.service.environment(template_function) | {"PYTHONPATH": str(self.api.code_dir)} | env
+        return FunctionPool(spec, environment, max_environments=1, log_sink=self.service.log_sink)
 
     def interleaved(self, pools: dict[str, FunctionPool], event: Callable[[], Any]) -> dict[str, Timing]:
         """Rounds of warm invocations, alternating variants so both see the same machine noise."""

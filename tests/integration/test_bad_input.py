@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from orders.handlers import api
+from orders.logic.request_body import MAX_BODY_BYTES
 from orders.models import MAX_ITEMS_PER_ORDER
 from tests.conftest import LAMBDA_ENV, AwsWorld
 from tests.factories import FakeLambdaContext, order_request, post_order_event
@@ -48,7 +49,7 @@ def test_a_missing_content_type_is_read_as_json(orders_service: AwsWorld):
 
 
 def test_an_oversized_body_gets_413_before_it_is_parsed(orders_service: AwsWorld):
-    event = post_order_event('{"customer_id": "' + "x" * (api.MAX_BODY_BYTES + 1) + '"}')
+    event = post_order_event('{"customer_id": "' + "x" * (MAX_BODY_BYTES + 1) + '"}')
     status, body = invoke(event)
     assert status == 413
     assert body["errors"][0]["field"] == "body"

@@ -33,16 +33,16 @@ from orders.adapters.orders_table import get_order
 from orders.adapters.secrets import secrets_provider
 from orders.config import get_settings
 from orders.logic.pricing import PricingError, price_order
+from orders.logic.request_body import MAX_BODY_BYTES, BodyRefused, canonical_json_event
 from orders.models import ErrorBody, Order, OrderAccepted, OrderRequest
 from orders.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True)
+INVALID_REQUEST = "the request is not valid"  # every 400's message; its errors name the fields and why
 # INIT runs at full CPU, the first invocation at MemorySize's share: build every invocation's needs now.
 prime(
     get_settings, sqs_client, dynamodb_client, secretsmanager_client, secrets_provider, persistence_layer, database_tls
 )
-MAX_BODY_BYTES = 64 * 1024  # a 50-line order is < 4 KB: refuse anything far bigger before parsing it
-JSON_CONTENT_TYPE = "application/json"
 
 
 def _documented(description: str, model: type[BaseModel] = ErrorBody) -> OpenAPIResponse:
@@ -52,7 +52,7 @@ def _documented(description: str, model: type[BaseModel] = ErrorBody) -> OpenAPI
 CLIENT_ERRORS: dict[int, OpenAPIResponse] = {
     400: _documented("The request is not valid: the errors name the fields"),
     413: _documented(f"The body is over {MAX_BODY_BYTES} bytes"),
-    415: _documented("The body is not application/json"),
+    415: _documented("The body is not application/json (any case, parameters allowed; charset UTF-8)"),
 }
 
 
@@ -77,7 +77,7 @@ def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
         {"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"], "type": e["type"]}
         for e in error.errors()
     ]
-    return _error(HTTPStatus.BAD_REQUEST, "the request is not valid", errors)
+    return _error(HTTPStatus.BAD_REQUEST, INVALID_REQUEST, errors)
 
 
 @app.not_found
@@ -171,26 +171,15 @@ def read_order(order_id: Annotated[str, Path(min_length=1, max_length=64)]) -> R
     )
 
 
-def refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
-    """413 for an oversized body, 415 for a body that is not JSON — before the resolver parses it.
-
-    A missing Content-Type is read as JSON (API clients and `sam local generate-event` omit it).
-    """
-    body = event.get("body") or ""
-    if len(body) > MAX_BODY_BYTES:
-        return _raw_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes")
-    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
-    media_type = headers.get("content-type", JSON_CONTENT_TYPE).split(";")[0].strip().lower()
-    if body and media_type != JSON_CONTENT_TYPE:
-        return _raw_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the order as {JSON_CONTENT_TYPE}")
-    return None
-
-
-def _raw_error(status: HTTPStatus, message: str) -> dict[str, Any]:
+def _raw_error(refused: BodyRefused) -> dict[str, Any]:
+    """The API's error shape, built without the resolver: the body never reached it."""
+    message = INVALID_REQUEST if refused.status == HTTPStatus.BAD_REQUEST else refused.message
     return {
-        "statusCode": int(status),
+        "statusCode": int(refused.status),
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps({"message": message, "errors": [{"field": "body", "message": message}]}),
+        "body": json.dumps(
+            {"message": message, "errors": [{"field": "body", "message": refused.message, "type": refused.type}]}
+        ),
         "isBase64Encoded": False,
     }
 
@@ -199,8 +188,9 @@ def _raw_error(status: HTTPStatus, message: str) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    refused = refuse_unreadable_body(event)
-    if refused is not None:
-        return refused
+    try:
+        checked = canonical_json_event(event)  # any body: JSON the resolver can read, or a 4xx here
+    except BodyRefused as refused:
+        return _raw_error(refused)
     idempotency_config().register_lambda_context(context)
-    return app.resolve(event, context)
+    return app.resolve(checked, context)

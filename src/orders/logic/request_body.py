@@ -1,0 +1,141 @@
+"""The request body read strictly at the edge: any bytes a client sends become JSON or a 4xx, never a 5xx.
+
+API Gateway passes bodies through as sent (up to 10 MB), so whatever Python's json module would
+choke on — a number with more digits than int() converts, nesting deeper than the recursion limit,
+NaN, a duplicated key, bytes that are not UTF-8 — is refused here, with the reason, before the
+resolver sees it. What passes is handed on re-serialized, so Powertools parses exactly what was
+checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+MAX_BODY_BYTES = 64 * 1024  # a 50-line order is < 4 KB: refuse anything far bigger before parsing it
+MAX_DEPTH = 16  # an order nests 3 deep (object → items → line); nothing legitimate comes near
+JSON_MEDIA_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class BodyRefused(Exception):
+    """The body cannot be an order: the status, and why (the API's error shape carries both)."""
+
+    status: HTTPStatus
+    message: str
+    type: str
+
+
+def media_type(content_type: str) -> tuple[str, dict[str, str]]:
+    """`type/subtype` lower-cased and the parameters (RFC 9110 §8.3.1: both names are case-insensitive)."""
+    essence, *parameters = content_type.split(";")
+    parsed: dict[str, str] = {}
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        parsed[name.strip().lower()] = value.strip().strip('"')
+    return essence.strip().lower(), parsed
+
+
+def canonical_json_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its body checked and re-serialized as plain JSON text, or BodyRefused.
+
+    A missing Content-Type is read as JSON (API clients and `sam local generate-event` omit it).
+    """
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    text = _body_text(event)
+    essence, parameters = media_type(headers.get("content-type", JSON_MEDIA_TYPE))
+    if text and (essence != JSON_MEDIA_TYPE or parameters.get("charset", "utf-8").lower() != "utf-8"):
+        raise BodyRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the order as {JSON_MEDIA_TYPE}", "media_type")
+    canonical = json.dumps(parse_json(text), ensure_ascii=False) if text else text
+    # Powertools matches the media type case-sensitively: hand it the one spelling it knows.
+    return event | {
+        "body": canonical,
+        "isBase64Encoded": False,
+        "headers": headers | {"content-type": JSON_MEDIA_TYPE},
+    }
+
+
+def _body_text(event: dict[str, Any]) -> str:
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        if len(body) > MAX_BODY_BYTES:  # characters ≤ bytes: a cheap first look at the size
+            raise _too_large()
+        return str(body)
+    if len(body) * 3 // 4 > MAX_BODY_BYTES:
+        raise _too_large()
+    try:
+        raw = base64.b64decode(body, validate=True)
+        return raw.decode("utf-8")
+    except binascii.Error:
+        raise BodyRefused(HTTPStatus.BAD_REQUEST, "the body is not valid base64", "body_encoding") from None
+    except UnicodeDecodeError as error:
+        message = f"the body is not UTF-8 (byte {error.start})"
+        raise BodyRefused(HTTPStatus.BAD_REQUEST, message, "body_encoding") from None
+
+
+def _too_large() -> BodyRefused:
+    return BodyRefused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes", "body_size")
+
+
+def parse_json(text: str) -> Any:
+    """JSON (RFC 8259) with every ambiguity refused: duplicate keys, NaN/Infinity, out-of-range numbers."""
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_number)
+    except RecursionError:
+        raise _too_deep() from None
+    except BodyRefused:
+        raise
+    except ValueError as error:  # JSONDecodeError, and int()'s 4,300-digit limit
+        raise BodyRefused(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {error}", "json_invalid") from None
+    if _depth(value) > MAX_DEPTH:
+        raise _too_deep()
+    return value
+
+
+def _too_deep() -> BodyRefused:
+    return BodyRefused(HTTPStatus.BAD_REQUEST, f"the JSON nests deeper than {MAX_DEPTH} levels", "json_depth")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refused, not last-wins: parsers disagree on which duplicate wins (a proxy and we could read two orders)."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise BodyRefused(HTTPStatus.BAD_REQUEST, f"the key {key[:64]!r} appears twice", "json_duplicate_key")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise BodyRefused(HTTPStatus.BAD_REQUEST, f"{name} is not a JSON number", "json_invalid")
+
+
+def _number(text: str) -> float | int:
+    """2.0 and 2 are the same JSON number (JSON Schema's integer too); 1e999 is not a number we can hold."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise BodyRefused(HTTPStatus.BAD_REQUEST, f"the number {text[:20]} is out of range", "json_number")
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _depth(value: Any) -> int:
+    """How deep the parsed value nests, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in _children(current))
+    return deepest
+
+
+def _children(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        yield from value.values()
+    elif isinstance(value, list):
+        yield from value

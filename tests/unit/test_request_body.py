@@ -1,0 +1,127 @@
+"""Any body a client can send becomes checked JSON or a 4xx with a reason — never an exception that escapes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from orders.logic.request_body import MAX_BODY_BYTES, MAX_DEPTH, BodyRefused, canonical_json_event, media_type
+from tests.factories import order_request, post_order_event
+
+
+def refusal(event: dict[str, Any]) -> BodyRefused:
+    with pytest.raises(BodyRefused) as raised:
+        canonical_json_event(event)
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ('{"quantity": ' + "9" * 5000 + "}", "json_invalid"),  # over int()'s 4,300-digit limit
+        ("[" * 10_000 + "]" * 10_000, "json_depth"),  # past the recursion limit
+        ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "json_depth"),  # parses, but no order nests that deep
+        ('{"customer_id": "a", "customer_id": "b"}', "json_duplicate_key"),
+        ('{"quantity": NaN}', "json_invalid"),
+        ('{"quantity": -Infinity}', "json_invalid"),
+        ('{"quantity": 1e999}', "json_number"),
+        ("\ufeff{}", "json_invalid"),  # a BOM: RFC 8259 forbids sending one
+        ("   ", "json_invalid"),
+    ],
+)
+def test_bodies_json_would_choke_on_are_refused_with_a_400_naming_why(body: str, kind: str):
+    refused = refusal(post_order_event(body))
+    assert (refused.status, refused.type) == (HTTPStatus.BAD_REQUEST, kind)
+
+
+def test_a_base64_body_must_be_base64_of_utf8():
+    event = post_order_event("{}") | {"isBase64Encoded": True}
+    assert refusal(event | {"body": "not base64!"}).type == "body_encoding"
+    invalid_utf8 = base64.b64encode(b'{"customer_id": "\xff"}').decode()
+    assert "byte 17" in refusal(event | {"body": invalid_utf8}).message
+    valid = base64.b64encode(json.dumps(order_request()).encode()).decode()
+    checked = canonical_json_event(event | {"body": valid})
+    assert json.loads(checked["body"]) == order_request()
+    assert checked["isBase64Encoded"] is False
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_parsed():
+    assert refusal(post_order_event("x" * (MAX_BODY_BYTES + 1))).status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    encoded = base64.b64encode(b"x" * (MAX_BODY_BYTES + 3)).decode()
+    assert refusal(post_order_event("{}") | {"body": encoded, "isBase64Encoded": True}).status == 413
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "APPLICATION/JSON", "Application/Json; charset=UTF-8", 'application/json ; charset="utf-8"'],
+)
+def test_json_in_any_case_with_parameters_is_accepted_and_handed_on_in_one_spelling(content_type: str):
+    checked = canonical_json_event(post_order_event(order_request(), content_type=content_type))
+    assert checked["headers"]["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/jsonx", "application/json; charset=latin-1"])
+def test_other_media_types_are_415(content_type: str):
+    refused = refusal(post_order_event(order_request(), content_type=content_type))
+    assert refused.status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+
+
+def test_an_empty_body_is_left_for_validation_to_name_the_missing_fields():
+    checked = canonical_json_event(post_order_event("", content_type="text/plain"))
+    assert checked["body"] == ""
+    assert checked["headers"]["content-type"] == "application/json"  # not Powertools' own 415
+
+
+def test_integral_numbers_are_integers_whatever_their_spelling():
+    body = '{"a": 2.0, "b": 1e2, "c": 2.5, "d": -0.0}'
+    assert json.loads(canonical_json_event(post_order_event(body))["body"]) == {"a": 2, "b": 100, "c": 2.5, "d": 0}
+
+
+def test_media_type_parameters_are_case_insensitive_names():
+    assert media_type(' Application/JSON ; Charset="UTF-8"; q=1') == ("application/json", {"charset": "UTF-8", "q": "1"})
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200) | json_values.map(json.dumps) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
+def test_any_text_becomes_json_or_a_4xx(body: str):
+    try:
+        checked = canonical_json_event(post_order_event(body))
+    except BodyRefused as refused:
+        assert 400 <= refused.status < 500
+        assert refused.message
+    else:
+        json.loads(checked["body"] or "null")  # what the resolver gets is JSON text
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_valid_json_within_the_limits_survives_unchanged_in_meaning(value: Any):
+    assume(_nesting(value) <= MAX_DEPTH)
+    checked = canonical_json_event(post_order_event(json.dumps(value)))
+    assert json.loads(checked["body"]) == json.loads(json.dumps(value), parse_float=_integral_as_int)
+
+
+def _integral_as_int(text: str) -> float | int:
+    number = float(text)
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def _nesting(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_nesting, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_nesting, value), default=0)
+    return 1
