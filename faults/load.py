@@ -77,20 +77,9 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
         threading.Thread(target=server.serve_forever, daemon=True).start()
         consumer = SqsEventSource(service, "OrdersConsumer")
         connections_before = service.mysql.connections_opened()
-        sending = threading.Event()
-        sending.set()
-
-        def drain_while_sending() -> None:
-            while sending.is_set() and time.monotonic() < deadline:
-                if not consumer.poll_once():
-                    time.sleep(0.05)
-
+        sent = threading.Event()
         started = time.monotonic()
-        pollers = [  # as many concurrent batches as the mapping's MaximumConcurrency allows
-            threading.Thread(target=drain_while_sending, name=f"consumer-{n}") for n in range(consumer.max_concurrency)
-        ]
-        for poller in pollers:
-            poller.start()
+        pollers = consumer.start_polling(sent)  # the mapping consumes while the clients send
         # The clients run in their own process: this one already serves HTTP, moto and the poller.
         result = subprocess.run(  # noqa: S603 - our own module, loopback port
             [
@@ -108,11 +97,11 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
             check=True,
             cwd=PROJECT_ROOT,
         )
-        sent = json.loads(result.stdout)
-        report.statuses.update({int(k): v for k, v in sent["statuses"].items()})
-        report.latencies_ms = sent["latencies_ms"]
-        report.transport_errors = sent["transport_errors"]
-        sending.clear()
+        outcome = json.loads(result.stdout)
+        report.statuses.update({int(k): v for k, v in outcome["statuses"].items()})
+        report.latencies_ms = outcome["latencies_ms"]
+        report.transport_errors = outcome["transport_errors"]
+        sent.set()
         for poller in pollers:
             poller.join()
         consumer.drain(timeout_s=max(10.0, deadline - time.monotonic()))

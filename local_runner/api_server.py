@@ -1,4 +1,12 @@
-"""`sam local start-api` without Docker: the template's HttpApi routes as payload-v2 events."""
+"""`sam local start-api` without Docker: the template's HttpApi routes behind an emulated API Gateway.
+
+HTTP itself is waitress's, a maintained WSGI server: request framing, keep-alive, HEAD, chunked
+bodies, a bad Content-Length (400, connection closed), idle and slow clients (`channel_timeout`).
+This module is API Gateway's part: routes, the payload v2 event, the reading of the function's
+response, and API Gateway's own errors in HTTP APIs' shapes — `{"message":"Not Found"}` (404, no
+route), `Request Entity Too Large` (413, over 10 MB), `Internal Server Error` (500, the function
+failed), `Service Unavailable` (503, over the 30 s integration timeout).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +15,25 @@ import json
 import re
 import signal
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
+from waitress.server import BaseWSGIServer, create_server
+
+from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
 
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs accept request bodies up to 10 MB
+INTEGRATION_TIMEOUT_S = 30  # HTTP APIs' integration timeout (its maximum)
+SERVER_THREADS = 64  # one per request in flight: an invocation blocks its thread, as a client waits
+IDLE_TIMEOUT_S = 30  # a client that sends nothing (headers or body) for this long is dropped
 
 
 @dataclass(frozen=True)
@@ -54,7 +70,7 @@ def to_event(
     match = route.pattern.match(url.path)
     assert match is not None
     now = time.time()
-    content_type = headers.get("content-type", "")
+    content_type = headers.get("content-type", "").lower()  # media types are case-insensitive (RFC 9110)
     is_text = not body or any(content_type.startswith(t) for t in _TEXT_TYPES)
     query = parse_qsl(url.query, keep_blank_values=True)
     event: dict[str, Any] = {
@@ -88,8 +104,10 @@ def to_event(
         for key, value in query:
             values.setdefault(key, []).append(value)
         event["queryStringParameters"] = {key: ",".join(v) for key, v in values.items()}
-    if match.groupdict():
-        event["pathParameters"] = match.groupdict()
+    if match.groupdict():  # decoded, as API Gateway does; rawPath keeps the encoded form
+        event["pathParameters"] = {name: unquote(value) for name, value in match.groupdict().items()}
+    if "cookie" in headers:  # payload v2 moves cookies out of the headers into their own list
+        event["cookies"] = [c.strip() for c in headers.pop("cookie").replace(",", ";").split(";") if c.strip()]
     if body:
         event["body"] = body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()
     return event
@@ -105,64 +123,130 @@ def from_result(result: Any) -> tuple[int, dict[str, str], bytes]:
     return 200, {"content-type": "application/json"}, json.dumps(result).encode()
 
 
-def make_server(service: LocalService, host: str, port: int, *, quiet: bool = False) -> ThreadingHTTPServer:
-    routes = http_api_routes(service)
+_GATEWAY_ERRORS = {  # API Gateway's own answers for HTTP APIs, before or instead of the function's
+    HTTPStatus.NOT_FOUND: "Not Found",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "Request Entity Too Large",
+    HTTPStatus.INTERNAL_SERVER_ERROR: "Internal Server Error",
+    HTTPStatus.SERVICE_UNAVAILABLE: "Service Unavailable",
+}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
 
-        def _handle(self) -> None:
-            path = urlsplit(self.path).path
-            candidates = [r for r in routes if r.pattern.match(path)]
-            route = next((r for r in candidates if r.method in (self.command, "ANY")), None)
-            if route is None:
-                self._send(HTTPStatus.NOT_FOUND, {"content-type": "application/json"}, b'{"message":"Not Found"}')
-                return
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers: dict[str, str] = {}
-            for key, value in self.headers.items():
-                headers[key.lower()] = f"{headers[key.lower()]},{value}" if key.lower() in headers else value
-            event = to_event(route, self.command, self.path, headers, body, self.client_address[0])
-            invocation = service.pool(route.function).invoke(event)
-            if invocation.error is not None:
-                print(f"{route.function} failed: {invocation.error.get('errorMessage')}", file=sys.stderr)
-                self._send(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
-                return
-            self._send(*from_result(invocation.payload))
+class HttpApiGateway:
+    """The WSGI app: one request → route → payload v2 event → the function's pool → its response."""
 
-        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def __init__(self, service: LocalService, *, quiet: bool = False) -> None:
+        self.service = service
+        self.routes = http_api_routes(service)
+        self.quiet = quiet
 
-        def __getattr__(self, name: str) -> Any:
-            """Every method reaches the router, as on API Gateway (undeclared ones get its 404)."""
-            if name.startswith("do_"):
-                return self._handle
-            raise AttributeError(name)
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        target = environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")  # the path as sent, still encoded
+        status, headers, body = self._answer(environ, method, target)
+        if not self.quiet:
+            print(f"{environ.get('REMOTE_ADDR', '-')} {method} {target} {status}", file=sys.stderr)
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
+        fields = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
+        start_response(f"{status} {phrase}", [*fields, ("Content-Length", str(len(body)))])
+        return [] if method == "HEAD" else [body]  # HEAD: the headers a GET would get, no body
 
-        def log_message(self, format: str, *args: Any) -> None:
-            if not quiet:
-                print(f"{self.address_string()} {format % args}", file=sys.stderr)
+    def _answer(self, environ: dict[str, Any], method: str, target: str) -> tuple[int, dict[str, str], bytes]:
+        path = urlsplit(target).path
+        candidates = [r for r in self.routes if r.pattern.match(path)]
+        route = next((r for r in candidates if r.method in (method, "ANY")), None)
+        if route is None:
+            return _gateway_error(HTTPStatus.NOT_FOUND)
+        body = environ["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)  # waitress has framed it: whole, or refused
+        if len(body) > MAX_PAYLOAD_BYTES:
+            return _gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        event = to_event(route, method, target, _headers(environ), body, environ.get("REMOTE_ADDR", ""))
+        invocation = self.service.pool(route.function).invoke(event)
+        if invocation.duration_ms > INTEGRATION_TIMEOUT_S * 1000:
+            return _gateway_error(HTTPStatus.SERVICE_UNAVAILABLE)
+        if invocation.error is not None:
+            print(f"{route.function} failed: {invocation.error.get('errorMessage')}", file=sys.stderr)
+            return _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR)
+        try:
+            return from_result(invocation.payload)
+        except (TypeError, ValueError) as error:  # a response API Gateway cannot read is its 500
+            print(f"{route.function} returned an unreadable response: {error}", file=sys.stderr)
+            return _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR)
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 256  # the default backlog of 5 refuses bursts of concurrent clients
 
-    return Server((host, port), Handler)
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    """Lower-case names, repeated headers joined with commas (WSGI has done that), as payload v2 has them."""
+    headers = {key[5:].replace("_", "-").lower(): str(v) for key, v in environ.items() if key.startswith("HTTP_")}
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").lower()] = str(environ[key])
+    return headers
+
+
+def _gateway_error(status: HTTPStatus) -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps({"message": _GATEWAY_ERRORS[status]}).encode()
+    return int(status), {"content-type": "application/json", "apigw-requestid": uuid.uuid4().hex[:16]}, body
+
+
+class LocalHttpApi:
+    """The gateway on waitress, started and stopped the way the demo, the tests and the CLI need."""
+
+    def __init__(
+        self, service: LocalService, host: str, port: int, *, quiet: bool = False, idle_timeout_s: int = IDLE_TIMEOUT_S
+    ) -> None:
+        self._connections: dict[int, Any] = {}  # waitress's socket map, ours so shutdown can close them all
+        server = create_server(
+            HttpApiGateway(service, quiet=quiet),
+            map=self._connections,
+            host=host,
+            port=port,
+            threads=SERVER_THREADS,
+            channel_timeout=idle_timeout_s,
+            cleanup_interval=min(idle_timeout_s, 30),  # how often idle connections are looked for
+            max_request_body_size=MAX_PAYLOAD_BYTES + 1024 * 1024,  # beyond our JSON 413: waitress's own
+            connection_limit=1000,
+            backlog=1024,  # bursts of concurrent clients are queued, not refused
+            ident="local-http-api",
+        )
+        assert isinstance(server, BaseWSGIServer)  # one host and port: one listening server
+        self._server = server
+        self._stopped = threading.Event()
+
+    @property
+    def server_port(self) -> int:
+        return int(self._server.getsockname()[1])
+
+    def serve_forever(self) -> None:
+        self._server.run()
+
+    def shutdown(self) -> None:
+        """Stop accepting, close every connection, end serve_forever."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        for dispatcher in list(self._connections.values()):  # the listener, the trigger, open connections
+            dispatcher.close()
+
+    server_close = shutdown
+
+
+def make_server(service: LocalService, host: str, port: int, *, quiet: bool = False) -> LocalHttpApi:
+    return LocalHttpApi(service, host, port, quiet=quiet)
 
 
 def serve_forever(service: LocalService, host: str, port: int) -> None:
+    """`start-api`: the routes, and behind them the queue's event source mapping, as AWS runs them."""
     server = make_server(service, host, port)
     for route in http_api_routes(service):
         print(
             f"Mounting {route.function} at http://{host}:{server.server_port}{route.path} [{route.method}]",
             file=sys.stderr,
         )
+    mappings = [SqsEventSource(service, name) for name, fn in service.app.functions.items() if fn.events_of_type("SQS")]
+    stop = threading.Event()
+    pollers = [poller for mapping in mappings for poller in mapping.start_polling(stop)]
+    for mapping in mappings:
+        print(f"Polling {mapping.queue_url} for {mapping.pool.spec.logical_id} (its SQS event)", file=sys.stderr)
     print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
     print("Ctrl-C to stop", file=sys.stderr)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too: the finally runs
@@ -171,4 +255,7 @@ def serve_forever(service: LocalService, host: str, port: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        stop.set()
+        server.shutdown()
+        for poller in pollers:
+            poller.join()

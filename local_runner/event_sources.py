@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import threading
 import time
 import uuid
@@ -191,6 +192,31 @@ class SqsEventSource:
 
     def in_flight(self) -> int:
         return sum(self.depth())
+
+    def start_polling(self, stop: threading.Event) -> list[threading.Thread]:
+        """Poll as Lambda's mapping does, MaximumConcurrency batches at a time, until `stop` is set.
+
+        For `start-api` and `make load`, where orders keep arriving. A poll that raises has returned
+        its messages (poll_once); the error is said and kept in `problems`, and polling goes on.
+        """
+
+        def poller() -> None:
+            while not stop.is_set():
+                try:
+                    if not self.poll_once():
+                        stop.wait(0.05)
+                except Exception as error:
+                    with self._lock:
+                        self.problems.append(f"{threading.current_thread().name}: {type(error).__name__}: {error}")
+                    print(f"local runner: SQS poller for {self.pool.spec.logical_id}: {error}", file=sys.stderr)
+                    stop.wait(1)
+
+        threads = [
+            threading.Thread(target=poller, name=f"sqs-poller-{n}", daemon=True) for n in range(self.max_concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
 
     def drain(self, timeout_s: float = 120) -> SqsStats:
         """Poll with up to MaximumConcurrency concurrent batches until nothing deliverable remains.

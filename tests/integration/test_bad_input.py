@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from orders.handlers import api
-from orders.logic.request_body import MAX_BODY_BYTES
+from orders.logic.request import MAX_BODY_BYTES
 from orders.models import MAX_ITEMS_PER_ORDER
 from tests.conftest import LAMBDA_ENV, AwsWorld
 from tests.factories import FakeLambdaContext, order_request, post_order_event

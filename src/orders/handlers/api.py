@@ -33,7 +33,7 @@ from orders.adapters.orders_table import get_order
 from orders.adapters.secrets import secrets_provider
 from orders.config import get_settings
 from orders.logic.pricing import PricingError, price_order
-from orders.logic.request_body import MAX_BODY_BYTES, BodyRefused, canonical_json_event
+from orders.logic.request import MAX_BODY_BYTES, RequestRefused, canonical_json_event, decoded_path_event
 from orders.models import ErrorBody, Order, OrderAccepted, OrderRequest
 from orders.observability import logger, metrics, tracer
 
@@ -171,14 +171,14 @@ def read_order(order_id: Annotated[str, Path(min_length=1, max_length=64)]) -> R
     )
 
 
-def _raw_error(refused: BodyRefused) -> dict[str, Any]:
+def _raw_error(refused: RequestRefused) -> dict[str, Any]:
     """The API's error shape, built without the resolver: the body never reached it."""
     message = INVALID_REQUEST if refused.status == HTTPStatus.BAD_REQUEST else refused.message
     return {
         "statusCode": int(refused.status),
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
         "body": json.dumps(
-            {"message": message, "errors": [{"field": "body", "message": refused.message, "type": refused.type}]}
+            {"message": message, "errors": [{"field": refused.field, "message": refused.message, "type": refused.type}]}
         ),
         "isBase64Encoded": False,
     }
@@ -189,8 +189,8 @@ def _raw_error(refused: BodyRefused) -> dict[str, Any]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        checked = canonical_json_event(event)  # any body: JSON the resolver can read, or a 4xx here
-    except BodyRefused as refused:
+        checked = decoded_path_event(canonical_json_event(event))  # JSON the resolver can read, or a 4xx here
+    except RequestRefused as refused:
         return _raw_error(refused)
     idempotency_config().register_lambda_context(context)
     return app.resolve(checked, context)

@@ -11,12 +11,19 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from orders.logic.request_body import MAX_BODY_BYTES, MAX_DEPTH, BodyRefused, canonical_json_event, media_type
-from tests.factories import order_request, post_order_event
+from orders.logic.request import (
+    MAX_BODY_BYTES,
+    MAX_DEPTH,
+    RequestRefused,
+    canonical_json_event,
+    decoded_path_event,
+    media_type,
+)
+from tests.factories import load_event, order_request, post_order_event
 
 
-def refusal(event: dict[str, Any]) -> BodyRefused:
-    with pytest.raises(BodyRefused) as raised:
+def refusal(event: dict[str, Any]) -> RequestRefused:
+    with pytest.raises(RequestRefused) as raised:
         canonical_json_event(event)
     return raised.value
 
@@ -98,12 +105,12 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200) | json_values.map(json.dumps) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
 def test_any_text_becomes_json_or_a_4xx(body: str):
-    outcome: BodyRefused | dict[str, Any]
+    outcome: RequestRefused | dict[str, Any]
     try:
         outcome = canonical_json_event(post_order_event(body))
-    except BodyRefused as refused:
+    except RequestRefused as refused:
         outcome = refused
-    if isinstance(outcome, BodyRefused):
+    if isinstance(outcome, RequestRefused):
         assert 400 <= outcome.status < 500
         assert outcome.message
     else:
@@ -129,3 +136,21 @@ def _nesting(value: Any) -> int:
     if isinstance(value, list):
         return 1 + max(map(_nesting, value), default=0)
     return 1
+
+
+def test_the_path_is_read_decoded_as_api_gateway_decodes_path_parameters():
+    event = load_event("api_get_order.json") | {"rawPath": "/orders/%C3%A9t%C3%A9"}
+    assert decoded_path_event(event)["rawPath"] == "/orders/été"
+    plain = load_event("api_get_order.json")
+    assert decoded_path_event(plain) is plain  # nothing encoded: the event as it came
+
+
+def test_a_path_that_is_not_utf8_once_decoded_is_a_400_on_the_path():
+    refused = refusal_of(decoded_path_event, load_event("api_get_order.json") | {"rawPath": "/orders/%FF"})
+    assert (refused.status, refused.field, refused.type) == (HTTPStatus.BAD_REQUEST, "path", "path_encoding")
+
+
+def refusal_of(check: Any, event: dict[str, Any]) -> RequestRefused:
+    with pytest.raises(RequestRefused) as raised:
+        check(event)
+    return raised.value

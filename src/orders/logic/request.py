@@ -1,4 +1,4 @@
-"""The request body read strictly at the edge: any bytes a client sends become JSON or a 4xx, never a 5xx.
+"""The request read strictly at the edge: any bytes a client sends become JSON or a 4xx, never a 5xx.
 
 API Gateway passes bodies through as sent (up to 10 MB), so whatever Python's json module would
 choke on — a number with more digits than int() converts, nesting deeper than the recursion limit,
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 MAX_BODY_BYTES = 64 * 1024  # a 50-line order is < 4 KB: refuse anything far bigger before parsing it
 MAX_DEPTH = 16  # an order nests 3 deep (object → items → line); nothing legitimate comes near
@@ -24,12 +25,13 @@ JSON_MEDIA_TYPE = "application/json"
 
 
 @dataclass(frozen=True)
-class BodyRefused(Exception):
-    """The body cannot be an order: the status, and why (the API's error shape carries both)."""
+class RequestRefused(Exception):
+    """The request cannot be read: the status, why, and where (the API's error shape carries all three)."""
 
     status: HTTPStatus
     message: str
     type: str
+    field: str = "body"
 
 
 def media_type(content_type: str) -> tuple[str, dict[str, str]]:
@@ -43,7 +45,7 @@ def media_type(content_type: str) -> tuple[str, dict[str, str]]:
 
 
 def canonical_json_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The event with its body checked and re-serialized as plain JSON text, or BodyRefused.
+    """The event with its body checked and re-serialized as plain JSON text, or RequestRefused.
 
     A missing Content-Type is read as JSON (API clients and `sam local generate-event` omit it).
     """
@@ -51,7 +53,7 @@ def canonical_json_event(event: dict[str, Any]) -> dict[str, Any]:
     text = _body_text(event)
     essence, parameters = media_type(headers.get("content-type", JSON_MEDIA_TYPE))
     if text and (essence != JSON_MEDIA_TYPE or parameters.get("charset", "utf-8").lower() != "utf-8"):
-        raise BodyRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the order as {JSON_MEDIA_TYPE}", "media_type")
+        raise RequestRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the order as {JSON_MEDIA_TYPE}", "media_type")
     canonical = json.dumps(parse_json(text), ensure_ascii=False) if text else text
     # Powertools matches the media type case-sensitively: hand it the one spelling it knows.
     return event | {
@@ -59,6 +61,22 @@ def canonical_json_event(event: dict[str, Any]) -> dict[str, Any]:
         "isBase64Encoded": False,
         "headers": headers | {"content-type": JSON_MEDIA_TYPE},
     }
+
+
+def decoded_path_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its path percent-decoded, as API Gateway decodes pathParameters.
+
+    Powertools takes route parameters from rawPath, which API Gateway leaves encoded: without this,
+    `/orders/%41` would look up "%41", and an id of 11 "é" would fail a 64-character limit at 66.
+    """
+    raw_path = str(event.get("rawPath") or "/")
+    if "%" not in raw_path:
+        return event
+    try:
+        return event | {"rawPath": unquote(raw_path, errors="strict")}
+    except UnicodeDecodeError:
+        message = "the path is not UTF-8 once percent-decoded"
+        raise RequestRefused(HTTPStatus.BAD_REQUEST, message, "path_encoding", field="path") from None
 
 
 def _body_text(event: dict[str, Any]) -> str:
@@ -73,14 +91,14 @@ def _body_text(event: dict[str, Any]) -> str:
         raw = base64.b64decode(body, validate=True)
         return raw.decode("utf-8")
     except binascii.Error:
-        raise BodyRefused(HTTPStatus.BAD_REQUEST, "the body is not valid base64", "body_encoding") from None
+        raise RequestRefused(HTTPStatus.BAD_REQUEST, "the body is not valid base64", "body_encoding") from None
     except UnicodeDecodeError as error:
         message = f"the body is not UTF-8 (byte {error.start})"
-        raise BodyRefused(HTTPStatus.BAD_REQUEST, message, "body_encoding") from None
+        raise RequestRefused(HTTPStatus.BAD_REQUEST, message, "body_encoding") from None
 
 
-def _too_large() -> BodyRefused:
-    return BodyRefused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes", "body_size")
+def _too_large() -> RequestRefused:
+    return RequestRefused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes", "body_size")
 
 
 def parse_json(text: str) -> Any:
@@ -89,17 +107,17 @@ def parse_json(text: str) -> Any:
         value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_number)
     except RecursionError:
         raise _too_deep() from None
-    except BodyRefused:
+    except RequestRefused:
         raise
     except ValueError as error:  # JSONDecodeError, and int()'s 4,300-digit limit
-        raise BodyRefused(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {error}", "json_invalid") from None
+        raise RequestRefused(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {error}", "json_invalid") from None
     if _depth(value) > MAX_DEPTH:
         raise _too_deep()
     return value
 
 
-def _too_deep() -> BodyRefused:
-    return BodyRefused(HTTPStatus.BAD_REQUEST, f"the JSON nests deeper than {MAX_DEPTH} levels", "json_depth")
+def _too_deep() -> RequestRefused:
+    return RequestRefused(HTTPStatus.BAD_REQUEST, f"the JSON nests deeper than {MAX_DEPTH} levels", "json_depth")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -107,20 +125,20 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: set[str] = set()
     for key, _ in pairs:
         if key in seen:
-            raise BodyRefused(HTTPStatus.BAD_REQUEST, f"the key {key[:64]!r} appears twice", "json_duplicate_key")
+            raise RequestRefused(HTTPStatus.BAD_REQUEST, f"the key {key[:64]!r} appears twice", "json_duplicate_key")
         seen.add(key)
     return dict(pairs)
 
 
 def _no_constant(name: str) -> Any:
-    raise BodyRefused(HTTPStatus.BAD_REQUEST, f"{name} is not a JSON number", "json_invalid")
+    raise RequestRefused(HTTPStatus.BAD_REQUEST, f"{name} is not a JSON number", "json_invalid")
 
 
 def _number(text: str) -> float | int:
     """2.0 and 2 are the same JSON number (JSON Schema's integer too); 1e999 is not a number we can hold."""
     value = float(text)
     if not math.isfinite(value):
-        raise BodyRefused(HTTPStatus.BAD_REQUEST, f"the number {text[:20]} is out of range", "json_number")
+        raise RequestRefused(HTTPStatus.BAD_REQUEST, f"the number {text[:20]} is out of range", "json_number")
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 

@@ -1,0 +1,193 @@
+"""The local HTTP API over real sockets: HTTP framing as a maintained server does it, API Gateway's answers."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from local_runner.api_server import LocalHttpApi
+from local_runner.service import LocalService
+from local_runner.traffic import random_order
+
+pytestmark = pytest.mark.integration
+ORDER = json.dumps(random_order(random.Random(7))).encode()  # SKUs of the demo catalog
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[LocalService]:
+    local = LocalService(parameter_overrides={"DatabaseName": "orders_http_test"})
+    local.prepare_database()
+    yield local
+    local.close()
+
+
+@pytest.fixture(scope="module")
+def port(service: LocalService) -> Iterator[int]:
+    server = LocalHttpApi(service, "127.0.0.1", 0, quiet=True, idle_timeout_s=1)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "shutdown() ends serve_forever"
+
+
+def exchange(port: int, *requests: bytes, half_close: bool = False, wait_s: float = 5) -> bytes:
+    """Send raw bytes on one connection; everything the server answers until it closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as connection:
+        for request in requests:
+            connection.sendall(request)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except (TimeoutError, ConnectionResetError):  # quiet, or closed by the server with bytes unread
+            pass
+        return received
+
+
+def post(body: bytes, *extra: str, content_length: str | None = None) -> bytes:
+    length = content_length if content_length is not None else str(len(body))
+    head = ["POST /orders HTTP/1.1", "Host: local", "Content-Type: application/json", f"Content-Length: {length}"]
+    return ("\r\n".join([*head, *extra]) + "\r\n\r\n").encode() + body
+
+
+def get(path: str, *extra: str) -> bytes:
+    return ("\r\n".join([f"GET {path} HTTP/1.1", "Host: local", *extra]) + "\r\n\r\n").encode()
+
+
+def statuses(raw: bytes) -> list[int]:
+    return [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", raw)]  # a body has no line end before the next
+
+
+def queued(service: LocalService) -> int:
+    attributes = service.cloud.client("sqs").get_queue_attributes(
+        QueueUrl=service.queue_url("OrdersQueue"), AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def test_requests_on_one_kept_alive_connection_are_each_answered(port: int):
+    raw = exchange(port, get("/orders/a"), post(ORDER), get("/orders/b", "Connection: close"))
+    assert statuses(raw) == [404, 202, 404]
+
+
+def test_an_unread_body_never_becomes_the_next_request(port: int):
+    # GIVEN a body sent to a route that does not exist, then a request on the same connection
+    smuggled = get("/orders/smuggled")
+    raw = exchange(
+        port, post(smuggled).replace(b"POST /orders ", b"POST /nowhere "), get("/orders/x", "Connection: close")
+    )
+    # THEN two answers: API Gateway's 404 for the route, the function's 404 for the order
+    assert statuses(raw) == [404, 404]
+    assert b'{"message": "Not Found"}' in raw or b'{"message":"Not Found"}' in raw
+    assert b"smuggled" not in raw
+
+
+def test_a_chunked_body_is_read_whole(port: int):
+    chunked = f"{len(ORDER):x}\r\n".encode() + ORDER + b"\r\n0\r\n\r\n"
+    head = "POST /orders HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+    raw = exchange(port, head.encode() + b"Connection: close\r\n\r\n" + chunked)
+    assert statuses(raw) == [202]
+
+
+def test_head_gets_no_body_and_the_connection_stays_in_step(port: int):
+    head = b"HEAD /orders/x HTTP/1.1\r\nHost: local\r\n\r\n"
+    raw = exchange(port, head, get("/orders/y", "Connection: close"))
+    assert statuses(raw) == [404, 404]  # HEAD is not a declared method: API Gateway's 404; then the GET
+    _, _, rest = raw.partition(b"\r\n\r\n")
+    assert rest.startswith(b"HTTP/1.1 404"), "the HEAD response carried a body"
+
+
+def test_a_truncated_body_is_never_accepted(service: LocalService, port: int):
+    before = queued(service)
+    raw = exchange(port, post(ORDER[:-10], "Connection: close", content_length=str(len(ORDER))), half_close=True)
+    assert 202 not in statuses(raw)
+    assert queued(service) == before
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1, 2"])
+def test_a_bad_content_length_is_a_400_and_the_connection_closes(port: int, length: str):
+    started = time.monotonic()
+    raw = exchange(port, post(ORDER, content_length=length), wait_s=10)
+    assert statuses(raw) == [400]
+    assert b"<html" not in raw.lower()
+    assert time.monotonic() - started < 5  # closed by the server, not by our read timeout
+
+
+def test_a_client_that_never_finishes_its_headers_is_dropped(port: int):
+    started = time.monotonic()
+    raw = exchange(port, b"GET /orders/x HTTP/1.1\r\nHost: loc", wait_s=10)
+    assert raw == b"" or 400 <= statuses(raw)[0] < 500
+    assert time.monotonic() - started < 5  # the idle timeout (1 s here, 30 s by default), not the client's
+
+
+def test_path_parameters_are_percent_decoded_and_checked_decoded(port: int):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/orders/%41")
+    answer = json.loads(connection.getresponse().read())
+    assert answer["message"] == "order A not found"
+    eleven = "%C3%A9" * 11  # 11 "é": 66 characters encoded, 11 decoded
+    connection.request("GET", f"/orders/{eleven}")
+    response = connection.getresponse()
+    assert (response.status, json.loads(response.read())["message"]) == (404, f"order {'é' * 11} not found")
+
+
+def test_over_ten_mb_is_api_gateways_413_in_its_shape(port: int):
+    raw = exchange(port, post(b"x" * (10 * 1024 * 1024 + 1), "Connection: close"), wait_s=30)
+    assert statuses(raw) == [413]
+    assert raw.endswith(b'{"message": "Request Entity Too Large"}')
+
+
+@pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "application/json; charset=UTF-8"])
+def test_json_in_any_spelling_is_accepted(port: int, content_type: str):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/orders", ORDER, {"Content-Type": content_type})
+    assert connection.getresponse().status == 202
+
+
+def test_start_api_runs_the_queues_mapping_so_a_posted_order_becomes_readable(tmp_path: Any):
+    # GIVEN `start-api`, as a user runs it
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    api_port = free.getsockname()[1]
+    free.close()
+    command = [sys.executable, "-m", "local_runner", "start-api", "-p", str(api_port)]
+    command += ["--parameter-overrides", "DatabaseName=orders_start_api"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"})  # noqa: S603
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line.startswith("Ctrl-C to stop"):
+                break
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # the functions' logs: keep the pipe flowing
+        # WHEN an order is posted
+        connection = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
+        connection.request("POST", "/orders", ORDER, {"Content-Type": "application/json"})
+        order_id = json.loads(connection.getresponse().read())["order_id"]
+
+        # THEN the consumer stores it behind the API, and GET finds it
+        deadline, status = time.monotonic() + 30, 404
+        while status == 404 and time.monotonic() < deadline:
+            connection.request("GET", f"/orders/{order_id}")
+            response = connection.getresponse()
+            status = response.status
+            response.read()
+            time.sleep(0.2)
+        assert status == 200
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
