@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Z0-9-]+$")]
 
@@ -28,16 +28,9 @@ class OrderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     customer_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    # One line per SKU is a business rule (pricing's 422), not a schema rule: JSON Schema cannot say
+    # "unique by sku", and a schema-valid request must never get a 400.
     items: list[OrderLine] = Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)
-
-    @field_validator("items")
-    @classmethod
-    def skus_are_unique(cls, items: list[OrderLine]) -> list[OrderLine]:
-        skus = [line.sku for line in items]
-        duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
-        if duplicates:
-            raise ValueError(f"each SKU may appear once; repeated: {', '.join(duplicates)}")
-        return items
 
 
 class CatalogEntry(BaseModel):

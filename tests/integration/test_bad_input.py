@@ -60,7 +60,6 @@ def test_an_oversized_body_gets_413_before_it_is_parsed(orders_service: AwsWorld
     ("items", "field"),
     [
         ([{"sku": f"SKU-{n}", "quantity": 1} for n in range(MAX_ITEMS_PER_ORDER + 1)], "body.items"),
-        ([{"sku": "MUG-CERAMIC-350ML", "quantity": 1}, {"sku": "MUG-CERAMIC-350ML", "quantity": 2}], "body.items"),
         ([{"sku": "MUG-CERAMIC-350ML", "quantity": -1}], "body.items.0.quantity"),
         ([{"sku": "MUG-CERAMIC-350ML", "quantity": 0}], "body.items.0.quantity"),
         ([{"sku": "MUG-CERAMIC-350ML", "quantity": 10**30}], "body.items.0.quantity"),

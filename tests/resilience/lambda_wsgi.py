@@ -6,6 +6,7 @@ the API without a server.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -22,7 +23,7 @@ _ANY_ROUTE = re.compile(r"^.*$")
 def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     path, method = environ.get("PATH_INFO", "/"), environ["REQUEST_METHOD"]
     if path == "/openapi.json":
-        status, headers, body = 200, {"content-type": "application/json"}, api.app.get_openapi_json_schema().encode()
+        status, headers, body = 200, {"content-type": "application/json"}, json.dumps(api.openapi_document()).encode()
     else:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""

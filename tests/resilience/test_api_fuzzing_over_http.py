@@ -3,7 +3,6 @@ functions in worker processes. Deselected by default; `pytest -m slow` (CI with 
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 
@@ -16,7 +15,7 @@ from schemathesis.checks import positive_data_acceptance, unsupported_method
 
 from orders.handlers import api
 
-schema = schemathesis.openapi.from_dict(json.loads(api.app.get_openapi_json_schema()))
+schema = schemathesis.openapi.from_dict(api.openapi_document())
 
 
 @pytest.fixture(scope="module")

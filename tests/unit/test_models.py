@@ -10,9 +10,7 @@ from pydantic import ValidationError
 from orders.models import MAX_ITEMS_PER_ORDER, OrderRequest, RollupRequest
 
 
-def test_skus_are_trimmed_and_must_be_unique():
-    with pytest.raises(ValidationError, match="repeated: MUG"):
-        OrderRequest.model_validate({"customer_id": "c", "items": [{"sku": "MUG", "quantity": 1}] * 2})
+def test_skus_are_trimmed():
     parsed = OrderRequest.model_validate({"customer_id": "c", "items": [{"sku": " MUG ", "quantity": 1}]})
     assert parsed.items[0].sku == "MUG"
 

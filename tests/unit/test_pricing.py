@@ -46,3 +46,16 @@ def test_the_order_date_is_the_utc_day():
     late_in_new_york = dt.datetime(2026, 11, 22, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
     order = price_order(request(MUG=1), CATALOG, order_id="o-1", created_at=late_in_new_york)
     assert order.order_date == "2026-11-23"
+
+
+def test_a_sku_on_two_lines_is_a_pricing_problem_naming_both_lines():
+    # GIVEN a schema-valid order naming MUG twice (JSON Schema cannot require unique SKUs)
+    twice = OrderRequest.model_validate(
+        {"customer_id": "c-1", "items": [{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 2}]}
+    )
+    # WHEN it is priced, THEN a 422-class problem on the second line, pointing at the first
+    with pytest.raises(PricingError) as raised:
+        price_order(twice, CATALOG, order_id="o-1", created_at=NOW)
+    assert raised.value.problems == [
+        {"field": "items.1.sku", "message": "MUG is already on line 0: each SKU may appear once"}
+    ]

@@ -26,7 +26,13 @@ def price_order(
     """Price every line from the catalog; collect every problem before refusing, not just the first."""
     problems: list[dict[str, str]] = []
     lines: list[PricedLine] = []
+    first_line: dict[str, int] = {}
     for index, line in enumerate(request.items):
+        if line.sku in first_line:
+            repeated = f"{line.sku} is already on line {first_line[line.sku]}: each SKU may appear once"
+            problems.append({"field": f"items.{index}.sku", "message": repeated})
+            continue
+        first_line[line.sku] = index
         entry = catalog.get(line.sku)
         if entry is None:
             problems.append({"field": f"items.{index}.sku", "message": f"unknown SKU {line.sku}"})

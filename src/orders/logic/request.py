@@ -22,6 +22,7 @@ from urllib.parse import unquote
 MAX_BODY_BYTES = 64 * 1024  # a 50-line order is < 4 KB: refuse anything far bigger before parsing it
 MAX_DEPTH = 16  # an order nests 3 deep (object → items → line); nothing legitimate comes near
 JSON_MEDIA_TYPE = "application/json"
+METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,10 @@ def canonical_json_event(event: dict[str, Any]) -> dict[str, Any]:
     """The event with its body checked and re-serialized as plain JSON text, or RequestRefused.
 
     A missing Content-Type is read as JSON (API clients and `sam local generate-event` omit it).
+    Methods without a body here (GET, …) pass as they are: their routes never read one.
     """
+    if event.get("requestContext", {}).get("http", {}).get("method", "POST") not in METHODS_WITH_BODY:
+        return event
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
     text = _body_text(event)
     essence, parameters = media_type(headers.get("content-type", JSON_MEDIA_TYPE))
