@@ -1,39 +1,83 @@
-"""The slower job: the same Schemathesis run against the local start-api over real HTTP, with the
-functions in worker processes. Deselected by default; `pytest -m slow` (CI with FULL=1) runs it."""
+"""The slower job: Schemathesis against `start-api` over real HTTP, as an outsider would run it.
+
+Every check, positive and negative modes, the stateful phase (POST → GET, which works because
+start-api runs the queue's event source mapping). Deselected by default; `pytest -m slow` (CI with
+FULL=1) runs it. What is configured or excluded holds on AWS too: tests/resilience/schemathesis.toml.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, settings
-from local_runner.api_server import make_server
-from local_runner.service import LocalService
-from schemathesis.checks import positive_data_acceptance, unsupported_method
 
 from orders.handlers import api
 
-schema = schemathesis.openapi.from_dict(api.openapi_document())
+HERE = Path(__file__).parent
+EXAMPLES_PER_OPERATION = 300
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with LocalService(parameter_overrides={"DatabaseName": "orders_fuzz_http"}) as service:
-        service.prepare_database()
-        server = make_server(service, "127.0.0.1", 0, quiet=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield f"http://127.0.0.1:{server.server_port}"
-        server.shutdown()
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.mark.slow
 @pytest.mark.integration
-@schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_request_over_http_gets_a_server_error(case, base_url):
-    response = case.call(base_url=base_url)
-    assert response.status_code < 500, response.text
-    # Same exclusions as in-process: API Gateway routes methods; catalog misses are documented 422s.
-    case.validate_response(response, excluded_checks=[unsupported_method, positive_data_acceptance])
+def test_schemathesis_finds_nothing_with_every_check_and_the_stateful_phase(tmp_path: Path):
+    # GIVEN start-api, as a user runs it, and the API's published contract
+    port = _free_port()
+    command = [sys.executable, "-m", "local_runner", "start-api", "-p", str(port)]
+    command += ["--parameter-overrides", "DatabaseName=orders_fuzz_http"]
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)  # noqa: S603
+    contract = tmp_path / "openapi.json"
+    contract.write_text(json.dumps(api.openapi_document()))
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:
+            if line.startswith("Ctrl-C to stop"):
+                break
+        threading.Thread(target=server.stderr.read, daemon=True).start()  # the functions' logs
+
+        # WHEN Schemathesis runs everything it has against it
+        st = Path(sys.executable).with_name("st")
+        result = subprocess.run(  # noqa: S603
+            [
+                str(st),
+                "--config-file",
+                str(HERE / "schemathesis.toml"),
+                "run",
+                str(contract),
+                "--url",
+                f"http://127.0.0.1:{port}",
+                "--checks",
+                "all",
+                # API Gateway routes methods: an undeclared one gets its 404 {"message":"Not Found"}, not 405.
+                "--exclude-checks",
+                "unsupported_method",
+                "--mode",
+                "all",
+                "--max-examples",
+                str(EXAMPLES_PER_OPERATION),
+                "--phases",
+                "examples,coverage,fuzzing,stateful",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=os.environ | {"NO_COLOR": "1"},
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    # THEN no failure, in any phase
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert "Stateful" in result.stdout
