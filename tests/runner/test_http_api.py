@@ -191,3 +191,25 @@ def test_start_api_runs_the_queues_mapping_so_a_posted_order_becomes_readable(tm
     finally:
         process.terminate()
         assert process.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"customer_id": "c", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": ' + b"9" * 5000 + b"}]}",
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"customer_id": "a", "customer_id": "b", "items": []}',
+        b'{"customer_id": "c", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": NaN}]}',
+        b'{"customer_id": "\xff\xfe", "items": []}',
+        b"\xef\xbb\xbf{}",
+    ],
+    ids=["huge-number", "deep-nesting", "duplicate-key", "nan", "not-utf8", "bom"],
+)
+def test_hostile_bodies_over_the_socket_get_a_json_400(port: int, body: bytes):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/orders", body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    assert response.status == 400
+    assert answer["message"] == "the request is not valid"
+    assert answer["errors"][0]["field"].startswith("body")
