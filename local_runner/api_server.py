@@ -29,6 +29,8 @@ from waitress.server import BaseWSGIServer, create_server
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
 
+# HTTP APIs infer isBase64Encoded from the Content-Type: text types pass as text, the rest as base64
+# (AWS Compute Blog, "Handling binary data using Amazon API Gateway HTTP APIs", R. Potucek).
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs accept request bodies up to 10 MB
 INTEGRATION_TIMEOUT_S = 30  # HTTP APIs' integration timeout (its maximum)

@@ -32,7 +32,16 @@ from typing import Any
 from local_runner.template import PROJECT_ROOT, FunctionSpec, SamApplication
 
 # What the Lambda python3.13 runtime ships beside the interpreter (tools/check_layer.py's list).
-RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+RUNTIME_DISTRIBUTIONS = (  # what the python3.13 runtime ships beside the standard library
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "urllib3",
+    "python-dateutil",
+    "six",
+    "snapshot-restore-py",  # SnapStart's runtime hooks (src/orders/snapstart.py)
+)
 LOCAL_BUILD_ROOT = PROJECT_ROOT / ".aws-sam" / "local"
 _copy_lock = threading.Lock()
 # The properties of functions and layers `sam build` depends on (policies, events, sizes: it does not).

@@ -269,6 +269,13 @@ class LocalCloud:
             value, ignore_errors=False
         )
 
+    def applied(self, value: Any) -> Any:
+        """A property as CloudFormation applies it: a top-level Fn::If decided, AWS::NoValue as None."""
+        if isinstance(value, dict) and "Fn::If" in value:
+            condition, when_true, otherwise = value["Fn::If"]
+            value = when_true if self.resolve({"Fn::If": [condition, "yes", "no"]}) == "yes" else otherwise
+        return None if value == {"Ref": "AWS::NoValue"} else value
+
     def function_environment(self, logical_id: str) -> dict[str, str]:
         """The function's Environment.Variables, resolved to local resources, plus where AWS is."""
         spec = self.app.functions[logical_id]

@@ -77,6 +77,11 @@ class LocalService:
             known = ", ".join(sorted(self.app.functions))
             raise KeyError(f"no function {logical_id!r} in {self.app.template_path.name} (functions: {known})")
         if logical_id not in self.pools:
+            if self.cloud.applied(self.app.cloudformation["Resources"][logical_id]["Properties"].get("SnapStart")):
+                say_once(
+                    f"{logical_id} has SnapStart on; the runner does not emulate it yet: every environment "
+                    "runs INIT (REPORT: Init Duration, not Restore Duration)"
+                )
             self.pools[logical_id] = FunctionPool(
                 self.build.spec(self.app.functions[logical_id]),
                 self.environment(logical_id),

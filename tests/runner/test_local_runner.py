@@ -19,9 +19,11 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from local_runner.__main__ import parse_parameter_overrides
 from local_runner.api_server import make_server
+from local_runner.cloud import DatabaseEndpoint, LocalCloud
 from local_runner.environment import FunctionPool
 from local_runner.event_sources import DrainError, Schedule, SqsEventSource
 from local_runner.service import LocalService
+from local_runner.template import SamApplication
 
 from tests.factories import EVENTS_DIR, load_event, order_message
 
@@ -442,3 +444,12 @@ def test_events_from_sam_generate_event_work_too(service: LocalService):
     assert consumer.payload == {"batchItemFailures": []}
     assert rollup.error is None
     assert rollup.payload["sales_date"] == "1969-12-31"  # the day before the sample event's time
+
+
+@pytest.mark.parametrize(
+    ("strategy", "snapstart"), [("snapstart", {"ApplyOn": "PublishedVersions"}), ("on-demand", None)]
+)
+def test_a_conditional_property_is_read_as_cloudformation_applies_it(strategy: str, snapstart: Any):
+    app = SamApplication(parameter_overrides={"ColdStartStrategy": strategy})
+    cloud = LocalCloud(app, DatabaseEndpoint("127.0.0.1", 3306, "user", "password", "orders", tls=False))
+    assert cloud.applied(app.cloudformation["Resources"]["ApiFunction"]["Properties"]["SnapStart"]) == snapstart

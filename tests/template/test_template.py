@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -113,13 +114,66 @@ def test_the_rollup_bounds_async_retries_and_has_an_on_failure_destination():
     assert properties["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["RollupFailureQueue", "Arn"]}
 
 
-def test_provisioned_concurrency_is_on_the_api_alias_behind_the_prod_condition():
-    alias = cloudformation()["Resources"]["ApiFunctionAliaslive"]["Properties"]
-    condition, when_prod, otherwise = alias["ProvisionedConcurrencyConfig"]["Fn::If"]
-    assert condition == "IsProd"
-    assert when_prod == {"ProvisionedConcurrentExecutions": {"Ref": "ApiProvisionedConcurrency"}}
-    assert otherwise == {"Ref": "AWS::NoValue"}
-    assert cloudformation()["Conditions"]["IsProd"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+@cache
+def cloudformation_with(**parameters: str) -> dict[str, Any]:
+    """The transform with parameter values, as `sam deploy --parameter-overrides` hands them over."""
+    template = json.loads(json.dumps(sam_template()))
+    template["Globals"]["Function"]["CodeUri"] = "s3://bucket/code.zip"
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
+    return transform(template, parameters, _NoManagedPolicyLookups())
+
+
+def _applied(template: dict[str, Any], value: Any, parameters: dict[str, str]) -> Any:
+    """A property as CloudFormation would apply it: Fn::If decided from the Conditions and parameters."""
+    if not (isinstance(value, dict) and "Fn::If" in value):
+        return value
+    condition, when_true, otherwise = value["Fn::If"]
+    (left, right) = template["Conditions"][condition]["Fn::Equals"]
+    holds = parameters.get(left["Ref"], template["Parameters"][left["Ref"]].get("Default")) == right
+    chosen = when_true if holds else otherwise
+    return None if chosen == {"Ref": "AWS::NoValue"} else chosen
+
+
+@pytest.mark.parametrize(
+    ("strategy", "provisioned", "snapstart"),
+    [
+        ("on-demand", None, None),
+        ("provisioned", {"ProvisionedConcurrentExecutions": {"Ref": "ApiProvisionedConcurrency"}}, None),
+        ("snapstart", None, {"ApplyOn": "PublishedVersions"}),
+    ],
+)
+def test_each_cold_start_strategy_applies_exactly_its_own_setting(strategy: str, provisioned: Any, snapstart: Any):
+    # GIVEN the template translated with this strategy, as `sam deploy` would with the override
+    parameters = {"ColdStartStrategy": strategy}
+    template = cloudformation_with(**parameters)
+    resources = template["Resources"]
+    alias = resources["ApiFunctionAliaslive"]["Properties"]
+
+    # THEN provisioned concurrency (on the live alias) and SnapStart (on the function) apply as chosen
+    assert _applied(template, alias.get("ProvisionedConcurrencyConfig"), parameters) == provisioned
+    assert _applied(template, resources["ApiFunction"]["Properties"].get("SnapStart"), parameters) == snapstart
+    # … never both: Lambda refuses SnapStart and provisioned concurrency on one version
+    assert provisioned is None or snapstart is None
+    # … and the alias keeps pointing at a published version, whatever the strategy
+    assert alias["FunctionVersion"]["Fn::GetAtt"][1] == "Version"
+
+
+def test_each_samconfig_environment_picks_a_strategy():
+    samconfig = tomllib.loads((TEMPLATE.parent / "samconfig.toml").read_text())
+    chosen = {
+        environment: re.search(r"ColdStartStrategy=([\w-]+)", section["deploy"]["parameters"]["parameter_overrides"])
+        for environment, section in samconfig.items()
+        if isinstance(section, dict) and "deploy" in section
+    }
+    allowed = set(sam_template()["Parameters"]["ColdStartStrategy"]["AllowedValues"])
+    assert {env: m.group(1) if m else None for env, m in chosen.items()} == {
+        "default": "on-demand",
+        "staging": "snapstart",
+        "prod": "provisioned",
+    }
+    assert {m.group(1) for m in chosen.values() if m} == allowed
 
 
 def test_the_http_api_routes_reach_the_live_alias():

@@ -29,6 +29,11 @@ _deserializer = TypeDeserializer()
 _jitter = random.Random()  # noqa: S311 - pacing retries, not cryptography
 
 
+def reseed_retry_jitter() -> None:
+    """A fresh seed from the OS: environments restored from one snapshot must not share a sequence."""
+    _jitter.seed()
+
+
 def to_item(order: Order) -> dict[str, Any]:
     """The order as a DynamoDB item, plus the order_date the rollup's index is keyed on."""
     document = order.model_dump(mode="json") | {"order_date": order.order_date}

@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from orders import snapstart
 from orders.adapters.aws_clients import dynamodb_client, prime, secretsmanager_client, sqs_client
 from orders.adapters.catalog import fetch_catalog_entries
 from orders.adapters.idempotency import idempotency_config, persistence_layer
@@ -43,6 +44,7 @@ INVALID_REQUEST = "the request is not valid"  # every 400's message; its errors 
 prime(
     get_settings, sqs_client, dynamodb_client, secretsmanager_client, secrets_provider, persistence_layer, database_tls
 )
+snapstart.register_hooks()  # ColdStartStrategy=snapstart: safe restores (src/orders/snapstart.py)
 
 
 def _documented(description: str, model: type[BaseModel] = ErrorBody) -> OpenAPIResponse:
