@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--poison", type=int, default=5)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
+    demo.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
 
     args = parser.parse_args(argv)
     try:
@@ -87,7 +88,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from local_runner.demo import run_demo
 
-        return run_demo(orders=args.orders, poison=args.poison, seed=args.seed, template=args.template)
+        return run_demo(
+            orders=args.orders,
+            poison=args.poison,
+            seed=args.seed,
+            template=args.template,
+            parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
+        )
 
     from local_runner.service import LocalService, load_env_vars_file
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +23,7 @@ from local_runner.build import runtime_dir
 from local_runner.template import FunctionSpec
 
 INIT_TIMEOUT_S = 10  # Lambda gives INIT ten seconds
+RESTORE_TIMEOUT_S = 10  # and a restore with its after-restore hooks ten seconds too
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")  # run as a script: the function must not see this package
 # How Lambda's runtime errors name the signal that ended the process ("signal: killed").
 _SIGNAL_WORDS = {
@@ -92,6 +95,8 @@ class Invocation:
     init_duration_ms: float | None  # set on a cold start only
     trace_id: str  # the X-Ray trace this invocation's segments belong to
     emulated: bool = True  # CPU and memory as Lambda gives them (cgroups); False: the host's full speed
+    restore_duration_ms: float | None = None  # SnapStart: set on the first invocation of a restored environment
+    billed_restore_ms: float | None = None  # the after-restore hooks' time, which Lambda bills
 
     @property
     def billed_duration_ms(self) -> int:
@@ -110,6 +115,11 @@ class Invocation:
         )
         if self.init_duration_ms is not None:
             line += f"\tInit Duration: {self.init_duration_ms:.2f} ms"
+        if self.restore_duration_ms is not None and self.billed_restore_ms is not None:
+            line += (
+                f"\tRestore Duration: {self.restore_duration_ms:.2f} ms"
+                f"\tBilled Restore Duration: {max(1, math.ceil(self.billed_restore_ms))} ms"
+            )
         if self.error is not None and self.error.get("errorType", "").startswith(("Runtime.", "Sandbox.")):
             line += f"\tStatus: error\tError Type: {self.error['errorType']}"
         if not self.emulated:
@@ -126,17 +136,51 @@ class ExecutionEnvironment:
         environment: dict[str, str],
         log_sink: IO[str] | None = None,
         emulation: Emulation | None = None,
+        *,
+        snapshot: Snapshot | None = None,
+        pass_fds: tuple[int, ...] = (),
     ):
         self.spec = spec
         self.invocations = 0
+        self.restore_duration_ms: float | None = None
+        self.billed_restore_ms: float | None = None
         self.sandbox = (emulation or Emulation()).sandbox_for(spec.memory_mb)
         try:
-            self._start(environment, log_sink)
+            if snapshot is not None:
+                self._restore(snapshot)
+            else:
+                self._start(environment, log_sink, pass_fds)
         except BaseException:
             self._remove_sandbox()
             raise
 
-    def _start(self, environment: dict[str, str], log_sink: IO[str] | None) -> None:
+    def _restore(self, snapshot: Snapshot) -> None:
+        """SnapStart: a fork of the snapshot process, moved into its own sandbox, then the after-restore hooks."""
+        started = time.perf_counter()
+        requests_read, requests_write = os.pipe()
+        results_read, results_write = os.pipe()
+        pid = snapshot.fork(requests_read, results_write, uuid.uuid4().hex)
+        os.close(requests_read)
+        os.close(results_write)
+        self._process: subprocess.Popen[str] | _RestoredProcess = _RestoredProcess(pid, os.fdopen(requests_write, "w"))
+        self._results = os.fdopen(results_read, "r")
+        if self.sandbox is not None:
+            self.sandbox.enter(pid)  # restores run unthrottled like INIT, unless LAMBDA_THROTTLE_INIT
+        assert self._process.stdin is not None
+        self._process.stdin.write("restore\n")  # it is in its sandbox: run the hooks
+        self._process.stdin.flush()
+        ready = self._read(RESTORE_TIMEOUT_S)
+        if not isinstance(ready, dict) or "init_error" in ready:
+            error = ready["init_error"] if isinstance(ready, dict) else self._exit_error(None)
+            self.kill()
+            raise InitError(error)
+        self.init_duration_ms: float | None = None  # INIT ran once, for the snapshot
+        self.restore_duration_ms = (time.perf_counter() - started) * 1000
+        self.billed_restore_ms = ready["restore_hooks_ms"]
+        if self.sandbox is not None:
+            self.sandbox.set_throttled(True)
+
+    def _start(self, environment: dict[str, str], log_sink: IO[str] | None, pass_fds: tuple[int, ...]) -> None:
         spec = self.spec
         read_fd, write_fd = os.pipe()
         stream_id = uuid.uuid4().hex
@@ -177,7 +221,7 @@ class ExecutionEnvironment:
             stdin=subprocess.PIPE,
             stdout=log_sink if log_sink is not None else sys.stderr,
             stderr=log_sink if log_sink is not None else sys.stderr,
-            pass_fds=(write_fd,),
+            pass_fds=(write_fd, *pass_fds),
             text=True,
         )
         os.close(write_fd)
@@ -191,7 +235,7 @@ class ExecutionEnvironment:
             self.kill()
             raise InitError(error)
         assert isinstance(ready, dict)
-        self.init_duration_ms: float = ready["init_ms"]
+        self.init_duration_ms = ready["init_ms"]
         if self.sandbox is not None:
             self.sandbox.set_throttled(True)  # from the first invocation on, CPU in proportion to memory
 
@@ -211,7 +255,10 @@ class ExecutionEnvironment:
         """Lambda's error when the runtime process dies: out of memory, or another exit."""
         code = self._process.wait()
         prefix = f"RequestId: {request_id} " if request_id else ""
-        reason = f"signal: {_SIGNAL_WORDS.get(-code, str(-code))}" if code < 0 else f"exit status {code}"
+        if code is None:  # a restored environment is the snapshot's child, not ours: no exit status
+            reason = "signal: killed" if self.sandbox is not None and self.sandbox.out_of_memory() else "exited"
+        else:
+            reason = f"signal: {_SIGNAL_WORDS.get(-code, str(-code))}" if code < 0 else f"exit status {code}"
         out_of_memory = self.sandbox is not None and self.sandbox.out_of_memory()
         return {
             "errorType": "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError",
@@ -261,6 +308,8 @@ class ExecutionEnvironment:
             init_duration_ms=self.init_duration_ms if first else None,
             trace_id=trace_id,
             emulated=self.sandbox is not None,
+            restore_duration_ms=self.restore_duration_ms if first else None,
+            billed_restore_ms=self.billed_restore_ms if first else None,
         )
 
     def kill(self) -> None:
@@ -275,6 +324,72 @@ class ExecutionEnvironment:
     def _remove_sandbox(self) -> None:
         if self.sandbox is not None:
             self.sandbox.remove()
+
+
+class _RestoredProcess:
+    """A restored environment's process: forked by the snapshot process, so known here by pid only."""
+
+    def __init__(self, pid: int, requests: IO[str]) -> None:
+        self.pid = pid
+        self.stdin: IO[str] | None = requests
+
+    def poll(self) -> int | None:
+        try:
+            os.kill(self.pid, 0)  # the snapshot process lets the kernel reap its children: gone means gone
+        except ProcessLookupError:
+            return 0
+        return None
+
+    def wait(self) -> int | None:
+        deadline = time.monotonic() + 5
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return None  # its exit status went to the snapshot process
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+class Snapshot:
+    """SnapStart for one function version: INIT once, then every new environment is restored from it.
+
+    The snapshot is a worker that ran INIT and the before-snapshot hooks and now only forks: each
+    fork starts with its memory — globals, open sockets, random state — as a restore does on
+    Lambda (docs.aws.amazon.com/lambda/latest/dg/snapstart.html). Linux only (os.fork).
+    """
+
+    def __init__(
+        self, spec: FunctionSpec, environment: dict[str, str], log_sink: IO[str] | None, emulation: Emulation
+    ) -> None:
+        self._control, theirs = socket.socketpair()
+        snapshot_environment = environment | {
+            "LOCAL_SNAPSHOT_CONTROL": str(theirs.fileno()),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
+        }
+        try:
+            self.process = ExecutionEnvironment(
+                spec, snapshot_environment, log_sink, emulation, pass_fds=(theirs.fileno(),)
+            )
+        finally:
+            theirs.close()
+        self.init_duration_ms = self.process.init_duration_ms
+        self._lock = threading.Lock()
+        self._replies = self._control.makefile("r")
+
+    def fork(self, requests_fd: int, results_fd: int, log_stream_id: str) -> int:
+        """A new process with the snapshot's memory, reading requests from and writing results to these."""
+        command = json.dumps({"log_stream": f"{time.strftime('%Y/%m/%d')}/[1]{log_stream_id}"}).encode()
+        with self._lock:
+            socket.send_fds(self._control, [command + b"\n"], [requests_fd, results_fd])
+            reply = self._replies.readline()
+        if not reply:
+            raise InitError({"errorType": "Runtime.ExitError", "errorMessage": "the SnapStart snapshot exited"})
+        return int(json.loads(reply)["forked"])
+
+    def close(self) -> None:
+        self._control.close()
+        self.process.kill()
 
 
 class InitError(RuntimeError):
@@ -294,10 +409,16 @@ class FunctionPool:
         max_environments: int = 10,
         log_sink: IO[str] | None = None,
         emulation: Emulation | None = None,
+        snapstart: bool = False,
     ) -> None:
         self.spec = spec
         self.emulation = emulation or Emulation.from_environment()
         self.environment = environment
+        self.snapstart = snapstart and hasattr(os, "fork")
+        if snapstart and not self.snapstart:
+            say_once(f"{spec.logical_id}: SnapStart not emulated here (no os.fork): every environment runs INIT")
+        self._snapshot: Snapshot | None = None
+        self._snapshot_lock = threading.Lock()
         self.max_environments = max_environments
         self.log_sink = log_sink
         self._idle: list[ExecutionEnvironment] = []
@@ -338,7 +459,9 @@ class FunctionPool:
         environment = self._acquire(cold)
         try:
             if environment is None:
-                environment = ExecutionEnvironment(self.spec, self.environment, self.log_sink, self.emulation)
+                environment = ExecutionEnvironment(
+                    self.spec, self.environment, self.log_sink, self.emulation, snapshot=self.snapshot()
+                )
             invocation = environment.invoke(event)
         finally:
             self._release(environment)
@@ -346,8 +469,21 @@ class FunctionPool:
             self.invocations.append(invocation)
         return invocation
 
+    def snapshot(self) -> Snapshot | None:
+        """SnapStart's snapshot of this version, taken (INIT) the first time an environment is needed."""
+        if not self.snapstart:
+            return None
+        with self._snapshot_lock:
+            if self._snapshot is None:
+                self._snapshot = Snapshot(self.spec, self.environment, self.log_sink, self.emulation)
+            return self._snapshot
+
     def close(self) -> None:
         with self._condition:
             for environment in self._idle:
                 environment.kill()
             self._idle.clear()
+        with self._snapshot_lock:
+            if self._snapshot is not None:
+                self._snapshot.close()
+                self._snapshot = None

@@ -165,6 +165,11 @@ class Sandbox:
         """Where a process writes its pid to enter this sandbox."""
         return [path / "cgroup.procs" for path in self.paths]
 
+    def enter(self, pid: int) -> None:
+        """Move a running process in (a SnapStart restore: forked from the snapshot's sandbox)."""
+        for path in self.procs_files:
+            path.write_text(str(pid))
+
     def set_throttled(self, throttled: bool) -> None:
         quota = round(CFS_PERIOD_US * vcpus_for(self.memory_mb)) if throttled else -1
         if self.host.version == 1:

@@ -77,10 +77,13 @@ class LocalService:
             known = ", ".join(sorted(self.app.functions))
             raise KeyError(f"no function {logical_id!r} in {self.app.template_path.name} (functions: {known})")
         if logical_id not in self.pools:
-            if self.cloud.applied(self.app.cloudformation["Resources"][logical_id]["Properties"].get("SnapStart")):
+            snapstart = self.cloud.applied(
+                self.app.cloudformation["Resources"][logical_id]["Properties"].get("SnapStart")
+            )
+            if self._provisioned(logical_id):
                 say_once(
-                    f"{logical_id} has SnapStart on; the runner does not emulate it yet: every environment "
-                    "runs INIT (REPORT: Init Duration, not Restore Duration)"
+                    f"{logical_id}: provisioned concurrency is not emulated; environments start on demand "
+                    "(on AWS their INIT runs before traffic)"
                 )
             self.pools[logical_id] = FunctionPool(
                 self.build.spec(self.app.functions[logical_id]),
@@ -88,8 +91,17 @@ class LocalService:
                 max_environments=self._concurrency_limit(logical_id),
                 log_sink=self.log_sink,
                 emulation=self.emulation,
+                snapstart=bool(snapstart),  # INIT once, environments restored from its snapshot
             )
         return self.pools[logical_id]
+
+    def _provisioned(self, logical_id: str) -> bool:
+        aliases = self.app.resources_of_type("AWS::Lambda::Alias").values()
+        return any(
+            self.cloud.applied(alias["Properties"].get("ProvisionedConcurrencyConfig"))
+            for alias in aliases
+            if alias["Properties"].get("FunctionName") == {"Ref": logical_id}
+        )
 
     def _concurrency_limit(self, logical_id: str) -> int:
         properties = self.app.cloudformation["Resources"][logical_id]["Properties"]

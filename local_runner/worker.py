@@ -13,10 +13,12 @@ import importlib.util
 import json
 import os
 import resource
+import signal
+import socket
 import sys
 import time
 import traceback
-from typing import Any
+from typing import IO, Any
 
 
 class LambdaContext:
@@ -47,7 +49,7 @@ def _error(error: BaseException, error_type: str | None = None) -> dict[str, Any
 
 
 def main() -> None:
-    results = os.fdopen(int(sys.argv[1]), "w", buffering=1)
+    results: IO[str] = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     # Lambda's import order: the task root, the layers, the standard library, then the runtime's
     # packages. Started with -S, so nothing of the runner's venv is on the path.
     layers = [path for path in os.environ.get("LOCAL_LAYER_PATHS", "").split(":") if path]
@@ -55,6 +57,9 @@ def main() -> None:
     sys.path.append(os.environ["LAMBDA_RUNTIME_DIR"])
     if importlib.util.find_spec("sitecustomize") is not None:  # what `site` would do (a wrapper layer's hook)
         importlib.import_module("sitecustomize")
+    snapshot_control = os.environ.pop("LOCAL_SNAPSHOT_CONTROL", None)  # set for SnapStart's snapshot
+    os.environ.pop("LOCAL_SNAPSHOT", None)
+    control = socket.socket(fileno=int(snapshot_control)) if snapshot_control else None
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     started = time.perf_counter()
     try:
@@ -62,9 +67,74 @@ def main() -> None:
     except Exception as error:  # Lambda reports init failures this way and keeps no environment
         results.write(json.dumps({"init_error": _error(error, "Runtime.ImportModuleError")}) + "\n")
         return
-    results.write(json.dumps({"init_ms": (time.perf_counter() - started) * 1000}) + "\n")
+    init_ms = (time.perf_counter() - started) * 1000
+    requests: IO[str] = sys.stdin
+    if control is not None:  # SnapStart: this process is the version's snapshot
+        restored = serve_as_snapshot(control, results, init_ms)
+        if restored is None:
+            return
+        requests, results = restored
+    else:
+        results.write(json.dumps({"init_ms": init_ms}) + "\n")
+    serve(handler, requests, results)
 
-    for line in sys.stdin:
+
+def _run_hooks(registry: str) -> None:
+    """SnapStart's runtime hooks, as the python runtime runs them (none registered: nothing to do)."""
+    if importlib.util.find_spec("snapshot_restore_py") is None:
+        return
+    hooks = importlib.import_module("snapshot_restore_py")
+    for hook, args, kwargs in getattr(hooks, registry)():
+        hook(*args, **kwargs)
+
+
+def serve_as_snapshot(control: socket.socket, results: IO[str], init_ms: float) -> tuple[IO[str], IO[str]] | None:
+    """After INIT: the before-snapshot hooks, then one fork per environment restored from this memory.
+
+    A fork is what a restore is: the same memory (globals, sockets, random state) in a new process.
+    Each request on `control` brings the new environment's two pipe ends. Returns them in the child;
+    None in the snapshot process once the runner closes `control`.
+    """
+    try:
+        _run_hooks("get_before_snapshot")
+    except Exception as error:
+        results.write(json.dumps({"init_error": _error(error, "Runtime.BeforeSnapshotError")}) + "\n")
+        return None
+    results.write(json.dumps({"init_ms": init_ms}) + "\n")
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # restored environments are reaped by the kernel
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, 4096, 2)
+        if not message:
+            return None
+        command = json.loads(message)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            for fd in fds:
+                os.close(fd)
+            control.sendall(json.dumps({"forked": pid}).encode() + b"\n")
+            continue
+        # The restored environment: its own channels and log stream; the after-restore hooks run
+        # once the runner has moved it into its own sandbox (the first line it reads).
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        control.close()
+        results.close()
+        requests, restored_results = os.fdopen(fds[0], "r"), os.fdopen(fds[1], "w", buffering=1)
+        os.environ["AWS_LAMBDA_LOG_STREAM_NAME"] = command["log_stream"]
+        requests.readline()
+        started = time.perf_counter()
+        try:
+            _run_hooks("get_after_restore")
+        except Exception as error:
+            restored_results.write(json.dumps({"init_error": _error(error, "Runtime.AfterRestoreError")}) + "\n")
+            sys.exit(1)
+        restored_results.write(json.dumps({"restore_hooks_ms": (time.perf_counter() - started) * 1000}) + "\n")
+        return requests, restored_results
+
+
+def serve(handler: Any, requests: IO[str], results: IO[str]) -> None:
+    for line in requests:
         request = json.loads(line)
         os.environ["_X_AMZN_TRACE_ID"] = request["trace_id"]
         context = LambdaContext(request["request_id"], request["deadline_epoch_ms"])
