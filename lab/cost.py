@@ -18,6 +18,8 @@ from typing import Any
 LAB = Path(__file__).resolve().parent
 SECONDS_PER_MONTH = 730 * 3600  # AWS prices a month as 730 hours
 ARCHITECTURES = ("x86_64", "arm64")
+STRATEGY_LABELS = {"on_demand": "on-demand", "provisioned": "+ PC", "snapstart": "SnapStart"}
+STRATEGIES = tuple(STRATEGY_LABELS)
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Prices:
     duration: dict[str, float]  # per GB-second, on demand
     provisioned: dict[str, float]  # per GB-second kept warm
     provisioned_duration: dict[str, float]  # per GB-second of execution on provisioned environments
+    snapstart_cache: float  # per GB-second a version's snapshot stays cached
+    snapstart_restore: float  # per GB restored
     source: dict[str, Any]
 
     @classmethod
@@ -37,6 +41,8 @@ class Prices:
             duration={a: lam["duration_per_gb_second"][a]["value"] for a in ARCHITECTURES},
             provisioned={a: lam["provisioned_concurrency_per_gb_second"][a]["value"] for a in ARCHITECTURES},
             provisioned_duration={a: lam["provisioned_duration_per_gb_second"][a]["value"] for a in ARCHITECTURES},
+            snapstart_cache=lam["snapstart_cache_per_gb_second"]["value"],
+            snapstart_restore=lam["snapstart_restore_per_gb"]["value"],
             source={k: document[k] for k in ("region", "currency", "retrieved")},
         )
 
@@ -75,6 +81,76 @@ def provisioned_monthly(
     return keep_warm + served_cost + on_demand_monthly(prices, arch, spill, duration_ms, memory_mb)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One memory size as `make tune` measured it: warm duration, INIT, and a SnapStart restore's hooks."""
+
+    duration_ms: float
+    init_ms: float = 0.0
+    restore_hooks_ms: float = 0.0
+
+
+def new_environments_per_month(profile: dict[str, Any]) -> float:
+    """Cold starts on demand, restores with SnapStart: the peak's environments are created every day
+    and replaced each time Lambda recycles them; one environment serves the off-peak hours."""
+    lifetime = float(profile["environment_lifetime_hours"])
+    peak_hours = float(profile["peak_hours_per_day"])
+    per_day = int(profile["peak_concurrency"]) * math.ceil(peak_hours / lifetime) + math.ceil(
+        (24 - peak_hours) / lifetime
+    )
+    return per_day * SECONDS_PER_MONTH / 86400
+
+
+def on_demand_with_inits_monthly(
+    prices: Prices, arch: str, requests: float, measured: Measured, memory_mb: int, cold_starts: float
+) -> float:
+    """Invocations plus each cold start's INIT, billed at the duration rate since 1 Aug 2025."""
+    inits = billed_gb_seconds(cold_starts, measured.init_ms, memory_mb) * prices.duration[arch]
+    return on_demand_monthly(prices, arch, requests, measured.duration_ms, memory_mb) + inits
+
+
+def snapstart_monthly(
+    prices: Prices,
+    arch: str,
+    requests: float,
+    measured: Measured,
+    memory_mb: int,
+    restores: float,
+    cached_versions: int,
+) -> float:
+    """Invocations at on-demand rates; per restore, its GB and its hooks' billed time; the snapshot cache.
+
+    INIT runs once per version, when it is published, instead of in every new environment.
+    """
+    memory_gb = memory_mb / 1024
+    cache = cached_versions * memory_gb * SECONDS_PER_MONTH * prices.snapstart_cache
+    restore = restores * memory_gb * prices.snapstart_restore
+    hooks = billed_gb_seconds(restores, measured.restore_hooks_ms, memory_mb) * prices.duration[arch]
+    return on_demand_monthly(prices, arch, requests, measured.duration_ms, memory_mb) + cache + restore + hooks
+
+
+def snapstart_break_even_restores(
+    prices: Prices, arch: str, measured: Measured, memory_mb: int, versions: int
+) -> float:
+    """New environments a month above which SnapStart costs less than on-demand INITs (inf: never)."""
+    memory_gb = memory_mb / 1024
+    saved_per_environment = (
+        billed_gb_seconds(1, measured.init_ms, memory_mb) * prices.duration[arch]
+        - memory_gb * prices.snapstart_restore
+        - billed_gb_seconds(1, measured.restore_hooks_ms, memory_mb) * prices.duration[arch]
+    )
+    cache = versions * memory_gb * SECONDS_PER_MONTH * prices.snapstart_cache
+    return cache / saved_per_environment if saved_per_environment > 0 else math.inf
+
+
+def snapstart_init_break_even_seconds(prices: Prices, arch: str) -> float:
+    """The INIT a restore must replace for SnapStart to cost less per new environment (any memory size).
+
+    Per GB: a restore costs the restore rate, an INIT of t seconds costs t x the duration rate.
+    """
+    return prices.snapstart_restore / prices.duration[arch]
+
+
 def break_even_utilization(prices: Prices, arch: str) -> float:
     """The share of a provisioned environment's time it must be busy for provisioned to cost less.
 
@@ -88,29 +164,51 @@ class MissingTuneResult(FileNotFoundError):
     """The profile names a `make tune` result that is not there yet."""
 
 
-def durations_from_tune(path: Path) -> dict[int, float]:
-    """Warm duration per memory size (ms) from a `make tune` result file."""
+def durations_from_tune(path: Path) -> dict[int, Measured]:
+    """Per memory size, from a `make tune` result file: warm duration, INIT and restore-hook times (ms)."""
     if not path.is_file():
         raise MissingTuneResult(f"{path} not found: run `make tune` for the profile's function first")
     result = json.loads(path.read_text())
-    return {int(row["memory_mb"]): float(row["duration_ms"]) for row in result["rows"]}
+    return {
+        int(row["memory_mb"]): Measured(
+            duration_ms=float(row["duration_ms"]),
+            init_ms=float(row.get("init_ms") or 0.0),
+            restore_hooks_ms=float(row.get("restore_hooks_ms") or 0.0),
+        )
+        for row in result["rows"]
+    }
 
 
-def cost_table(profile: dict[str, Any], prices: Prices, durations: dict[int, float]) -> list[dict[str, Any]]:
+def cost_table(profile: dict[str, Any], prices: Prices, measured: dict[int, Measured]) -> list[dict[str, Any]]:
     rows = []
     requests = float(profile["requests_per_month"])
-    for memory, duration in sorted(durations.items()):
-        row: dict[str, Any] = {"memory_mb": memory, "duration_ms": duration}
+    environments = new_environments_per_month(profile)
+    versions = int(profile["snapstart_cached_versions"])
+    for memory, figures in sorted(measured.items()):
+        row: dict[str, Any] = {
+            "memory_mb": memory,
+            "duration_ms": figures.duration_ms,
+            "init_ms": figures.init_ms,
+            "new_environments_per_month": environments,
+        }
         for arch in ARCHITECTURES:
-            row[f"{arch}_on_demand"] = on_demand_monthly(prices, arch, requests, duration, memory)
+            row[f"{arch}_on_demand"] = on_demand_with_inits_monthly(
+                prices, arch, requests, figures, memory, environments
+            )
             row[f"{arch}_provisioned"] = provisioned_monthly(
                 prices,
                 arch,
                 requests,
-                duration,
+                figures.duration_ms,
                 memory,
                 int(profile["provisioned_concurrency"]),
                 float(profile["peak_hours_per_day"]),
+            )
+            row[f"{arch}_snapstart"] = snapstart_monthly(
+                prices, arch, requests, figures, memory, environments, versions
+            )
+            row[f"{arch}_snapstart_break_even_restores"] = snapstart_break_even_restores(
+                prices, arch, figures, memory, versions
             )
         rows.append(row)
     return rows
@@ -134,26 +232,33 @@ def main(profile_path: Path = LAB / "traffic_profile.json", out_dir: Path = LAB.
         title=f"{profile['function']}: {profile['requests_per_month']:,} requests/month, monthly cost in "
         f"{prices.source['currency']} ({prices.source['region']} list prices of {prices.source['retrieved']})"
     )
-    for column in ("memory", "duration", "x86 on-demand", "arm64 on-demand", "x86 + PC", "arm64 + PC"):
+    columns = ["memory", "duration", "INIT"]
+    columns += [f"{a} {s}" for s in ("on-demand", "+ PC", "SnapStart") for a in ("x86", "arm64")]
+    for column in columns:
         table.add_column(column, justify="right")
-    cheapest = min(rows, key=lambda r: r["arm64_on_demand"])
+    cheapest = min(rows, key=lambda r: min(r[f"arm64_{s}"] for s in STRATEGIES))
     for row in rows:
         mark = " ←" if row is cheapest else ""
         table.add_row(
-            f"{row['memory_mb']} MB",
+            f"{row['memory_mb']} MB{mark}",
             f"{row['duration_ms']:.0f} ms",
-            f"{row['x86_64_on_demand']:.2f}",
-            f"{row['arm64_on_demand']:.2f}{mark}",
-            f"{row['x86_64_provisioned']:.2f}",
-            f"{row['arm64_provisioned']:.2f}",
+            f"{row['init_ms']:.0f} ms",
+            *(f"{row[f'{a}_{s}']:.2f}" for s in STRATEGIES for a in ARCHITECTURES),
         )
     console.print(table)
+    inits = [row["init_ms"] for row in rows]
     for arch in ARCHITECTURES:
         console.print(
-            f"provisioned concurrency breaks even at {break_even_utilization(prices, arch):.0%} utilization on {arch}"
+            f"{arch}: provisioned concurrency breaks even at {break_even_utilization(prices, arch):.0%} utilization; "
+            f"a SnapStart restore costs what {snapstart_init_break_even_seconds(prices, arch):.1f} s of INIT costs, "
+            f"so it saves money only where INIT takes longer (this function's: {min(inits):.0f}–{max(inits):.0f} ms)"
         )
     console.print(
-        f"PC = {profile['provisioned_concurrency']} environments kept warm {profile['peak_hours_per_day']} h/day. "
+        f"New environments a month: {rows[0]['new_environments_per_month']:,.0f} (peak "
+        f"{profile['peak_concurrency']} × {profile['peak_hours_per_day']} h/day, environments recycled every "
+        f"{profile['environment_lifetime_hours']} h — an assumption, see lab/traffic_profile.json). "
+        f"PC = {profile['provisioned_concurrency']} environments kept warm {profile['peak_hours_per_day']} h/day; "
+        f"SnapStart caches {profile['snapstart_cached_versions']} version(s); INIT billed on demand since Aug 2025. "
         f"Durations: {profile['tune_result']} (make tune, CPU in proportion to memory)."
     )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -176,16 +281,11 @@ def _chart(rows: list[dict[str, Any]], profile: dict[str, Any], path: Path) -> P
 
     figure, axes = plt.subplots(figsize=(8, 4.5))
     memories = [str(r["memory_mb"]) for r in rows]
-    width = 0.2
-    for offset, (key, label) in enumerate(
-        [
-            ("x86_64_on_demand", "x86 on-demand"),
-            ("arm64_on_demand", "arm64 on-demand"),
-            ("x86_64_provisioned", "x86 + PC"),
-            ("arm64_provisioned", "arm64 + PC"),
-        ]
-    ):
-        axes.bar([i + (offset - 1.5) * width for i in range(len(rows))], [r[key] for r in rows], width, label=label)
+    series = [(f"{a}_{s}", f"{a} {label}") for s, label in STRATEGY_LABELS.items() for a in ARCHITECTURES]
+    width = 0.8 / len(series)
+    for offset, (key, label) in enumerate(series):
+        positions = [i + (offset - (len(series) - 1) / 2) * width for i in range(len(rows))]
+        axes.bar(positions, [r[key] for r in rows], width, label=label)
     axes.set_xticks(range(len(rows)), [f"{m} MB" for m in memories])
     axes.set_ylabel("USD per month")
     axes.set_title(f"{profile['function']}: {profile['requests_per_month']:,} requests/month")

@@ -23,11 +23,12 @@ import statistics
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from local_runner import sandbox
-from local_runner.environment import FunctionPool
-from local_runner.template import PROJECT_ROOT, SamApplication
+from local_runner.environment import FunctionPool, Invocation
+from local_runner.service import LocalService
+from local_runner.template import PROJECT_ROOT, FunctionSpec, SamApplication
 
 from lab.cost import Prices
 
@@ -93,6 +94,19 @@ def cost_per_invocation(prices: Prices, arch: str, duration_ms: float, memory_mb
     return math.ceil(duration_ms) / 1000 * memory_mb / 1024 * prices.duration[arch]
 
 
+def _first_restored_invocation(
+    spec: FunctionSpec, environment: dict[str, str], logs: IO[str], service: LocalService, event: Any
+) -> Invocation:
+    """The same size under SnapStart: INIT once for the snapshot, then a restored environment's first call."""
+    pool = FunctionPool(
+        spec, environment, max_environments=1, log_sink=logs, emulation=service.emulation, snapstart=True
+    )
+    try:
+        return pool.invoke(event)
+    finally:
+        pool.close()
+
+
 def choose(rows: list[dict[str, Any]]) -> dict[str, int]:
     """The cheapest, fastest and balanced memory sizes."""
     max_cost = max(r["cost_per_invocation"] for r in rows)
@@ -121,7 +135,6 @@ def tune(
     requests_per_month: int,
     replay: bool = False,
 ) -> dict[str, Any]:
-    from local_runner.service import LocalService
     from rich.console import Console
     from rich.progress import Progress
 
@@ -149,7 +162,7 @@ def tune(
         base = service.build.spec(service.app.functions[function])
         environment = service.environment(function)
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task(f"tuning {function}", total=len(memory_sizes) * (warm_count + 1))
+            task = progress.add_task(f"tuning {function}", total=len(memory_sizes) * (warm_count + 2))
             for memory in memory_sizes:
                 spec = dataclasses.replace(base, memory_mb=memory)
                 pool = FunctionPool(
@@ -164,7 +177,9 @@ def tune(
                         progress.advance(task)
                 finally:
                     pool.close()
-                failed = [i for i in [first, *warm] if i.error is not None]
+                restored = _first_restored_invocation(spec, environment, function_logs, service, event())
+                progress.advance(task)
+                failed = [i for i in [first, *warm, restored] if i.error is not None]
                 if failed:
                     raise RuntimeError(f"{function} at {memory} MB failed: {failed[0].error}")
                 duration = trimmed_mean([i.duration_ms for i in warm])
@@ -177,6 +192,9 @@ def tune(
                         "init_ms": first.init_duration_ms,
                         "first_invocation_ms": first.duration_ms,
                         "time_to_first_response_ms": (first.init_duration_ms or 0) + first.duration_ms,
+                        "restore_ms": restored.restore_duration_ms,  # SnapStart: restore + hooks, instead of INIT
+                        "restore_hooks_ms": restored.billed_restore_ms,
+                        "first_invocation_after_restore_ms": restored.duration_ms,
                         "max_memory_used_mb": max(i.max_memory_used_mb for i in [first, *warm]),
                         "cost_per_invocation": cost_per_invocation(prices, arch, duration, memory),
                         "cost_per_month": requests_per_month

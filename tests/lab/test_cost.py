@@ -6,14 +6,20 @@ import json
 
 import pytest
 from lab.cost import (
+    Measured,
     MissingTuneResult,
     Prices,
     billed_gb_seconds,
     break_even_utilization,
     cost_table,
     durations_from_tune,
+    new_environments_per_month,
     on_demand_monthly,
+    on_demand_with_inits_monthly,
     provisioned_monthly,
+    snapstart_break_even_restores,
+    snapstart_init_break_even_seconds,
+    snapstart_monthly,
 )
 
 PRICES = Prices.load()
@@ -88,8 +94,46 @@ def test_the_profile_prices_every_memory_size_of_its_tune_result(tmp_path):
     assert [(row["memory_mb"], row["duration_ms"]) for row in rows] == [(256, 22.3), (1024, 9.7)]
     assert rows[0]["arm64_on_demand"] == pytest.approx(on_demand_monthly(PRICES, "arm64", 10_000_000, 22.3, 256))
     assert all(row["arm64_on_demand"] < row["x86_64_on_demand"] for row in rows)
+    # … and the three strategies side by side
+    assert all({"arm64_provisioned", "arm64_snapstart", "x86_64_snapstart"} <= set(row) for row in rows)
 
 
 def test_a_missing_tune_result_says_what_to_run(tmp_path):
     with pytest.raises(MissingTuneResult, match="make tune"):
         durations_from_tune(tmp_path / "absent.json")
+
+
+def test_new_environments_a_month_follow_the_profiles_scale_out():
+    # 8 peak environments x ceil(10 h / 2 h) + ceil(14 h / 2 h) off-peak = 47 a day, x 730/24 days
+    profile = {"peak_concurrency": 8, "peak_hours_per_day": 10, "environment_lifetime_hours": 2}
+    assert new_environments_per_month(profile) == pytest.approx(47 * 730 / 24)
+
+
+def test_on_demand_pays_each_cold_starts_init_since_august_2025():
+    # 1,000 INITs of 299.2 ms at 1,024 MB: 300 GB-s x 0.0000133334 = 0.00400002
+    measured = Measured(duration_ms=10, init_ms=299.2)
+    with_inits = on_demand_with_inits_monthly(PRICES, "arm64", 0, measured, 1024, 1000)
+    assert with_inits == pytest.approx(300 * 0.0000133334)
+
+
+def test_snapstart_hand_worked_example():
+    # 1 GB, one cached version all month: 2,628,000 GB-s x 0.0000015046 = 3.9540888
+    # 1,000 restores x 1 GB x 0.0001397998 = 0.1397998; their hooks billed 1 ms each: 1 GB-s x 0.0000133334
+    measured = Measured(duration_ms=10, init_ms=300, restore_hooks_ms=0.4)
+    monthly = snapstart_monthly(PRICES, "arm64", 0, measured, 1024, 1000, 1)
+    assert monthly == pytest.approx(3.9540888 + 0.1397998 + 0.0000133334)
+
+
+def test_at_the_break_even_snapstart_and_on_demand_cost_the_same():
+    measured = Measured(duration_ms=10, init_ms=300, restore_hooks_ms=0.4)
+    restores = snapstart_break_even_restores(PRICES, "arm64", measured, 512, 1)
+    on_demand = on_demand_with_inits_monthly(PRICES, "arm64", 0, measured, 512, restores)
+    assert snapstart_monthly(PRICES, "arm64", 0, measured, 512, restores, 1) == pytest.approx(on_demand)
+    # a function whose INIT costs less than a restore never gains
+    assert snapstart_break_even_restores(PRICES, "arm64", Measured(10, init_ms=1), 512, 1) == float("inf")
+
+
+def test_a_restore_costs_what_about_ten_seconds_of_init_costs():
+    # per GB: 0.0001397998 per restore; INIT at 0.0000133334 (arm64) / 0.0000166667 (x86) per second
+    assert snapstart_init_break_even_seconds(PRICES, "arm64") == pytest.approx(10.4847, abs=1e-3)
+    assert snapstart_init_break_even_seconds(PRICES, "x86_64") == pytest.approx(8.3880, abs=1e-3)

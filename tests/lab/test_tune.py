@@ -108,6 +108,9 @@ def test_a_quick_tune_writes_its_table_json_and_chart(tmp_path: Path):
     assert (tmp_path / "tune-ApiFunction.png").stat().st_size > 0
     assert [row["memory_mb"] for row in written["rows"]] == [256, 1024]
     assert all(row["init_ms"] > 0 and len(row["warm_durations_ms"]) == 8 for row in written["rows"])
+    # … and each size under SnapStart: a restore, far shorter than INIT, with its hooks' billed time
+    assert all(0 < row["restore_ms"] < row["init_ms"] for row in written["rows"])
+    assert all(row["restore_hooks_ms"] >= 0 for row in written["rows"])
     assert written["fresh_idempotency_key"] is True
     if written["emulation"]["cpu_and_memory"]:
         small, large = written["rows"]
