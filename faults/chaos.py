@@ -118,6 +118,7 @@ class ConnectionKiller:
         self.rng = rng
         self.killed = 0
         self.paused = threading.Lock()
+        self.user = service.database_user("ApiFunction")[1]  # the functions' connections, not the migration's
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="connection-killer")
 
@@ -130,7 +131,7 @@ class ConnectionKiller:
                 with self.paused, admin.cursor() as cursor:
                     cursor.execute(
                         "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s",
-                        (self.service.database.username,),
+                        (self.user,),
                     )
                     ids = [row[0] for row in cursor.fetchall()]
                     if ids:
@@ -161,12 +162,13 @@ def rotate_password(service: LocalService, killer: ConnectionKiller) -> None:
     import secrets as token
 
     password = token.token_urlsafe(18)
-    secret_id = str(service.cloud.symbols["DatabaseSecret"]["Ref"])
+    secret, user = service.database_user("ApiFunction")  # the functions' least-privilege user
     with killer.paused:
         service.cloud.client("secretsmanager").put_secret_value(
-            SecretId=secret_id, SecretString=json.dumps({"username": service.database.username, "password": password})
+            SecretId=str(service.cloud.symbols[secret]["Ref"]),
+            SecretString=json.dumps({"username": user, "password": password}),
         )
-        service.mysql.execute(f"ALTER USER '{service.database.username}'@'%%' IDENTIFIED BY %s", (password,))
+        service.mysql.execute(f"ALTER USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
 
 
 def run_chaos(orders: int = 1000, *, seed: int = 11, clients: int = 8, kill_interval_s: float = 0.25) -> ChaosReport:

@@ -8,6 +8,7 @@ is counted at the server, by operation — the way a bill or CloudTrail would se
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import urllib.request
@@ -121,6 +122,7 @@ class LocalCloud:
         self.role_names: dict[str, str] = {}  # per function: its role's name in the local cloud
         self.policy_labels: dict[str, str] = {}  # inline policy name → the template's (DynamoDBReadPolicy, …)
         self.managed_policies_not_attached: set[str] = set()
+        self.database_users: dict[str, str] = {}  # secret logical id → the MySQL user it names (not the master)
 
     # ---------------------------------------------------------------- server
     def start(self) -> LocalCloud:
@@ -166,8 +168,13 @@ class LocalCloud:
             self._create_queue(logical_id, queues[logical_id]["Properties"])
         for logical_id, table in self.app.resources_of_type("AWS::DynamoDB::Table").items():
             self._create_table(logical_id, table["Properties"])
-        for logical_id in self.app.resources_of_type("AWS::SecretsManager::Secret"):
-            self._create_database_secret(logical_id)
+        master = {
+            attachment["Properties"]["SecretId"].get("Ref")
+            for attachment in self.app.resources_of_type("AWS::SecretsManager::SecretTargetAttachment").values()
+            if attachment["Properties"].get("TargetType") == "AWS::RDS::DBCluster"
+        }
+        for logical_id, secret in self.app.resources_of_type("AWS::SecretsManager::Secret").items():
+            self._create_secret(logical_id, secret["Properties"], master=logical_id in master)
         for logical_id in self.app.resources_of_type("AWS::RDS::DBProxy"):
             self.symbols[logical_id]["Endpoint"] = self.database.host
         for logical_id in self.app.resources_of_type("AWS::RDS::DBCluster"):
@@ -244,10 +251,20 @@ class LocalCloud:
         self.client("dynamodb").create_table(**request)
         self.symbols[logical_id] = {"Ref": name, "Arn": self._arn("dynamodb", f"table/{name}")}
 
-    def _create_database_secret(self, logical_id: str) -> None:
-        """The template generates the password; locally the secret holds the local MySQL user's."""
+    def _create_secret(self, logical_id: str, properties: dict[str, Any], *, master: bool) -> None:
+        """The cluster's master secret holds the local MySQL user's credentials; any other secret is
+        generated as CloudFormation would (GenerateSecretString), its username made unique to this run
+        (one MySQL server serves every local run) and remembered, so the run can drop the user."""
         name = f"{self.stack_name}/{logical_id}"
-        secret = {"username": self.database.username, "password": self.database.password}
+        if master:
+            secret = {"username": self.database.username, "password": self.database.password}
+        else:
+            generate = properties.get("GenerateSecretString", {})
+            secret = json.loads(generate.get("SecretStringTemplate", "{}"))
+            secret[generate.get("GenerateStringKey", "password")] = secrets.token_urlsafe(24)
+            if "username" in secret:
+                secret["username"] = f"{self.database.database}_{secret['username']}"[:32]
+                self.database_users[logical_id] = secret["username"]
         arn = self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(secret))["ARN"]
         self.symbols[logical_id] = {"Ref": arn, "Arn": arn, "Id": arn}
 

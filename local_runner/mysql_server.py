@@ -113,14 +113,19 @@ class LocalMySql:
         return int(self.execute("SHOW GLOBAL STATUS LIKE 'Connections'")[0][1])
 
     def prepare(self, database: str) -> DatabaseEndpoint:
-        """A fresh database and an application user with a new random password (the 'generated' secret)."""
+        """A fresh database and its master user with a new random password (the cluster's generated secret).
+
+        The master may create users and grant on its database: the schema migration creates the
+        functions' least-privilege user with it, as on Aurora.
+        """
         password = secrets.token_urlsafe(18)
-        user = f"{database}_app"[-32:]  # one user per database: concurrent local runs do not clash
+        user = f"{database}_admin"[-32:]  # one user per database: concurrent local runs do not clash
         self.execute(f"DROP DATABASE IF EXISTS `{database}`")
         self.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
         self.execute(f"DROP USER IF EXISTS '{user}'@'%%'")
         self.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
-        self.execute(f"GRANT ALL PRIVILEGES ON `{database}`.* TO '{user}'@'%%'")
+        self.execute(f"GRANT ALL PRIVILEGES ON `{database}`.* TO '{user}'@'%%' WITH GRANT OPTION")
+        self.execute(f"GRANT CREATE USER ON *.* TO '{user}'@'%%'")
         return DatabaseEndpoint(
             host=self.settings["host"],
             port=self.settings["port"],

@@ -119,6 +119,10 @@ class LocalService:
     def docker_env_vars(self, docker_host: str) -> dict[str, dict[str, str]]:
         """`sam local invoke --env-vars` for functions in Docker: this moto and this MySQL, seen from a container."""
         local = self.cloud.endpoint_url.split("//")[1].split(":")[0]
+        secret_names = {
+            str(self.cloud.symbols[name]["Ref"]): f"{self.cloud.stack_name}/{name}"
+            for name in self.app.resources_of_type("AWS::SecretsManager::Secret")
+        }
         document: dict[str, dict[str, str]] = {}
         for logical_id in self.app.functions:
             variables = self.environment(logical_id)
@@ -127,9 +131,17 @@ class LocalService:
                 for key, value in variables.items()
                 if key in set(self.app.functions[logical_id].raw_environment) | _LOCAL_ONLY
             }
-            document[logical_id]["DB_SECRET_ID"] = f"{self.cloud.stack_name}/DatabaseSecret"  # the name: no random ARN
+            for key, value in list(document[logical_id].items()):
+                if value in secret_names:  # by name: a secret's ARN ends in a random suffix
+                    document[logical_id][key] = secret_names[value]
             document[logical_id]["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon beside `sam local`
         return document
+
+    def database_user(self, function: str) -> tuple[str, str]:
+        """(secret logical id, MySQL user) the function connects as: its DB_SECRET_ID's."""
+        arn = self.environment(function)["DB_SECRET_ID"]
+        logical_id = next(name for name, symbol in self.cloud.symbols.items() if symbol.get("Ref") == arn)
+        return logical_id, self.cloud.database_users.get(logical_id, self.database.username)
 
     def queue_url(self, logical_id: str) -> str:
         return str(self.cloud.symbols[logical_id]["QueueUrl"])
@@ -141,7 +153,8 @@ class LocalService:
             self.traces.close()
         self.cloud.stop()
         self.mysql.execute(f"DROP DATABASE IF EXISTS `{self.database.database}`")
-        self.mysql.execute(f"DROP USER IF EXISTS '{self.database.username}'@'%%'")
+        for user in [self.database.username, *self.cloud.database_users.values()]:
+            self.mysql.execute(f"DROP USER IF EXISTS '{user}'@'%%'")
         self.mysql.close()
 
     def __enter__(self) -> LocalService:

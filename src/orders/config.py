@@ -24,8 +24,9 @@ class Settings(BaseModel):
 
     db_host: str = Field(alias="DB_HOST", min_length=1)
     db_port: int = Field(default=3306, alias="DB_PORT", gt=0, lt=65536)
-    db_name: str = Field(alias="DB_NAME", min_length=1)
+    db_name: str = Field(alias="DB_NAME", min_length=1, pattern=r"^[A-Za-z0-9_]{1,64}$")  # safe as an identifier
     db_secret_id: str = Field(alias="DB_SECRET_ID", min_length=1)
+    app_db_secret_id: str | None = Field(default=None, alias="APP_DB_SECRET_ID")  # the migration's only
     db_tls: bool = Field(default=True, alias="DB_TLS")
     db_connect_timeout_seconds: int = Field(default=3, alias="DB_CONNECT_TIMEOUT_SECONDS", gt=0)
     db_read_timeout_seconds: int = Field(default=5, alias="DB_READ_TIMEOUT_SECONDS", gt=0)

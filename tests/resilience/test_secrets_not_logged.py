@@ -27,10 +27,11 @@ def test_no_log_line_carries_the_secret(tmp_path):
         ) as service,
     ):
         service.prepare_database()
-        password = service.database.password
-        secret_value = service.cloud.client("secretsmanager").get_secret_value(
-            SecretId=service.cloud.symbols["DatabaseSecret"]["Ref"]
-        )["SecretString"]
+        master_password = service.database.password  # the migration's
+        secret, user = service.database_user("ApiFunction")  # the least-privilege user the others connect as
+        secret_id = service.cloud.symbols[secret]["Ref"]
+        secret_value = service.cloud.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        password = json.loads(secret_value)["password"]
         for function, event in [
             ("ApiFunction", "api_post_order.json"),
             ("ApiFunction", "api_get_order.json"),
@@ -39,17 +40,15 @@ def test_no_log_line_carries_the_secret(tmp_path):
         ]:
             assert service.pool(function).invoke(load_event(event)).error is None
         # and the refresh path: a rotated password, the cached one refused, the secret read again
-        user = service.database.username
         for (connection_id,) in service.mysql.execute(
             "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (user,)
         ):
             service.mysql.execute(f"KILL {connection_id}")
         new_password = "rotated-" + password
         service.cloud.client("secretsmanager").put_secret_value(
-            SecretId=service.cloud.symbols["DatabaseSecret"]["Ref"],
-            SecretString=json.dumps({"username": service.database.username, "password": new_password}),
+            SecretId=secret_id, SecretString=json.dumps({"username": user, "password": new_password})
         )
-        service.mysql.execute(f"ALTER USER '{service.database.username}'@'%%' IDENTIFIED BY %s", (new_password,))
+        service.mysql.execute(f"ALTER USER '{user}'@'%%' IDENTIFIED BY %s", (new_password,))
         event = load_event("api_post_order.json")
         del event["headers"]["idempotency-key"]  # a replay would not touch the database
         assert service.pool("ApiFunction").invoke(event).error is None
@@ -61,6 +60,6 @@ def test_no_log_line_carries_the_secret(tmp_path):
     logs = log_file.read_text()
     assert "refreshing the secret once" in logs  # the refresh path really ran, at DEBUG
     assert "[DEBUG]" in logs  # Powertools' own debug output was on
-    for needle in (password, new_password, secret_value):
+    for needle in (master_password, password, new_password, secret_value):
         assert needle not in logs
         assert needle not in spans

@@ -347,7 +347,7 @@ CONSUMER_WRITE_POLICY = """        - DynamoDBWritePolicy:
             TableName: !Ref OrdersTable
 """
 API_SECRET_POLICY = """        - AWSSecretsManagerGetSecretValuePolicy:
-            SecretArn: !Ref DatabaseSecret
+            SecretArn: !Ref AppDatabaseSecret
       Events:
         CreateOrder:"""
 API_READ_POLICY = """        - DynamoDBReadPolicy:

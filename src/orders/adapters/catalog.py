@@ -8,6 +8,7 @@ from importlib import resources
 from pymysql.cursors import DictCursor
 
 from orders.adapters.mysql import Database
+from orders.adapters.secrets import DbCredentials
 from orders.models import CatalogEntry, SkuDailyTotal
 from orders.observability import tracer
 
@@ -65,3 +66,26 @@ def apply_schema(db: Database) -> int:
 
     db.run(create)
     return len(statements)
+
+
+# What the functions' user may do, and nothing more: read the catalog, write the daily totals.
+APP_USER_GRANTS = (
+    ("SELECT", "catalog_items"),
+    ("SELECT, INSERT, UPDATE", "daily_sku_sales"),  # INSERT … ON DUPLICATE KEY UPDATE
+)
+
+
+def ensure_app_user(db: Database, credentials: DbCredentials, database: str) -> None:
+    """Create the least-privilege user if missing, set its password from its secret, grant exactly its job.
+
+    Idempotent: each deploy's migration re-syncs the password (a rotated secret stays valid).
+    """
+
+    def create(cursor: DictCursor) -> None:
+        password = credentials.password.get_secret_value()
+        cursor.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s", (credentials.username, password))
+        cursor.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (credentials.username, password))
+        for privileges, table in APP_USER_GRANTS:
+            cursor.execute(f"GRANT {privileges} ON `{database}`.`{table}` TO %s@'%%'", (credentials.username,))
+
+    db.run(create)

@@ -25,13 +25,16 @@ def secrets_provider() -> SecretsProvider:
     return SecretsProvider(boto3_client=secretsmanager_client())
 
 
-def get_db_credentials(settings: Settings, *, force_refresh: bool = False) -> DbCredentials:
+def get_db_credentials(
+    settings: Settings, *, force_refresh: bool = False, secret_id: str | None = None
+) -> DbCredentials:
     """Cached for SECRET_MAX_AGE_SECONDS: one GetSecretValue per TTL instead of one per invocation.
 
-    ``force_refresh`` bypasses the cache after MySQL refused the cached password (rotation).
+    ``force_refresh`` bypasses the cache after MySQL refused the cached password (rotation);
+    ``secret_id`` reads another user's secret than the one this function connects with.
     """
     secret = secrets_provider().get(
-        settings.db_secret_id,
+        secret_id or settings.db_secret_id,
         transform="json",
         max_age=settings.secret_max_age_seconds,
         force_fetch=force_refresh,
