@@ -302,3 +302,30 @@ def test_transaction_search_is_switched_on_behind_a_parameter_and_survives_the_s
 def test_every_function_may_send_spans_to_the_xray_daemon(name: str):
     role = cloudformation()["Resources"][f"{name}Role"]["Properties"]
     assert "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess" in json.dumps(role["ManagedPolicyArns"])
+
+
+def test_every_route_needs_a_token_with_its_own_scope():
+    body = cloudformation()["Resources"]["OrdersHttpApi"]["Properties"]["Body"]
+    scopes = {
+        f"{method.upper()} {path}": operation.get("security")
+        for path, operations in body["paths"].items()
+        for method, operation in operations.items()
+        if method != "x-amazon-apigateway-any-method"
+    }
+    assert scopes == {
+        "POST /orders": [{"OrdersJwt": ["orders/write"]}],
+        "GET /orders/{order_id}": [{"OrdersJwt": ["orders/read"]}],
+    }
+    authorizer = body["components"]["securitySchemes"]["OrdersJwt"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["identitySource"] == "$request.header.Authorization"
+    assert authorizer["type"] == "jwt"
+
+
+@pytest.mark.parametrize(("issuer", "user_pool"), [("", True), ("https://login.example.com/", False)])
+def test_the_user_pool_exists_only_without_an_issuer_of_your_own(issuer: str, user_pool: bool):
+    parameters = {"JwtIssuer": issuer}
+    template = cloudformation_with(**parameters)
+    for name in ("OrdersUserPool", "OrdersResourceServer", "OrdersAppClient"):
+        condition = template["Resources"][name]["Condition"]
+        (left, right) = template["Conditions"][condition]["Fn::Equals"]
+        assert (parameters[left["Ref"]] == right) is user_pool
