@@ -161,7 +161,7 @@ class HttpApiGateway:
         status, headers, body = self._answer(environ, method, target)
         if not self.quiet:
             print(f"{environ.get('REMOTE_ADDR', '-')} {method} {target} {status}", file=sys.stderr)
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
+        phrase = _phrase(status)
         fields = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
         start_response(f"{status} {phrase}", [*fields, ("Content-Length", str(len(body)))])
         return [] if method == "HEAD" else [body]  # HEAD: the headers a GET would get, no body
@@ -175,7 +175,7 @@ class HttpApiGateway:
         body = environ["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)  # waitress has framed it: whole, or refused
         if len(body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        event = to_event(route, method, target, _headers(environ), body, environ.get("REMOTE_ADDR", ""))
+        event = to_event(route, method, target, wsgi_headers(environ), body, environ.get("REMOTE_ADDR", ""))
         invocation = self.service.pool(route.function).invoke(event)
         if invocation.duration_ms > INTEGRATION_TIMEOUT_S * 1000:
             return _gateway_error(HTTPStatus.SERVICE_UNAVAILABLE)
@@ -189,13 +189,20 @@ class HttpApiGateway:
             return _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR)
 
 
-def _headers(environ: dict[str, Any]) -> dict[str, str]:
+def wsgi_headers(environ: dict[str, Any]) -> dict[str, str]:
     """Lower-case names, repeated headers joined with commas (WSGI has done that), as payload v2 has them."""
     headers = {key[5:].replace("_", "-").lower(): str(v) for key, v in environ.items() if key.startswith("HTTP_")}
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         if environ.get(key):
             headers[key.replace("_", "-").lower()] = str(environ[key])
     return headers
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # a function may answer any code; API Gateway passes it on
+        return "Unknown"
 
 
 def _gateway_error(status: HTTPStatus) -> tuple[int, dict[str, str], bytes]:
@@ -242,8 +249,6 @@ class LocalHttpApi:
         self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         for dispatcher in list(self._connections.values()):  # the listener, the trigger, open connections
             dispatcher.close()
-
-    server_close = shutdown
 
 
 def make_server(service: LocalService, host: str, port: int, *, quiet: bool = False) -> LocalHttpApi:

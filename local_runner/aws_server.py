@@ -21,11 +21,10 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from local_runner import moto_sqs
-from local_runner.iam import Authorizer
+from local_runner.iam import TARGET_PREFIXES, Authorizer
 
 COUNTS_PATH = "/_local/requests"
 MOTO_AS_RELEASED = "LOCAL_RUNNER_MOTO_AS_RELEASED"
-_SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -51,7 +50,7 @@ class RequestCounter:
         if target:
             service, _, operation = target.partition(".")
             with self._lock:
-                self.counts[f"{_SERVICES.get(service, service)}.{operation}"] += 1
+                self.counts[f"{TARGET_PREFIXES.get(service, service)}.{operation}"] += 1
         return self.app(environ, start_response)  # type: ignore[no-any-return]
 
 

@@ -21,11 +21,12 @@ from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicR
 from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
 
 from local_runner.aws_server import COUNTS_PATH
-from local_runner.iam import ADMIN_ACCESS_KEY, REPORT_PATH
+from local_runner.environment import say_once
+from local_runner.iam import ADMIN_ACCESS_KEY, REPORT_PATH, TARGET_PREFIXES
 from local_runner.template import PROJECT_ROOT, SamApplication
 
 ACCOUNT_ID = "123456789012"
-LOCAL_SERVICES = {"sqs", "dynamodb", "secretsmanager"}  # what the functions call; IAM judges each call
+LOCAL_SERVICES = set(TARGET_PREFIXES.values())  # what the functions call; IAM judges each call
 # The runner's own calls (provisioning, the event sources' emulation devices, tests' inspection):
 # the local cloud lets this key do anything; every function calls as its role (local_runner/iam.py).
 ADMIN_CREDENTIALS = {
@@ -121,7 +122,6 @@ class LocalCloud:
         self.role_credentials: dict[str, dict[str, str]] = {}  # per function: its role's session
         self.role_names: dict[str, str] = {}  # per function: its role's name in the local cloud
         self.policy_labels: dict[str, str] = {}  # inline policy name → the template's (DynamoDBReadPolicy, …)
-        self.managed_policies_not_attached: set[str] = set()
         self.database_users: dict[str, str] = {}  # secret logical id → the MySQL user it names (not the master)
 
     # ---------------------------------------------------------------- server
@@ -213,8 +213,8 @@ class LocalCloud:
         for managed in properties.get("ManagedPolicyArns", []):
             try:
                 iam.attach_role_policy(RoleName=name, PolicyArn=managed)
-            except iam.exceptions.NoSuchEntityException:  # a managed policy newer than moto's copy: said in the books
-                self.managed_policies_not_attached.add(managed)
+            except iam.exceptions.NoSuchEntityException:  # a managed policy newer than moto's copy
+                say_once(f"{function}: {managed} is unknown to this moto, so not attached: its actions are denied")
         credentials = self.client("sts").assume_role(RoleArn=arn, RoleSessionName=function)["Credentials"]
         self.role_names[function] = name
         self.role_credentials[function] = {

@@ -38,7 +38,8 @@ ADMIN_ACCESS_KEY = "local"  # the runner's own key (local_runner/cloud.py): prov
 REPORT_PATH = "/_local/iam"
 _PARTITION = "aws"
 _DENIALS_KEPT = 50  # per role: enough to name what failed, bounded under load
-_TARGET_PREFIXES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
+# X-Amz-Target's prefix → the service's name, for the JSON protocols the functions use (counts use it too)
+TARGET_PREFIXES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
 # AWS authorises these as the single action (SQS API reference, "Batch actions").
 _SQS_BATCH_ACTIONS = {
     "SendMessageBatch": "SendMessage",
@@ -177,7 +178,7 @@ def parse(environ: dict[str, Any], body: bytes) -> ParsedRequest | None:
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
         prefix, _, operation = target.partition(".")
-        service = _TARGET_PREFIXES.get(prefix, service)
+        service = TARGET_PREFIXES.get(prefix, service)
         try:
             parameters = json.loads(body or b"{}")
         except ValueError:
@@ -267,7 +268,7 @@ class Authorizer:
         self._grants: Counter[tuple[str, str, int, str]] = Counter()  # (role, policy, statement, pattern)
         self._denials: dict[str, list[dict[str, str]]] = {}
         self._denied_count: Counter[str] = Counter()
-        self._parsed: dict[str, list[Statement]] = {}
+        self._parsed: dict[tuple[str, str], list[Statement]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == REPORT_PATH:
@@ -302,12 +303,11 @@ class Authorizer:
         """The role's policies as moto holds them now (a test may remove one while the cloud runs)."""
         role = iam_backends[self.account][_PARTITION].get_role(role_name)
         documents: list[tuple[str, str]] = list(role.policies.items())
-        documents += [(_managed_name(p), _managed_document(p)) for p in role.managed_policies.values()]
+        documents += [(str(p.name), _managed_document(p)) for p in role.managed_policies.values()]
         statements: list[Statement] = []
-        for name, document in documents:
-            key = f"{name}\0{document}"
+        for key in documents:  # parsed once per (name, document): a changed policy is parsed again
             if key not in self._parsed:
-                self._parsed[key] = Statement.all_in(name, json.loads(document))
+                self._parsed[key] = Statement.all_in(key[0], json.loads(key[1]))
             statements += self._parsed[key]
         return statements
 
@@ -371,10 +371,6 @@ class Authorizer:
                 "conditions_not_evaluated": conditions,
             }
         return {"roles": roles}
-
-
-def _managed_name(policy: ManagedPolicy) -> str:
-    return str(policy.name)
 
 
 def _managed_document(policy: ManagedPolicy) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from local_runner.api_server import Route, from_result, to_event
+from local_runner.api_server import Route, from_result, to_event, wsgi_headers
 
 from orders.handlers import api
 from tests.factories import FakeLambdaContext
@@ -27,11 +27,7 @@ def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any])
     else:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
-        request_headers = {
-            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
-        }
-        if environ.get("CONTENT_TYPE"):
-            request_headers["content-type"] = environ["CONTENT_TYPE"]
+        request_headers = wsgi_headers(environ)
         target = path + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else "")
         event = to_event(
             Route("ApiFunction", method, "$default", _ANY_ROUTE), method, target, request_headers, raw, "127.0.0.1"

@@ -9,43 +9,26 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from orders.handlers import api
+from tests.start_api import running_start_api
 
 HERE = Path(__file__).parent
 EXAMPLES_PER_OPERATION = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.slow
 @pytest.mark.integration
 def test_schemathesis_finds_nothing_with_every_check_and_the_stateful_phase(tmp_path: Path):
     # GIVEN start-api, as a user runs it, and the API's published contract
-    port = _free_port()
-    command = [sys.executable, "-m", "local_runner", "start-api", "-p", str(port)]
-    command += ["--parameter-overrides", "DatabaseName=orders_fuzz_http"]
-    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)  # noqa: S603
     contract = tmp_path / "openapi.json"
     contract.write_text(json.dumps(api.openapi_document()))
-    try:
-        assert server.stderr is not None
-        for line in server.stderr:
-            if line.startswith("Ctrl-C to stop"):
-                break
-        threading.Thread(target=server.stderr.read, daemon=True).start()  # the functions' logs
-
+    with running_start_api("orders_fuzz_http") as port:
         # WHEN Schemathesis runs everything it has against it
         st = Path(sys.executable).with_name("st")
         result = subprocess.run(  # noqa: S603
@@ -74,9 +57,6 @@ def test_schemathesis_finds_nothing_with_every_check_and_the_stateful_phase(tmp_
             check=False,
             env=os.environ | {"NO_COLOR": "1"},
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     # THEN no failure, in any phase
     assert result.returncode == 0, result.stdout[-6000:]

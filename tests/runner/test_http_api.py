@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from local_runner.api_server import LocalHttpApi
 from local_runner.service import LocalService
 from local_runner.traffic import random_order
+
+from tests.start_api import running_start_api
 
 pytestmark = pytest.mark.integration
 ORDER = json.dumps(random_order(random.Random(7))).encode()  # SKUs of the demo catalog
@@ -159,21 +157,9 @@ def test_json_in_any_spelling_is_accepted(port: int, content_type: str):
     assert connection.getresponse().status == 202
 
 
-def test_start_api_runs_the_queues_mapping_so_a_posted_order_becomes_readable(tmp_path: Any):
+def test_start_api_runs_the_queues_mapping_so_a_posted_order_becomes_readable():
     # GIVEN `start-api`, as a user runs it
-    free = socket.socket()
-    free.bind(("127.0.0.1", 0))
-    api_port = free.getsockname()[1]
-    free.close()
-    command = [sys.executable, "-m", "local_runner", "start-api", "-p", str(api_port)]
-    command += ["--parameter-overrides", "DatabaseName=orders_start_api"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"})  # noqa: S603
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if line.startswith("Ctrl-C to stop"):
-                break
-        threading.Thread(target=process.stderr.read, daemon=True).start()  # the functions' logs: keep the pipe flowing
+    with running_start_api("orders_start_api") as api_port:
         # WHEN an order is posted
         connection = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
         connection.request("POST", "/orders", ORDER, {"Content-Type": "application/json"})
@@ -188,9 +174,6 @@ def test_start_api_runs_the_queues_mapping_so_a_posted_order_becomes_readable(tm
             response.read()
             time.sleep(0.2)
         assert status == 200
-    finally:
-        process.terminate()
-        assert process.wait(timeout=30) == 0
 
 
 @pytest.mark.parametrize(
