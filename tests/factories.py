@@ -32,8 +32,27 @@ class FakeLambdaContext:
         return 10_000
 
 
-def post_order_event(body: Any, *, idempotency_key: str | None = None, content_type: str = "application/json"):
-    event = load_event("api_post_order.json")
+CUSTOMER = "cust-0042"  # the subject of the events/ files' token claims
+
+
+def as_caller(event: dict[str, Any], customer: str | None) -> dict[str, Any]:
+    """The event as API Gateway's JWT authorizer passes it for `customer`'s token; None: no authorizer ran."""
+    if customer is None:
+        event["requestContext"].pop("authorizer", None)
+        event["headers"].pop("authorization", None)
+    else:
+        event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = customer
+    return event
+
+
+def post_order_event(
+    body: Any,
+    *,
+    idempotency_key: str | None = None,
+    content_type: str = "application/json",
+    customer: str | None = CUSTOMER,
+):
+    event = as_caller(load_event("api_post_order.json"), customer)
     event["body"] = body if isinstance(body, str) else json.dumps(body)
     event["headers"]["content-type"] = content_type
     event["headers"].pop("idempotency-key", None)
@@ -43,8 +62,8 @@ def post_order_event(body: Any, *, idempotency_key: str | None = None, content_t
     return event
 
 
-def get_order_event(order_id: str) -> dict[str, Any]:
-    event = load_event("api_get_order.json")
+def get_order_event(order_id: str, *, customer: str | None = CUSTOMER) -> dict[str, Any]:
+    event = as_caller(load_event("api_get_order.json"), customer)
     event["rawPath"] = event["requestContext"]["http"]["path"] = f"/orders/{order_id}"
     event["pathParameters"] = {"order_id": order_id}
     return event
@@ -53,7 +72,7 @@ def get_order_event(order_id: str) -> dict[str, Any]:
 def order_request(**lines: int) -> dict[str, Any]:
     """A POST /orders body: order_request(COFFEE_BEANS_1KG=2) → sku COFFEE-BEANS-1KG, quantity 2."""
     items = [{"sku": sku.replace("_", "-"), "quantity": quantity} for sku, quantity in lines.items()]
-    return {"customer_id": "cust-0042", "items": items}
+    return {"items": items}
 
 
 def order_message(order_id: str | None = None, *, created_at: str = "2026-11-22T14:03:11Z", **lines: int):
@@ -64,7 +83,7 @@ def order_message(order_id: str | None = None, *, created_at: str = "2026-11-22T
     ]
     return {
         "order_id": order_id or str(uuid.uuid4()),
-        "customer_id": "cust-0042",
+        "customer_id": CUSTOMER,
         "items": priced,
         "total_cents": sum(line["line_total_cents"] for line in priced),
         "currency": "USD",

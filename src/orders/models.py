@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Z0-9-]+$")]
+# The customer is the token's subject; OpenID Connect Core 1.0 §2 caps `sub` at 255 ASCII characters.
+CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 
 MAX_ITEMS_PER_ORDER = 50
 MAX_QUANTITY_PER_LINE = 1000
@@ -23,11 +25,10 @@ class OrderLine(BaseModel):
 
 
 class OrderRequest(BaseModel):
-    """Body of ``POST /orders``."""
+    """Body of ``POST /orders``: the lines only. Who orders is the caller's token, never the body."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    customer_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     # One line per SKU is a business rule (pricing's 422), not a schema rule: JSON Schema cannot say
     # "unique by sku", and a schema-valid request must never get a 400.
     items: list[OrderLine] = Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)
@@ -58,7 +59,7 @@ class Order(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     order_id: str = Field(min_length=1, max_length=64)
-    customer_id: str = Field(min_length=1, max_length=64)
+    customer_id: CustomerId
     items: list[PricedLine] = Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)
     total_cents: int = Field(strict=True, ge=0)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
@@ -83,6 +84,12 @@ class ErrorDetail(BaseModel):
     field: str
     message: str
     type: str | None = None
+
+
+class GatewayMessage(BaseModel):
+    """API Gateway's own answers (its authorizer's 401 and 403) carry only a message."""
+
+    message: str
 
 
 class ErrorBody(BaseModel):

@@ -7,9 +7,19 @@ from typing import Any
 
 import pytest
 
+from orders.adapters.orders_table import to_item
 from orders.handlers import api
+from orders.models import Order
 from tests.conftest import LAMBDA_ENV, AwsWorld
-from tests.factories import FakeLambdaContext, get_order_event, load_event, order_request, post_order_event
+from tests.factories import (
+    CUSTOMER,
+    FakeLambdaContext,
+    get_order_event,
+    load_event,
+    order_message,
+    order_request,
+    post_order_event,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -66,12 +76,13 @@ def test_every_sku_of_an_order_is_priced_with_one_query(orders_service: AwsWorld
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1}]}, "body.customer_id"),
-        ({"customer_id": "c-1", "items": []}, "body.items"),
-        ({"customer_id": "c-1", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 0}]}, "body.items.0.quantity"),
-        ({"customer_id": "c-1", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": "2"}]}, "body.items.0.quantity"),
-        ({"customer_id": "c-1", "items": [{"sku": "mug", "quantity": 1}]}, "body.items.0.sku"),
-        ({"customer_id": "c-1", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1, "x": 1}]}, "body.items.0.x"),
+        ({"customer_id": "c-1", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1}]}, "body.customer_id"),
+        ({"sku": "MUG-CERAMIC-350ML"}, "body.items"),
+        ({"items": []}, "body.items"),
+        ({"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 0}]}, "body.items.0.quantity"),
+        ({"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": "2"}]}, "body.items.0.quantity"),
+        ({"items": [{"sku": "mug", "quantity": 1}]}, "body.items.0.sku"),
+        ({"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1, "x": 1}]}, "body.items.0.x"),
         ("{not json", "body"),
     ],
 )
@@ -107,7 +118,7 @@ def test_unpriceable_orders_get_422(orders_service: AwsWorld, lines: dict[str, i
 
 def test_a_sku_on_two_lines_is_a_422_not_a_400(orders_service: AwsWorld):
     # GIVEN a schema-valid order naming one SKU on two lines
-    body = {"customer_id": "c-1", "items": [{"sku": "GRINDER-BURR", "quantity": 1}] * 2}
+    body = {"items": [{"sku": "GRINDER-BURR", "quantity": 1}] * 2}
     # WHEN it is posted, THEN the documented 422 names the repeated line; nothing is queued
     status, response = invoke(post_order_event(body))
     assert status == 422
@@ -147,14 +158,16 @@ def test_an_idempotency_key_reused_for_another_order_is_refused(orders_service: 
     assert len(orders_service.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"])) == 1
 
 
-def test_a_stored_order_is_read_back(orders_service: AwsWorld):
-    # GIVEN an order in the orders table (as the consumer stores it)
-    from orders.adapters.orders_table import to_item
-    from orders.models import Order
-    from tests.factories import order_message
-
-    order = Order.model_validate(order_message("3f6c1d2a-8b4e-4f0a-9c7d-2e5b6a1f0c93", MUG_CERAMIC_350ML=1200))
+def _store(orders_service: AwsWorld, order_id: str, customer: str = CUSTOMER) -> Order:
+    """An order in the orders table, as the consumer stores it."""
+    order = Order.model_validate(order_message(order_id, MUG_CERAMIC_350ML=1200) | {"customer_id": customer})
     orders_service.client("dynamodb").put_item(TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"], Item=to_item(order))
+    return order
+
+
+def test_a_stored_order_is_read_back(orders_service: AwsWorld):
+    # GIVEN the events/ GET request's customer's order in the orders table
+    order = _store(orders_service, "3f6c1d2a-8b4e-4f0a-9c7d-2e5b6a1f0c93")
 
     # WHEN the events/ GET request asks for it
     status, body = invoke(load_event("api_get_order.json"))
@@ -168,3 +181,55 @@ def test_an_unknown_order_is_404(orders_service: AwsWorld):
     status, body = invoke(get_order_event("no-such-order"))
     assert status == 404
     assert "no-such-order" in body["message"]
+
+
+def test_another_customers_order_is_404_exactly_like_a_missing_one(orders_service: AwsWorld):
+    # GIVEN c-1's order
+    _store(orders_service, "order-of-c-1", customer="c-1")
+    # WHEN c-2 asks for it, and for an id nobody has
+    theirs = invoke(get_order_event("order-of-c-1", customer="c-2"))
+    nobodys = invoke(get_order_event("order-of-nobody", customer="c-2"))
+    # THEN both are the same 404 (nothing tells c-2 the first exists); c-1 reads it
+    assert theirs[0] == nobodys[0] == 404
+    assert theirs[1]["errors"] == nobodys[1]["errors"]
+    assert invoke(get_order_event("order-of-c-1", customer="c-1"))[0] == 200
+
+
+def test_the_order_is_the_callers_whatever_the_request_says(orders_service: AwsWorld):
+    # WHEN c-7's token posts an order
+    status, _ = invoke(post_order_event(order_request(SCALE_01G=1), customer="c-7"))
+    # THEN the queued order is c-7's
+    assert status == 202
+    (message,) = orders_service.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"])
+    assert json.loads(message["Body"])["customer_id"] == "c-7"
+
+
+@pytest.mark.parametrize(
+    "make_event", [lambda: post_order_event("{not json", customer=None), lambda: get_order_event("o", customer=None)]
+)
+def test_a_request_without_claims_is_401_before_anything_is_read(orders_service: AwsWorld, make_event: Any):
+    # GIVEN an event no authorizer vouched for (a route without one, a hand-made event), even with a bad body
+    # WHEN it reaches the function
+    response = api.handler(make_event(), FakeLambdaContext())
+    # THEN 401 naming the scheme, nothing queued
+    assert response["statusCode"] == 401
+    assert response["headers"]["WWW-Authenticate"] == "Bearer"
+    assert json.loads(response["body"])["errors"][0]["field"] == "requestContext.authorizer.jwt.claims.sub"
+    assert orders_service.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"]) == []
+
+
+@pytest.mark.parametrize("subject", ["", "x" * 256, "ünïcødé", "two words"])
+def test_a_subject_that_cannot_be_a_customer_id_is_401(orders_service: AwsWorld, subject: str):
+    status, body = invoke(post_order_event(order_request(SCALE_01G=1), customer=subject))
+    assert status == 401
+    assert body["message"] == "the token's subject is not a customer id"
+
+
+def test_an_idempotency_key_is_per_customer(orders_service: AwsWorld):
+    # GIVEN c-1's order under a key
+    _, first = invoke(post_order_event(order_request(SCALE_01G=1), idempotency_key="checkout", customer="c-1"))
+    # WHEN c-2 sends the same body under the same key
+    status, second = invoke(post_order_event(order_request(SCALE_01G=1), idempotency_key="checkout", customer="c-2"))
+    # THEN c-2 gets an order of its own, never c-1's response
+    assert status == 202
+    assert second["order_id"] != first["order_id"]

@@ -17,13 +17,11 @@ NOW = dt.datetime(2026, 11, 22, 23, 30, tzinfo=dt.UTC)
 
 
 def request(**lines: int) -> OrderRequest:
-    return OrderRequest.model_validate(
-        {"customer_id": "c-1", "items": [{"sku": sku, "quantity": qty} for sku, qty in lines.items()]}
-    )
+    return OrderRequest.model_validate({"items": [{"sku": sku, "quantity": qty} for sku, qty in lines.items()]})
 
 
 def test_lines_are_priced_and_summed():
-    order = price_order(request(MUG=2, BEANS=3), CATALOG, order_id="o-1", created_at=NOW)
+    order = price_order(request(MUG=2, BEANS=3), CATALOG, customer_id="c-1", order_id="o-1", created_at=NOW)
 
     assert [(line.sku, line.line_total_cents) for line in order.items] == [("MUG", 2400), ("BEANS", 7350)]
     assert order.total_cents == 9750
@@ -33,7 +31,7 @@ def test_lines_are_priced_and_summed():
 
 def test_every_problem_is_reported_not_just_the_first():
     with pytest.raises(PricingError) as raised:
-        price_order(request(NOPE=1, MUG=13, BEANS=1), CATALOG, order_id="o-1", created_at=NOW)
+        price_order(request(NOPE=1, MUG=13, BEANS=1), CATALOG, customer_id="c-1", order_id="o-1", created_at=NOW)
 
     assert raised.value.problems == [
         {"field": "items.0.sku", "message": "unknown SKU NOPE"},
@@ -44,18 +42,16 @@ def test_every_problem_is_reported_not_just_the_first():
 
 def test_the_order_date_is_the_utc_day():
     late_in_new_york = dt.datetime(2026, 11, 22, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
-    order = price_order(request(MUG=1), CATALOG, order_id="o-1", created_at=late_in_new_york)
+    order = price_order(request(MUG=1), CATALOG, customer_id="c-1", order_id="o-1", created_at=late_in_new_york)
     assert order.order_date == "2026-11-23"
 
 
 def test_a_sku_on_two_lines_is_a_pricing_problem_naming_both_lines():
     # GIVEN a schema-valid order naming MUG twice (JSON Schema cannot require unique SKUs)
-    twice = OrderRequest.model_validate(
-        {"customer_id": "c-1", "items": [{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 2}]}
-    )
+    twice = OrderRequest.model_validate({"items": [{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 2}]})
     # WHEN it is priced, THEN a 422-class problem on the second line, pointing at the first
     with pytest.raises(PricingError) as raised:
-        price_order(twice, CATALOG, order_id="o-1", created_at=NOW)
+        price_order(twice, CATALOG, customer_id="c-1", order_id="o-1", created_at=NOW)
     assert raised.value.problems == [
         {"field": "items.1.sku", "message": "MUG is already on line 0: each SKU may appear once"}
     ]

@@ -24,7 +24,8 @@ LINE = st.fixed_dictionaries(
 BODIES = st.one_of(
     JSON_VALUES,
     st.fixed_dictionaries(
-        {"customer_id": st.one_of(st.text(max_size=70), JSON_VALUES), "items": st.lists(LINE, max_size=6) | JSON_VALUES}
+        {"items": st.lists(LINE, max_size=6) | JSON_VALUES},
+        optional={"customer_id": st.one_of(st.text(max_size=70), JSON_VALUES)},  # never accepted: the token says
     ),
 )
 MAX_SAFE_INTEGER = 2**53 - 1  # what a JSON number carries exactly in every client
@@ -56,14 +57,18 @@ def test_totals_are_exact_non_negative_and_bounded(catalog_rows: dict, data: st.
     skus = data.draw(st.lists(st.sampled_from(sorted(catalog)), min_size=1, unique=True))
     quantities = [data.draw(st.integers(min_value=1, max_value=MAX_QUANTITY_PER_LINE)) for _ in skus]
     request = OrderRequest.model_validate(
-        {"customer_id": "c", "items": [{"sku": s, "quantity": q} for s, q in zip(skus, quantities, strict=True)]}
+        {"items": [{"sku": s, "quantity": q} for s, q in zip(skus, quantities, strict=True)]}
     )
     over_limit = any(q > catalog[s].max_quantity for s, q in zip(skus, quantities, strict=True))
     if over_limit:
         with pytest.raises(PricingError) as raised:
-            price_order(request, catalog, order_id="o", created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+            price_order(
+                request, catalog, customer_id="c", order_id="o", created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+            )
         assert all(p["field"].startswith("items.") for p in raised.value.problems)
         return
-    order = price_order(request, catalog, order_id="o", created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    order = price_order(
+        request, catalog, customer_id="c", order_id="o", created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
     assert order.total_cents == sum(catalog[s].unit_price_cents * q for s, q in zip(skus, quantities, strict=True))
     assert 0 <= order.total_cents <= MAX_SAFE_INTEGER

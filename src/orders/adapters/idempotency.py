@@ -19,7 +19,7 @@ def persistence_layer() -> DynamoDBPersistenceLayer:
 @functools.cache
 def idempotency_config() -> IdempotencyConfig:
     return IdempotencyConfig(
-        event_key_jmespath="idempotency_key",
+        event_key_jmespath="[customer_id, idempotency_key]",  # per customer: B reusing A's key never gets A's order
         payload_validation_jmespath="order",  # the same key with a different body is refused, not replayed
         expires_after_seconds=get_settings().idempotency_ttl_seconds,
     )

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
@@ -34,8 +35,14 @@ from orders.adapters.orders_table import get_order
 from orders.adapters.secrets import secrets_provider
 from orders.config import get_settings
 from orders.logic.pricing import PricingError, price_order
-from orders.logic.request import MAX_BODY_BYTES, RequestRefused, canonical_json_event, decoded_path_event
-from orders.models import ErrorBody, Order, OrderAccepted, OrderRequest
+from orders.logic.request import (
+    MAX_BODY_BYTES,
+    RequestRefused,
+    authenticated_customer,
+    canonical_json_event,
+    decoded_path_event,
+)
+from orders.models import ErrorBody, GatewayMessage, Order, OrderAccepted, OrderRequest
 from orders.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -52,6 +59,19 @@ def _documented(description: str, model: type[BaseModel] = ErrorBody) -> OpenAPI
 
 
 INVALID: dict[int, OpenAPIResponse] = {400: _documented("The request is not valid: the errors name the fields")}
+JWT_SCHEME = "OrdersJwt"  # template.yaml's authorizer: API Gateway checks the token and the route's scope
+GUARDED: dict[int, OpenAPIResponse] = {
+    401: _documented(
+        "No token, or one API Gateway's authorizer refused (invalid, expired, wrong issuer)", GatewayMessage
+    ),
+    403: _documented("The token lacks the route's scope (API Gateway's authorizer)", GatewayMessage),
+}
+
+
+def _needs(scope: str) -> list[dict[str, list[str]]]:
+    return [{JWT_SCHEME: [scope]}]
+
+
 UNREADABLE_BODY: dict[int, OpenAPIResponse] = {
     413: _documented(f"The body is over {MAX_BODY_BYTES} bytes"),
     415: _documented("The body is not application/json (any case, parameters allowed; charset UTF-8)"),
@@ -59,8 +79,9 @@ UNREADABLE_BODY: dict[int, OpenAPIResponse] = {
 
 
 class CreateOrderCommand(BaseModel):
-    """What the idempotency record is keyed and validated on: the client's key and its order."""
+    """What the idempotency record is keyed (customer, key) and validated (order) on."""
 
+    customer_id: str
     idempotency_key: str
     order: OrderRequest
 
@@ -105,10 +126,17 @@ def concurrent_retry(_: IdempotencyAlreadyInProgressError) -> Response[dict[str,
     return _error(HTTPStatus.CONFLICT, "retry later", errors)
 
 
-def _accept_order(order: OrderRequest) -> dict[str, Any]:
+def _caller() -> str:
+    """The authenticated customer: handler() put it in the resolver's context before routing."""
+    return str(app.context["customer_id"])
+
+
+def _accept_order(customer_id: str, order: OrderRequest) -> dict[str, Any]:
     settings = get_settings()
     catalog = fetch_catalog_entries(get_database(), {line.sku for line in order.items})
-    priced = price_order(order, catalog, order_id=str(uuid.uuid4()), created_at=dt.datetime.now(dt.UTC))
+    priced = price_order(
+        order, catalog, customer_id=customer_id, order_id=str(uuid.uuid4()), created_at=dt.datetime.now(dt.UTC)
+    )
     enqueue_order(settings, priced)
     metrics.add_metric(name="OrdersAccepted", unit="Count", value=1)
     return OrderAccepted(
@@ -121,7 +149,7 @@ def _accept_order_once() -> Callable[..., dict[str, Any]]:
     """_accept_order behind Powertools idempotency; built on first use so the store's client is lazy too."""
 
     def accept(command: CreateOrderCommand) -> dict[str, Any]:
-        return _accept_order(command.order)
+        return _accept_order(command.customer_id, command.order)
 
     return idempotent_function(  # type: ignore[no-any-return]
         accept,
@@ -134,7 +162,8 @@ def _accept_order_once() -> Callable[..., dict[str, Any]]:
 
 @app.post(
     "/orders",
-    summary="Accept an order: validate, price from the catalog, queue it",
+    summary="Accept an order for the calling customer: validate, price from the catalog, queue it",
+    security=_needs("orders/write"),
     responses={
         202: _documented("Accepted and queued; retries with the same Idempotency-Key return this again", OrderAccepted),
         409: _documented("A request with this Idempotency-Key is still in progress"),
@@ -143,6 +172,7 @@ def _accept_order_once() -> Callable[..., dict[str, Any]]:
             "or an Idempotency-Key reused for another order"
         ),
         **INVALID,
+        **GUARDED,
         **UNREADABLE_BODY,
     },
 )
@@ -150,25 +180,29 @@ def create_order(
     order: OrderRequest,
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=128)] = None,
 ) -> Response[dict[str, Any]]:
+    customer_id = _caller()
     if idempotency_key is None:
-        accepted = _accept_order(order)
+        accepted = _accept_order(customer_id, order)
     else:
-        accepted = _accept_order_once()(command=CreateOrderCommand(idempotency_key=idempotency_key, order=order))
+        command = CreateOrderCommand(customer_id=customer_id, idempotency_key=idempotency_key, order=order)
+        accepted = _accept_order_once()(command=command)
     return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=accepted)
 
 
 @app.get(
     "/orders/<order_id>",
-    summary="Read a stored order",
+    summary="Read one of the calling customer's stored orders",
+    security=_needs("orders/read"),
     responses={
         200: _documented("The order as stored", Order),
-        404: _documented("No order with this id has been stored (yet: storing is asynchronous)"),
+        404: _documented("The caller has no order with this id stored (yet: storing is asynchronous)"),
         **INVALID,
+        **GUARDED,
     },
 )
 def read_order(order_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response[dict[str, Any]]:
     order = get_order(get_settings(), order_id)
-    if order is None:
+    if order is None or order.customer_id != _caller():  # another's order: 404, not 403 — never confirm it exists
         return _error(
             HTTPStatus.NOT_FOUND, f"order {order_id} not found", [{"field": "order_id", "message": "not found"}]
         )
@@ -180,9 +214,12 @@ def read_order(order_id: Annotated[str, Path(min_length=1, max_length=64)]) -> R
 def _raw_error(refused: RequestRefused) -> dict[str, Any]:
     """The API's error shape, built without the resolver: the body never reached it."""
     message = INVALID_REQUEST if refused.status == HTTPStatus.BAD_REQUEST else refused.message
+    headers = {"Content-Type": content_types.APPLICATION_JSON}
+    if refused.status == HTTPStatus.UNAUTHORIZED:  # RFC 9110 §15.5.2: a 401 names the scheme to use
+        headers["WWW-Authenticate"] = "Bearer"
     return {
         "statusCode": int(refused.status),
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "headers": headers,
         "body": json.dumps(
             {"message": message, "errors": [{"field": refused.field, "message": refused.message, "type": refused.type}]}
         ),
@@ -196,7 +233,12 @@ def openapi_document() -> dict[str, Any]:
     Request validation errors are this API's 400 (invalid_request above); a 422 stays only where a
     route documents its own (POST: orders that cannot be priced). Not called at run time.
     """
-    document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title="Orders API", version="1.0.0"))
+    bearer = HTTPBearer(
+        bearerFormat="JWT", description="An access token of the API's issuer (template.yaml, OrdersJwt)"
+    )
+    document: dict[str, Any] = json.loads(
+        app.get_openapi_json_schema(title="Orders API", version="1.0.0", security_schemes={JWT_SCHEME: bearer})
+    )
     for operation in (op for operations in document["paths"].values() for op in operations.values()):
         if operation["responses"].get("422", {}).get("description") == "Validation Error":
             del operation["responses"]["422"]
@@ -214,8 +256,10 @@ def openapi_document() -> dict[str, Any]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
+        customer_id = authenticated_customer(event)  # who calls, before anything they sent is read
         checked = decoded_path_event(canonical_json_event(event))  # JSON the resolver can read, or a 4xx here
     except RequestRefused as refused:
         return _raw_error(refused)
+    app.append_context(customer_id=customer_id)  # cleared by resolve() when the request is answered
     idempotency_config().register_lambda_context(context)
     return app.resolve(checked, context)

@@ -20,6 +20,7 @@ def price_order(
     request: OrderRequest,
     catalog: Mapping[str, CatalogEntry],
     *,
+    customer_id: str,
     order_id: str,
     created_at: dt.datetime,
 ) -> Order:
@@ -53,7 +54,7 @@ def price_order(
         raise PricingError(problems)
     return Order(
         order_id=order_id,
-        customer_id=request.customer_id,
+        customer_id=customer_id,
         items=lines,
         total_cents=sum(line.line_total_cents for line in lines),
         created_at=created_at,

@@ -19,10 +19,17 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from pydantic import TypeAdapter, ValidationError
+
+from orders.models import CustomerId
+
 MAX_BODY_BYTES = 64 * 1024  # a 50-line order is < 4 KB: refuse anything far bigger before parsing it
 MAX_DEPTH = 16  # an order nests 3 deep (object → items → line); nothing legitimate comes near
 JSON_MEDIA_TYPE = "application/json"
 METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
+CALLER_FIELD = "requestContext.authorizer.jwt.claims.sub"
+_CUSTOMER_ID = TypeAdapter(CustomerId)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,22 @@ def canonical_json_event(event: dict[str, Any]) -> dict[str, Any]:
         "isBase64Encoded": False,
         "headers": headers | {"content-type": JSON_MEDIA_TYPE},
     }
+
+
+def authenticated_customer(event: dict[str, Any]) -> str:
+    """The caller: the subject of the token API Gateway's JWT authorizer validated, or RequestRefused (401).
+
+    Every route has the authorizer (template.yaml), so an event without claims is a misconfigured
+    route or a hand-made event: refused, never served anonymously.
+    """
+    claims = APIGatewayProxyEventV2(event).request_context.authorizer.jwt_claim
+    if "sub" not in claims:
+        raise RequestRefused(HTTPStatus.UNAUTHORIZED, "no authenticated caller", "unauthenticated", CALLER_FIELD)
+    try:
+        return _CUSTOMER_ID.validate_python(claims["sub"])
+    except ValidationError:
+        message = "the token's subject is not a customer id"
+        raise RequestRefused(HTTPStatus.UNAUTHORIZED, message, "unauthenticated", CALLER_FIELD) from None
 
 
 def decoded_path_event(event: dict[str, Any]) -> dict[str, Any]:
