@@ -260,6 +260,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         checked = decoded_path_event(canonical_json_event(event))  # JSON the resolver can read, or a 4xx here
     except RequestRefused as refused:
         return _raw_error(refused)
-    app.append_context(customer_id=customer_id)  # cleared by resolve() when the request is answered
+    app.context["customer_id"] = customer_id  # routing context: resolve() clears it when the request is answered
     idempotency_config().register_lambda_context(context)
     return app.resolve(checked, context)
