@@ -25,7 +25,14 @@ from typing import Any
 from local_runner.api_server import make_server
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
-from local_runner.traffic import post_order, queue_bodies, random_order, stored_order_ids
+from local_runner.traffic import (
+    customer_tokens,
+    post_order,
+    queue_bodies,
+    random_customer,
+    random_order,
+    stored_order_ids,
+)
 
 CHAOS_SITE = Path(__file__).resolve().parent / "chaos_site"
 WAVE = 100  # orders per wave of concurrent requests; the consumer drains between waves
@@ -205,9 +212,11 @@ def _run_chaos(report_dir: Path, orders: int, seed: int, clients: int, kill_inte
         sqs = service.cloud.client("sqs")
         consumer = SqsEventSource(service, "OrdersConsumer")
         with ConnectionKiller(service, kill_interval_s, rng) as killer:
+            tokens = customer_tokens(service)
 
             def send(n: int) -> tuple[int, dict[str, Any]]:
-                return post_order(server.server_port, random_order(random.Random(seed * 100_000 + n)), None)  # noqa: S311
+                rng = random.Random(seed * 100_000 + n)  # noqa: S311 - test data
+                return post_order(server.server_port, random_order(rng), None, tokens[random_customer(rng)])
 
             waves = [range(start, min(start + WAVE, orders)) for start in range(0, orders, WAVE)]
             with ThreadPoolExecutor(clients) as pool:

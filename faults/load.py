@@ -21,7 +21,7 @@ from local_runner.api_server import make_server
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
 from local_runner.template import PROJECT_ROOT
-from local_runner.traffic import stored_order_ids
+from local_runner.traffic import customer_tokens, stored_order_ids
 
 TIME_LIMIT_S = 600  # the run stops by itself, finished or not
 
@@ -92,6 +92,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
                 str(seed),
                 str(max(1.0, deadline - time.monotonic())),
             ],
+            input=json.dumps(customer_tokens(service)),
             capture_output=True,
             text=True,
             check=True,

@@ -1,5 +1,6 @@
 """The load test's clients, in a process of their own: N threads POSTing orders over keep-alive
-connections to a loopback port. Prints statuses and latencies as JSON. Bounded in count and time."""
+connections to a loopback port, each as a customer whose token comes on stdin. Prints statuses and
+latencies as JSON. Bounded in count and time."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import sys
 import threading
 import time
 
-from local_runner.traffic import random_order
+from local_runner.traffic import bearer, random_customer, random_order
 
 
-def send(port: int, requests: int, clients: int, seed: int, time_limit_s: float) -> dict[str, object]:
+def send(
+    port: int, requests: int, clients: int, seed: int, time_limit_s: float, tokens: dict[str, str]
+) -> dict[str, object]:
     deadline = time.monotonic() + time_limit_s
     next_request = iter(range(requests))
     lock = threading.Lock()
@@ -30,10 +33,12 @@ def send(port: int, requests: int, clients: int, seed: int, time_limit_s: float)
                 n = next(next_request, None)
             if n is None:
                 break
-            body = json.dumps(random_order(random.Random(seed * 1_000_003 + n)))  # noqa: S311 - test data
+            rng = random.Random(seed * 1_000_003 + n)  # noqa: S311 - test data
+            body = json.dumps(random_order(rng))
+            headers = {"content-type": "application/json"} | bearer(tokens[random_customer(rng)])
             started = time.perf_counter()
             try:
-                connection.request("POST", "/orders", body, {"content-type": "application/json"})
+                connection.request("POST", "/orders", body, headers)
                 response = connection.getresponse()
                 response.read()
             except (OSError, http.client.HTTPException):
@@ -57,4 +62,5 @@ def send(port: int, requests: int, clients: int, seed: int, time_limit_s: float)
 
 if __name__ == "__main__":
     port, requests, clients, seed = (int(a) for a in sys.argv[1:5])
-    print(json.dumps(send(port, requests, clients, seed, float(sys.argv[5]))))
+    tokens = json.loads(sys.stdin.read())  # each customer's access token, from the parent that serves the API
+    print(json.dumps(send(port, requests, clients, seed, float(sys.argv[5]), tokens)))

@@ -66,6 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     serve_aws.add_argument("--write-env-json", type=Path, help="write SAM --env-vars for Docker users here")
     _common(serve_aws)
 
+    token = commands.add_parser(
+        "token", help="print an access token the local HTTP API's JWT authorizer accepts (for curl)"
+    )
+    token.add_argument("--sub", required=True, type=_non_empty, help="the customer: the token's subject")
+    token.add_argument(
+        "--scope", action="append", help="a scope to grant (repeat; default: every scope the routes name)"
+    )
+    token.add_argument("--expires-in", type=int, default=3600, help="seconds from now (negative: already expired)")
+    token.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
+    token.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
+
     demo = commands.add_parser("demo", help="drive the whole service end to end and print the books")
     demo.add_argument("--orders", type=int, default=300)
     demo.add_argument("--poison", type=int, default=5)
@@ -84,7 +95,33 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+def _token(args: argparse.Namespace) -> int:
+    """Only the template is read: no local cloud, no MySQL — the issuer's key is the checkout's."""
+    from local_runner.api_server import route_scopes
+    from local_runner.authorizer import LocalAuthorizers
+    from local_runner.template import SamApplication
+
+    app = SamApplication(args.template, parse_parameter_overrides(args.parameter_overrides))
+    scopes = args.scope if args.scope is not None else route_scopes(app)
+    try:
+        token = LocalAuthorizers.of_template(app).token(args.sub, scopes, expires_in=args.expires_in)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"scopes: {' '.join(scopes) or '(none)'}; expires in {args.expires_in} s", file=sys.stderr)
+    print(token)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "token":
+        return _token(args)
     if args.command == "demo":
         from local_runner.demo import run_demo
 

@@ -5,7 +5,8 @@ bodies, a bad Content-Length (400, connection closed), idle and slow clients (`c
 This module is API Gateway's part: routes, the payload v2 event, the reading of the function's
 response, and API Gateway's own errors in HTTP APIs' shapes — `{"message":"Not Found"}` (404, no
 route), `Request Entity Too Large` (413, over 10 MB), `Internal Server Error` (500, the function
-failed), `Service Unavailable` (503, over the 30 s integration timeout).
+failed), `Service Unavailable` (503, over the 30 s integration timeout) — and its JWT authorizers'
+`Unauthorized` (401) and `Forbidden` (403) before the function runs (local_runner/authorizer.py).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from waitress.server import BaseWSGIServer, create_server
 
+from local_runner.authorizer import Refusal
 from local_runner.environment import say_once
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
+from local_runner.template import SamApplication
 
 # HTTP APIs infer isBase64Encoded from the Content-Type: text types pass as text, the rest as base64
 # (AWS Compute Blog, "Handling binary data using Amazon API Gateway HTTP APIs", R. Potucek).
@@ -46,16 +49,17 @@ class Route:
     path: str  # as declared: /orders/{order_id}
     pattern: re.Pattern[str]
     authorizer: str | None = None  # the route's (or its API's default) authorizer, as the template names it
+    scopes: tuple[str, ...] = ()  # the route's AuthorizationScopes: a token needs one of them
 
     @property
     def route_key(self) -> str:
         return f"{self.method} {self.path}"
 
 
-def http_api_routes(service: LocalService) -> list[Route]:
+def http_api_routes(app: SamApplication) -> list[Route]:
     routes = []
-    resources = service.app.sam_template["Resources"]
-    for spec in service.app.functions.values():
+    resources = app.sam_template["Resources"]
+    for spec in app.functions.values():
         for properties in spec.events_of_type("HttpApi").values():
             api = resources.get(properties.get("ApiId", {}).get("Ref", ""), {}).get("Properties", {})
             authorizer = properties.get("Auth", {}).get("Authorizer") or api.get("Auth", {}).get("DefaultAuthorizer")
@@ -66,14 +70,25 @@ def http_api_routes(service: LocalService) -> list[Route]:
                 + "$"
             )
             method = properties.get("Method", "ANY").upper()
-            routes.append(
-                Route(spec.logical_id, method, path, re.compile(regex), None if authorizer == "NONE" else authorizer)
-            )
+            scopes = tuple(properties.get("Auth", {}).get("AuthorizationScopes", []))
+            guard = None if authorizer == "NONE" else authorizer
+            routes.append(Route(spec.logical_id, method, path, re.compile(regex), guard, scopes))
     return routes
 
 
+def route_scopes(app: SamApplication) -> list[str]:
+    """Every scope the HTTP API's routes ask for: what a token needs to call them all."""
+    return sorted({scope for route in http_api_routes(app) for scope in route.scopes})
+
+
 def to_event(
-    route: Route, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
+    route: Route,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
+    client_ip: str,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An HTTP API payload v2 event, as API Gateway builds it."""
     url = urlsplit(target)
@@ -109,6 +124,8 @@ def to_event(
         },
         "isBase64Encoded": not is_text,
     }
+    if authorizer is not None:  # what the route's authorizer vouched for: the token's claims and scopes
+        event["requestContext"]["authorizer"] = authorizer
     if query:
         values: dict[str, list[str]] = {}
         for key, value in query:
@@ -134,6 +151,8 @@ def from_result(result: Any) -> tuple[int, dict[str, str], bytes]:
 
 
 _GATEWAY_ERRORS = {  # API Gateway's own answers for HTTP APIs, before or instead of the function's
+    HTTPStatus.UNAUTHORIZED: "Unauthorized",
+    HTTPStatus.FORBIDDEN: "Forbidden",
     HTTPStatus.NOT_FOUND: "Not Found",
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "Request Entity Too Large",
     HTTPStatus.INTERNAL_SERVER_ERROR: "Internal Server Error",
@@ -146,13 +165,21 @@ class HttpApiGateway:
 
     def __init__(self, service: LocalService, *, quiet: bool = False) -> None:
         self.service = service
-        self.routes = http_api_routes(service)
+        self.routes = http_api_routes(service.app)
         self.quiet = quiet
-        guarded = sorted({f"{r.authorizer} ({r.route_key})" for r in self.routes if r.authorizer})
-        if guarded:  # not emulated yet: say so rather than pass unauthenticated requests silently
+        self.authorizers = service.authorizers
+        for authorizer in self.authorizers.by_name.values():
             say_once(
-                f"authorizers not emulated: {', '.join(guarded)}; requests reach the functions without a token "
-                "check here, while API Gateway answers 401/403 before the function runs"
+                f"{authorizer.name}: JWT authorizer emulated; tokens are checked against the local issuer's key "
+                f"(.aws-sam/local-issuer/), standing in for {authorizer.issuer}'s published keys; "
+                "`python -m local_runner token --sub <customer> --scope <scope>` prints one"
+            )
+        emulated = {None, *self.authorizers.by_name}
+        unknown = sorted({f"{r.authorizer} ({r.route_key})" for r in self.routes if r.authorizer not in emulated})
+        if unknown:  # a Lambda authorizer: say so rather than pass unauthenticated requests silently
+            say_once(
+                f"authorizers not emulated: {', '.join(unknown)}; requests reach the functions without a check "
+                "here, while API Gateway answers 401/403 before the function runs"
             )
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -172,10 +199,17 @@ class HttpApiGateway:
         route = next((r for r in candidates if r.method in (method, "ANY")), None)
         if route is None:
             return _gateway_error(HTTPStatus.NOT_FOUND)
+        headers = wsgi_headers(environ)
+        vouched: dict[str, Any] | None = None
+        if route.authorizer in self.authorizers.by_name:
+            verdict = self.authorizers.authorize(route.authorizer, route.route_key, headers, route.scopes)
+            if isinstance(verdict, Refusal):  # the function never runs
+                return _gateway_error(verdict.status, {"www-authenticate": verdict.www_authenticate})
+            vouched = verdict
         body = environ["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)  # waitress has framed it: whole, or refused
         if len(body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        event = to_event(route, method, target, wsgi_headers(environ), body, environ.get("REMOTE_ADDR", ""))
+        event = to_event(route, method, target, headers, body, environ.get("REMOTE_ADDR", ""), vouched)
         invocation = self.service.pool(route.function).invoke(event)
         if invocation.duration_ms > INTEGRATION_TIMEOUT_S * 1000:
             return _gateway_error(HTTPStatus.SERVICE_UNAVAILABLE)
@@ -205,9 +239,10 @@ def _phrase(status: int) -> str:
         return "Unknown"
 
 
-def _gateway_error(status: HTTPStatus) -> tuple[int, dict[str, str], bytes]:
+def _gateway_error(status: HTTPStatus, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     body = json.dumps({"message": _GATEWAY_ERRORS[status]}).encode()
-    return int(status), {"content-type": "application/json", "apigw-requestid": uuid.uuid4().hex[:16]}, body
+    fields = {"content-type": "application/json", "apigw-requestid": uuid.uuid4().hex[:16]} | (headers or {})
+    return int(status), fields, body
 
 
 class LocalHttpApi:
@@ -258,7 +293,7 @@ def make_server(service: LocalService, host: str, port: int, *, quiet: bool = Fa
 def serve_forever(service: LocalService, host: str, port: int) -> None:
     """`start-api`: the routes, and behind them the queue's event source mapping, as AWS runs them."""
     server = make_server(service, host, port)
-    for route in http_api_routes(service):
+    for route in http_api_routes(service.app):
         print(
             f"Mounting {route.function} at http://{host}:{server.server_port}{route.path} [{route.method}]",
             file=sys.stderr,

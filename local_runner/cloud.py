@@ -26,6 +26,7 @@ from local_runner.iam import ADMIN_ACCESS_KEY, REPORT_PATH, TARGET_PREFIXES
 from local_runner.template import PROJECT_ROOT, SamApplication
 
 ACCOUNT_ID = "123456789012"
+STACK_NAME = "orders-local"  # local resources are named "<stack>-<LogicalId>", as the names CloudFormation gives
 LOCAL_SERVICES = set(TARGET_PREFIXES.values())  # what the functions call; IAM judges each call
 # The runner's own calls (provisioning, the event sources' emulation devices, tests' inspection):
 # the local cloud lets this key do anything; every function calls as its role (local_runner/iam.py).
@@ -106,7 +107,7 @@ class LocalCloud:
         self,
         app: SamApplication,
         database: DatabaseEndpoint,
-        stack_name: str = "orders-local",
+        stack_name: str = STACK_NAME,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -161,8 +162,7 @@ class LocalCloud:
     # ---------------------------------------------------------------- resources
     def provision(self) -> None:
         """Create what the functions call at run time; everything else is only given a local name."""
-        for logical_id in self.app.cloudformation["Resources"]:
-            self.symbols[logical_id] = {"Ref": f"{self.stack_name}-{logical_id}"}
+        self.symbols.update(local_names(self.app, self.stack_name))
         queues = self.app.resources_of_type("AWS::SQS::Queue")
         for logical_id in _dead_letter_queues_first(queues):
             self._create_queue(logical_id, queues[logical_id]["Properties"])
@@ -271,20 +271,7 @@ class LocalCloud:
     # ---------------------------------------------------------------- intrinsics
     def resolve(self, value: Any) -> Any:
         """Resolve Ref, GetAtt, Sub, If, … against the local resources, with SAM CLI's own resolver."""
-        translator: dict[str, Any] = {
-            "AWS::Region": self.app.region,
-            "AWS::AccountId": ACCOUNT_ID,
-            "AWS::StackName": self.stack_name,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-        }
-        translator.update(self.app.parameters)
-        translator.update(self.symbols)
-        template = self.app.cloudformation
-        table = IntrinsicsSymbolTable(template=template, logical_id_translator=translator)
-        return IntrinsicResolver(template=template, symbol_resolver=table).intrinsic_property_resolver(
-            value, ignore_errors=False
-        )
+        return resolve_intrinsics(self.app, self.symbols, self.stack_name, value)
 
     def applied(self, value: Any) -> Any:
         """A property as CloudFormation applies it: a top-level Fn::If decided, AWS::NoValue as None."""
@@ -302,6 +289,28 @@ class LocalCloud:
             variables["DB_TLS"] = "false"  # the local server offers no TLS; RDS Proxy requires it
         credentials = self.role_credentials.get(logical_id, ADMIN_CREDENTIALS)  # no role: a template's own Role ARN
         return variables | credentials | {"AWS_ENDPOINT_URL": self.endpoint_url}
+
+
+def local_names(app: SamApplication, stack_name: str = STACK_NAME) -> dict[str, dict[str, Any]]:
+    """Every resource's Ref before anything is created: its local name (provisioning adds ARNs, URLs)."""
+    return {logical_id: {"Ref": f"{stack_name}-{logical_id}"} for logical_id in app.cloudformation["Resources"]}
+
+
+def resolve_intrinsics(app: SamApplication, symbols: dict[str, dict[str, Any]], stack_name: str, value: Any) -> Any:
+    """Ref, GetAtt, Sub, If, … resolved against `symbols` with SAM CLI's own resolver."""
+    translator: dict[str, Any] = {
+        "AWS::Region": app.region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::StackName": stack_name,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    translator.update(app.parameters)
+    translator.update(symbols)
+    table = IntrinsicsSymbolTable(template=app.cloudformation, logical_id_translator=translator)
+    return IntrinsicResolver(template=app.cloudformation, symbol_resolver=table).intrinsic_property_resolver(
+        value, ignore_errors=False
+    )
 
 
 def _dead_letter_queues_first(queues: dict[str, dict[str, Any]]) -> Iterable[str]:

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,38 +26,65 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from local_runner.api_server import make_server
+from local_runner.api_server import make_server, route_scopes
 from local_runner.cloud import RoleUsage
 from local_runner.environment import Invocation
 from local_runner.event_sources import Schedule, SqsEventSource
 from local_runner.service import LocalService
 from local_runner.template import DEFAULT_TEMPLATE
-from local_runner.traffic import get_order_status, post_order, queue_bodies, random_order, stored_order_ids
+from local_runner.traffic import (
+    CUSTOMERS,
+    customer_tokens,
+    get_order_status,
+    post_order,
+    queue_bodies,
+    random_customer,
+    random_order,
+    stored_order_ids,
+)
 
 API_CLIENTS = 4  # concurrent HTTP clients: overlapping requests start more API environments
 
 
-def _request_plan(count: int, rng: random.Random) -> list[tuple[str, dict[str, Any], str | None]]:
-    """(kind, body, idempotency key) per request: mostly valid, some 400s, some 422s, some retries."""
-    plan: list[tuple[str, dict[str, Any], str | None]] = []
+@dataclass(frozen=True)
+class PlannedRequest:
+    kind: str  # valid, invalid (400), unpriceable (422), retry, or what the authorizer refuses
+    customer: str
+    body: dict[str, Any]
+    key: str | None  # Idempotency-Key
+    credential: str = "token"  # token, none (401), expired (401), read-only (403: POST needs orders/write)
+
+
+def _request_plan(count: int, rng: random.Random) -> list[PlannedRequest]:
+    """Mostly valid orders; some 400s, 422s, requests the authorizer refuses, and retries."""
+    plan: list[PlannedRequest] = []
     for n in range(count):
-        roll = rng.random()
+        roll, customer = rng.random(), random_customer(rng)
         if roll < 0.07:
             body: dict[str, Any] = rng.choice(
                 [
-                    {"customer_id": "c", "items": []},
-                    {"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1}]},
-                    {"customer_id": "c", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": -2}]},
+                    {"items": []},
+                    {"customer_id": customer, "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1}]},
+                    {"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": -2}]},
                 ]
             )
-            plan.append(("invalid", body, None))
+            plan.append(PlannedRequest("invalid", customer, body, None))
         elif roll < 0.12:
-            body = {"customer_id": "c", "items": [{"sku": "NOT-IN-CATALOG", "quantity": 1}]}
-            plan.append(("unpriceable", body, None))
+            plan.append(
+                PlannedRequest("unpriceable", customer, {"items": [{"sku": "NOT-IN-CATALOG", "quantity": 1}]}, None)
+            )
+        elif roll < 0.16:
+            credential = rng.choice(["none", "expired", "read-only"])
+            plan.append(PlannedRequest("refused", customer, random_order(rng), None, credential))
         else:
-            plan.append(("valid", random_order(rng), f"demo-{n}"))
-    retries = rng.sample([p for p in plan if p[0] == "valid"], max(1, count // 12))
-    return plan + [("retry", body, key) for _, body, key in retries]
+            plan.append(PlannedRequest("valid", customer, random_order(rng), f"demo-{n}"))
+    retries = rng.sample([p for p in plan if p.kind == "valid"], max(1, count // 12))
+    return plan + [PlannedRequest("retry", p.customer, p.body, p.key) for p in retries]
+
+
+def _another(customer: str) -> str:
+    number = int(customer.removeprefix("cust-"))
+    return f"cust-{number % CUSTOMERS + 1:04d}"
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -122,27 +150,43 @@ def run_demo(
         port = server.server_port
 
         plan = _request_plan(orders, rng)
+        tokens = customer_tokens(service)
+        scopes = route_scopes(service.app)
+
+        def credential(request: PlannedRequest) -> str | None:
+            if request.credential == "none":
+                return None
+            if request.credential == "expired":
+                return service.authorizers.token(request.customer, scopes, expires_in=-60)
+            if request.credential == "read-only":
+                return service.authorizers.token(request.customer, ["orders/read"])
+            return tokens[request.customer]
+
+        def send(request: PlannedRequest) -> tuple[int, dict[str, Any]]:
+            return post_order(port, request.body, request.key, credential(request))
+
         statuses: collections.Counter[int] = collections.Counter()
+        refusals_expected = collections.Counter(p.credential for p in plan if p.kind == "refused")
         accepted: dict[str, int] = {}
+        owner: dict[str, str] = {}
         first_response: dict[str, str] = {}
         retry_mismatches = 0
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("POST /orders", total=len(plan))
-            first_pass = [p for p in plan if p[0] != "retry"]
+            first_pass = [p for p in plan if p.kind != "retry"]
             with ThreadPoolExecutor(API_CLIENTS) as pool:
-                for (_, _, key), (status, payload) in zip(
-                    first_pass, pool.map(lambda p: post_order(port, p[1], p[2]), first_pass), strict=True
-                ):
+                for request, (status, payload) in zip(first_pass, pool.map(send, first_pass), strict=True):
                     statuses[status] += 1
                     if status == 202:
                         accepted[payload["order_id"]] = payload["total_cents"]
-                        if key:
-                            first_response[key] = payload["order_id"]
+                        owner[payload["order_id"]] = request.customer
+                        if request.key:
+                            first_response[request.key] = payload["order_id"]
                     progress.advance(task)
-            for _, body, key in (p for p in plan if p[0] == "retry"):
-                status, payload = post_order(port, body, key)
+            for request in (p for p in plan if p.kind == "retry"):
+                status, payload = send(request)
                 statuses[status] += 1
-                retry_mismatches += status != 202 or payload.get("order_id") != first_response.get(key or "")
+                retry_mismatches += status != 202 or payload.get("order_id") != first_response.get(request.key or "")
                 progress.advance(task)
 
             orders_queue = service.queue_url("OrdersQueue")
@@ -154,8 +198,10 @@ def run_demo(
             consumer.drain()
             progress.update(task, completed=1, total=1)
 
-        reads = [get_order_status(port, order_id) for order_id in list(accepted)[:10]]  # through the HTTP API
-        read_ok = reads.count(200)
+        read_back = list(accepted)[:10]  # through the HTTP API: by their customer, and by another one
+        reads = [get_order_status(port, order_id, tokens[owner[order_id]]) for order_id in read_back]
+        strangers = [get_order_status(port, order_id, tokens[_another(owner[order_id])]) for order_id in read_back]
+        requests_sent = len(plan) + len(reads) + len(strangers)
 
         schedule = Schedule(service, "DailyRollupFunction")
         tomorrow = dt.datetime.now(dt.UTC).replace(hour=0, minute=15, second=0, microsecond=0) + dt.timedelta(days=1)
@@ -201,7 +247,13 @@ def run_demo(
             ("poison messages all in the DLQ", len(dlq_bodies) - len(accepted_in_dlq) == poison),
             ("idempotent retries returned the first order", retry_mismatches == 0),
             ("rollup revenue = revenue of stored orders", rollup_revenue == expected_revenue),
-            ("stored orders read back (GET 200)", read_ok == len(reads)),
+            ("stored orders read back by their customer (GET 200)", reads.count(200) == len(reads)),
+            ("another customer's order is not found (GET 404)", strangers.count(404) == len(strangers)),
+            (
+                "the authorizer refused what it must, and ApiFunction never ran for it",
+                service.authorizers.refused_total == sum(refusals_expected.values())
+                and len(service.pools["ApiFunction"].invocations) == requests_sent - service.authorizers.refused_total,
+            ),
             ("no call denied by IAM (each function as its role)", not any(r.denied_count for r in roles.values())),
         ]
 
@@ -210,6 +262,8 @@ def run_demo(
         table.add_column("value", justify="right")
         for status in sorted(statuses):
             table.add_row(f"HTTP {status}", str(statuses[status]))
+        for (route, status, reason), count in sorted(service.authorizers.refused.items()):
+            table.add_row(f"refused by the authorizer: {route} {status}, {reason}", str(count))
         table.add_row("orders accepted (unique)", str(len(accepted)))
         table.add_row("orders stored in DynamoDB", str(len(stored)))
         table.add_row("messages in the DLQ (poison + orders)", f"{len(dlq_bodies)} ({poison} + {len(accepted_in_dlq)})")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import IO, Any
 
+from local_runner.authorizer import LocalAuthorizers
 from local_runner.build import LocalBuild
 from local_runner.cloud import LocalCloud
 from local_runner.environment import Emulation, FunctionPool, say_once
@@ -56,10 +58,12 @@ class LocalService:
         self.build.sam_build()
         say_once(self.build.native_note)
         self.cloud = LocalCloud(self.app, self.database, host=aws_host, port=aws_port).start()
+        self.authorizers = LocalAuthorizers(self.app, self.cloud.resolve)  # the HTTP API's, and tokens for them
         self.env_vars = env_vars or {}
         self.traces = TraceCollector() if trace else None
         self.log_sink = log_sink
         self.pools: dict[str, FunctionPool] = {}
+        self._pools_lock = threading.Lock()
 
     def environment(self, logical_id: str) -> dict[str, str]:
         variables = self.cloud.function_environment(logical_id)
@@ -76,24 +80,26 @@ class LocalService:
         if logical_id not in self.app.functions:
             known = ", ".join(sorted(self.app.functions))
             raise KeyError(f"no function {logical_id!r} in {self.app.template_path.name} (functions: {known})")
-        if logical_id not in self.pools:
-            snapstart = self.cloud.applied(
-                self.app.cloudformation["Resources"][logical_id]["Properties"].get("SnapStart")
+        with self._pools_lock:  # concurrent first requests must share one pool (two would lose invocations)
+            if logical_id not in self.pools:
+                self.pools[logical_id] = self._new_pool(logical_id)
+            return self.pools[logical_id]
+
+    def _new_pool(self, logical_id: str) -> FunctionPool:
+        snapstart = self.cloud.applied(self.app.cloudformation["Resources"][logical_id]["Properties"].get("SnapStart"))
+        if self._provisioned(logical_id):
+            say_once(
+                f"{logical_id}: provisioned concurrency is not emulated; environments start on demand "
+                "(on AWS their INIT runs before traffic)"
             )
-            if self._provisioned(logical_id):
-                say_once(
-                    f"{logical_id}: provisioned concurrency is not emulated; environments start on demand "
-                    "(on AWS their INIT runs before traffic)"
-                )
-            self.pools[logical_id] = FunctionPool(
-                self.build.spec(self.app.functions[logical_id]),
-                self.environment(logical_id),
-                max_environments=self._concurrency_limit(logical_id),
-                log_sink=self.log_sink,
-                emulation=self.emulation,
-                snapstart=bool(snapstart),  # INIT once, environments restored from its snapshot
-            )
-        return self.pools[logical_id]
+        return FunctionPool(
+            self.build.spec(self.app.functions[logical_id]),
+            self.environment(logical_id),
+            max_environments=self._concurrency_limit(logical_id),
+            log_sink=self.log_sink,
+            emulation=self.emulation,
+            snapstart=bool(snapstart),  # INIT once, environments restored from its snapshot
+        )
 
     def _provisioned(self, logical_id: str) -> bool:
         aliases = self.app.resources_of_type("AWS::Lambda::Alias").values()

@@ -7,6 +7,7 @@ import json
 import random
 from typing import Any
 
+from local_runner.api_server import route_scopes
 from local_runner.service import LocalService
 
 CATALOG = {  # db/seed_catalog.sql, active SKUs and their per-order limits
@@ -19,17 +20,31 @@ CATALOG = {  # db/seed_catalog.sql, active SKUs and their per-order limits
 }
 
 
+CUSTOMERS = 60
+
+
 def random_order(rng: random.Random) -> dict[str, Any]:
     skus = rng.sample(sorted(CATALOG), rng.randint(1, 3))
-    return {
-        "customer_id": f"cust-{rng.randint(1, 60):04d}",
-        "items": [{"sku": sku, "quantity": rng.randint(1, CATALOG[sku])} for sku in skus],
-    }
+    return {"items": [{"sku": sku, "quantity": rng.randint(1, CATALOG[sku])} for sku in skus]}
 
 
-def post_order(port: int, body: dict[str, Any], key: str | None) -> tuple[int, dict[str, Any]]:
+def random_customer(rng: random.Random) -> str:
+    return f"cust-{rng.randint(1, CUSTOMERS):04d}"
+
+
+def customer_tokens(service: LocalService, customers: int = CUSTOMERS) -> dict[str, str]:
+    """Each customer's access token with every scope the routes name, as a signed-in client holds one."""
+    scopes = route_scopes(service.app)
+    return {f"cust-{n:04d}": service.authorizers.token(f"cust-{n:04d}", scopes) for n in range(1, customers + 1)}
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"} if token else {}
+
+
+def post_order(port: int, body: dict[str, Any], key: str | None, token: str | None) -> tuple[int, dict[str, Any]]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"content-type": "application/json"} | ({"idempotency-key": key} if key else {})
+    headers = {"content-type": "application/json"} | ({"idempotency-key": key} if key else {}) | bearer(token)
     connection.request("POST", "/orders", json.dumps(body), headers)
     response = connection.getresponse()
     payload = json.loads(response.read() or b"{}")
@@ -37,9 +52,9 @@ def post_order(port: int, body: dict[str, Any], key: str | None) -> tuple[int, d
     return response.status, payload
 
 
-def get_order_status(port: int, order_id: str) -> int:
+def get_order_status(port: int, order_id: str, token: str | None) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("GET", f"/orders/{order_id}")
+    connection.request("GET", f"/orders/{order_id}", headers=bearer(token))
     response = connection.getresponse()
     response.read()
     connection.close()

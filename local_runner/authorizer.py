@@ -1,0 +1,256 @@
+"""API Gateway's JWT authorizer for the local HTTP API, and a local issuer standing in for the user pool.
+
+What API Gateway does before an HTTP API route with a JWT authorizer runs its function (API Gateway
+Developer Guide, "Control access to HTTP APIs with JWT authorizers"): take the token from the
+identity source, bare or after `Bearer `; check its RSA signature against the issuer's keys by
+`kid`; then `iss`, `aud` — or `client_id` when there is no `aud` — against the authorizer's
+audience, `exp`, `nbf`, `iat`; then that the token's `scope`/`scp` holds one of the route's
+scopes. A failure is 401 `{"message":"Unauthorized"}` (a missing scope: 403 `Forbidden`) with a
+`www-authenticate` header saying why, and the function never runs. What passes reaches the
+function as `requestContext.authorizer.jwt`: the claims, values flattened to strings, and scopes.
+
+The issuer's keys are never fetched (no network at run time): a local key pair, kept in
+`.aws-sam/local-issuer/`, signs the tokens `python -m local_runner token` prints and stands in for
+the template's user pool — or for the OIDC issuer given as `JwtIssuer`, which the runner says.
+Signatures and claims are checked with joserfc, a maintained JOSE library: no crypto of our own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import GuestProtocol, Key, KeySet, RSAKey
+
+from local_runner.cloud import STACK_NAME, local_names, resolve_intrinsics
+from local_runner.template import PROJECT_ROOT, SamApplication
+
+ISSUER_KEY_FILE = PROJECT_ROOT / ".aws-sam" / "local-issuer" / "signing-key.json"
+RSA_ALGORITHMS = ("RS256", "RS384", "RS512")  # HTTP APIs' JWT authorizers accept RSA signatures only
+DEFAULT_TOKEN_LIFETIME_S = 3600  # a Cognito access token's default validity
+
+
+class LocalIssuer:
+    """An RSA key pair made once per checkout and shared by every local process that signs or checks."""
+
+    def __init__(self, key: RSAKey) -> None:
+        self.key = key
+        self.keys = KeySet([RSAKey.import_key(key.as_dict(private=False))])  # what a JWKS endpoint publishes
+
+    @classmethod
+    def load(cls, path: Path = ISSUER_KEY_FILE) -> LocalIssuer:
+        """The key pair at `path`, created there (mode 0600) when absent; concurrent creators agree on one."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            key = RSAKey.generate_key(2048, private=True, auto_kid=True)
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as draft:
+                draft.write(json.dumps(key.as_dict(private=True)))
+            os.chmod(draft.name, 0o600)
+            try:
+                os.link(draft.name, path)  # atomic and refuses to replace: the first writer's key wins
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(draft.name)
+        return cls(RSAKey.import_key(json.loads(path.read_text())))
+
+    def token(
+        self,
+        authorizer: JwtAuthorizer,
+        subject: str,
+        scopes: Iterable[str],
+        *,
+        expires_in: int = DEFAULT_TOKEN_LIFETIME_S,
+        claims: Mapping[str, Any] | None = None,
+        algorithm: str = "RS256",
+    ) -> str:
+        """An access token for `authorizer` as its issuer would mint it; `claims` replace or add any (None drops)."""
+        now = int(time.time())
+        minted: dict[str, Any] = {
+            "sub": subject,
+            "iss": authorizer.issuer,
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": now + expires_in,
+            "jti": str(uuid.uuid4()),
+        }
+        if authorizer.is_cognito:  # a user pool's access token names its app client, and has no aud
+            minted |= {"client_id": authorizer.audiences[0], "token_use": "access", "username": subject}
+        else:
+            minted["aud"] = authorizer.audiences[0]
+        minted.update(claims or {})
+        return jwt.encode(
+            {"alg": algorithm, "kid": self.key.kid, "typ": "JWT"},
+            {k: v for k, v in minted.items() if v is not None},
+            self.key,
+            algorithms=[algorithm],
+        )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """API Gateway's answer instead of the function's, and why (its www-authenticate header says it)."""
+
+    status: HTTPStatus
+    reason: str
+
+    @property
+    def www_authenticate(self) -> str:
+        error = "insufficient_scope" if self.status == HTTPStatus.FORBIDDEN else "invalid_token"
+        return f'Bearer scope="" error="{error}" error_description="{self.reason}"'
+
+
+@dataclass(frozen=True)
+class JwtAuthorizer:
+    """One `Auth.Authorizers` entry with a JwtConfiguration, its intrinsics resolved."""
+
+    name: str
+    issuer: str
+    audiences: tuple[str, ...]
+    header: str  # the identity source's header, lower-case
+
+    @property
+    def is_cognito(self) -> bool:
+        return self.issuer.startswith("https://cognito-idp.")
+
+    def authorize(self, headers: Mapping[str, str], scopes: Iterable[str], keys: KeySet) -> dict[str, Any] | Refusal:
+        """The event's `requestContext.authorizer`, or the Refusal API Gateway would answer."""
+        value = headers.get(self.header, "").strip()
+        if value[:7].lower() == "bearer ":
+            value = value[7:].strip()
+        if not value:
+            return Refusal(HTTPStatus.UNAUTHORIZED, "no token in the identity source")
+        try:
+            token = jwt.decode(value, _signing_key(keys), algorithms=RSA_ALGORITHMS)
+        except (JoseError, ValueError) as error:  # malformed, alg none/HS256, unknown kid, bad signature
+            return Refusal(HTTPStatus.UNAUTHORIZED, f"the token is not signed by the issuer: {_said(error)}")
+        claims = token.claims
+        refusal = self._claims_refusal(claims, time.time())
+        if refusal is not None:
+            return refusal
+        granted = _scopes(claims)
+        required = set(scopes)
+        if required and not required & set(granted):
+            needed = " ".join(sorted(required))
+            return Refusal(HTTPStatus.FORBIDDEN, f"the token has none of the route's scopes: {needed}")
+        return {"jwt": {"claims": {k: _flattened(v) for k, v in claims.items()}, "scopes": granted or None}}
+
+    def _claims_refusal(self, claims: Mapping[str, Any], now: float) -> Refusal | None:
+        if claims.get("iss") != self.issuer:
+            return Refusal(HTTPStatus.UNAUTHORIZED, "the token does not have a valid issuer")
+        audience = claims.get("aud", claims.get("client_id"))  # client_id only when there is no aud
+        offered = audience if isinstance(audience, list) else [audience]
+        if not set(self.audiences) & set(offered):
+            return Refusal(HTTPStatus.UNAUTHORIZED, "the token does not have a valid audience")
+        if not _is_time(claims.get("exp")) or claims["exp"] <= now:
+            return Refusal(HTTPStatus.UNAUTHORIZED, "the token has expired")
+        if "nbf" in claims and (not _is_time(claims["nbf"]) or claims["nbf"] > now):
+            return Refusal(HTTPStatus.UNAUTHORIZED, "the token is not valid yet")
+        if "iat" in claims and (not _is_time(claims["iat"]) or claims["iat"] > now):
+            return Refusal(HTTPStatus.UNAUTHORIZED, "the token was issued in the future")
+        return None
+
+
+def _signing_key(keys: KeySet) -> Callable[[GuestProtocol], Key]:
+    """The issuer's key the token's `kid` names: a token without one is refused, even with one key."""
+
+    def key_for(token: GuestProtocol) -> Key:
+        kid = token.headers().get("kid")
+        if not kid:
+            raise InvalidKeyIdError("the token has no kid")
+        return keys.get_by_kid(str(kid))
+
+    return key_for
+
+
+def _said(error: Exception) -> str:
+    return (str(error) or type(error).__name__).replace('"', "'")
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _scopes(claims: Mapping[str, Any]) -> list[str]:
+    """`scope` (RFC 8693: space-separated) or `scp` (a list, or the same string)."""
+    value = claims.get("scope", claims.get("scp", ""))
+    return [str(s) for s in value] if isinstance(value, list) else str(value).split()
+
+
+def _flattened(value: Any) -> str:
+    """Claim values as API Gateway passes them: strings; a list as `[a b]`."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + " ".join(_flattened(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def jwt_authorizers(app: SamApplication, resolve: Callable[[Any], Any]) -> dict[str, JwtAuthorizer]:
+    """Every HttpApi's JWT authorizers by name, as the template declares them (intrinsics resolved)."""
+    authorizers: dict[str, JwtAuthorizer] = {}
+    for resource in app.sam_template["Resources"].values():
+        if resource.get("Type") != "AWS::Serverless::HttpApi":
+            continue
+        for name, spec in resource.get("Properties", {}).get("Auth", {}).get("Authorizers", {}).items():
+            if "JwtConfiguration" not in spec:
+                continue
+            configuration = resolve(spec["JwtConfiguration"])
+            audience = configuration.get("audience") or []
+            source = str(spec.get("IdentitySource", "$request.header.Authorization"))
+            authorizers[name] = JwtAuthorizer(
+                name=name,
+                issuer=str(configuration["issuer"]),
+                audiences=tuple(str(a) for a in (audience if isinstance(audience, list) else [audience])),
+                header=source.removeprefix("$request.header.").lower(),
+            )
+    return authorizers
+
+
+class LocalAuthorizers:
+    """The template's JWT authorizers, the local issuer's keys they check against, and what they refused."""
+
+    def __init__(self, app: SamApplication, resolve: Callable[[Any], Any], issuer: LocalIssuer | None = None) -> None:
+        self.by_name = jwt_authorizers(app, resolve)
+        self.issuer = issuer or LocalIssuer.load()
+        self.refused: Counter[tuple[str, int, str]] = Counter()  # (route, status, reason): the function never ran
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of_template(cls, app: SamApplication) -> LocalAuthorizers:
+        """Without a running local cloud: the authorizers' issuer and audience are names, nothing provisioned."""
+        names = local_names(app)
+        return cls(app, lambda value: resolve_intrinsics(app, names, STACK_NAME, value))
+
+    def token(self, subject: str, scopes: Iterable[str], **options: Any) -> str:
+        """A token the template's (only) JWT authorizer accepts, scopes permitting; options: LocalIssuer.token's."""
+        if len(self.by_name) != 1:
+            raise ValueError(f"the template has {len(self.by_name)} JWT authorizers; name one: {sorted(self.by_name)}")
+        return self.issuer.token(next(iter(self.by_name.values())), subject, scopes, **options)
+
+    def authorize(
+        self, name: str, route_key: str, headers: Mapping[str, str], scopes: Iterable[str]
+    ) -> dict[str, Any] | Refusal:
+        verdict = self.by_name[name].authorize(headers, scopes, self.issuer.keys)
+        if isinstance(verdict, Refusal):
+            with self._lock:
+                self.refused[(route_key, int(verdict.status), verdict.reason.split(":")[0])] += 1
+        return verdict
+
+    @property
+    def refused_total(self) -> int:
+        return sum(self.refused.values())
