@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from waitress.server import BaseWSGIServer, create_server
 
-from local_runner.authorizer import Refusal
+from local_runner.authorizer import LocalAuthorizers, Refusal
 from local_runner.environment import say_once
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
@@ -160,6 +160,28 @@ _GATEWAY_ERRORS = {  # API Gateway's own answers for HTTP APIs, before or instea
 }
 
 
+@dataclass(frozen=True)
+class Admitted:
+    route: Route
+    authorizer: dict[str, Any] | None  # what the route's authorizer vouched for; None: the route has none
+
+
+def admit(
+    routes: list[Route], authorizers: LocalAuthorizers, method: str, target: str, headers: dict[str, str]
+) -> Admitted | tuple[int, dict[str, str], bytes]:
+    """API Gateway before the integration: the route, then its authorizer — or API Gateway's own answer."""
+    path = urlsplit(target).path
+    route = next((r for r in routes if r.method in (method, "ANY") and r.pattern.match(path)), None)
+    if route is None:
+        return _gateway_error(HTTPStatus.NOT_FOUND)
+    if route.authorizer not in authorizers.by_name:
+        return Admitted(route, None)
+    verdict = authorizers.authorize(route.authorizer, route.route_key, headers, route.scopes)
+    if isinstance(verdict, Refusal):  # the function never runs
+        return _gateway_error(verdict.status, {"www-authenticate": verdict.www_authenticate})
+    return Admitted(route, verdict)
+
+
 class HttpApiGateway:
     """The WSGI app: one request → route → payload v2 event → the function's pool → its response."""
 
@@ -194,22 +216,15 @@ class HttpApiGateway:
         return [] if method == "HEAD" else [body]  # HEAD: the headers a GET would get, no body
 
     def _answer(self, environ: dict[str, Any], method: str, target: str) -> tuple[int, dict[str, str], bytes]:
-        path = urlsplit(target).path
-        candidates = [r for r in self.routes if r.pattern.match(path)]
-        route = next((r for r in candidates if r.method in (method, "ANY")), None)
-        if route is None:
-            return _gateway_error(HTTPStatus.NOT_FOUND)
         headers = wsgi_headers(environ)
-        vouched: dict[str, Any] | None = None
-        if route.authorizer in self.authorizers.by_name:
-            verdict = self.authorizers.authorize(route.authorizer, route.route_key, headers, route.scopes)
-            if isinstance(verdict, Refusal):  # the function never runs
-                return _gateway_error(verdict.status, {"www-authenticate": verdict.www_authenticate})
-            vouched = verdict
+        admitted = admit(self.routes, self.authorizers, method, target, headers)
+        if not isinstance(admitted, Admitted):
+            return admitted
+        route = admitted.route
         body = environ["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)  # waitress has framed it: whole, or refused
         if len(body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        event = to_event(route, method, target, headers, body, environ.get("REMOTE_ADDR", ""), vouched)
+        event = to_event(route, method, target, headers, body, environ.get("REMOTE_ADDR", ""), admitted.authorizer)
         invocation = self.service.pool(route.function).invoke(event)
         if invocation.duration_ms > INTEGRATION_TIMEOUT_S * 1000:
             return _gateway_error(HTTPStatus.SERVICE_UNAVAILABLE)

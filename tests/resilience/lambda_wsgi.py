@@ -1,23 +1,28 @@
 """ApiFunction's handler as a WSGI app, in-process: what API Gateway would hand it, and its answer.
 
 Serves /openapi.json from the Powertools resolver, so schemathesis can read the schema and call
-the API without a server.
+the API without a server; in front, the runner's own route matching and JWT authorizer
+(local_runner/api_server.py, `admit`), so requests carry a token as they would on AWS.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from local_runner.api_server import Route, from_result, to_event, wsgi_headers
+from local_runner.api_server import Admitted, admit, from_result, http_api_routes, route_scopes, to_event, wsgi_headers
+from local_runner.authorizer import LocalAuthorizers
+from local_runner.template import SamApplication
 
 from orders.handlers import api
 from tests.factories import FakeLambdaContext
 
-_ANY_ROUTE = re.compile(r"^.*$")
+_TEMPLATE = SamApplication()
+_ROUTES = http_api_routes(_TEMPLATE)
+AUTHORIZERS = LocalAuthorizers.of_template(_TEMPLATE)  # the runner's emulated JWT authorizer, in front
+FUZZER_TOKEN = AUTHORIZERS.token("c-fuzz", route_scopes(_TEMPLATE))  # what Schemathesis authenticates with
 
 
 def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -29,12 +34,18 @@ def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any])
         raw = environ["wsgi.input"].read(length) if length else b""
         request_headers = wsgi_headers(environ)
         target = path + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else "")
-        event = to_event(
-            Route("ApiFunction", method, "$default", _ANY_ROUTE), method, target, request_headers, raw, "127.0.0.1"
-        )
-        try:
-            status, headers, body = from_result(api.handler(event, FakeLambdaContext()))
-        except Exception:  # an unhandled error: API Gateway answers 500
-            status, headers, body = 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+        admitted = admit(_ROUTES, AUTHORIZERS, method, target, request_headers)
+        if isinstance(admitted, Admitted):
+            event = to_event(admitted.route, method, target, request_headers, raw, "127.0.0.1", admitted.authorizer)
+            try:
+                status, headers, body = from_result(api.handler(event, FakeLambdaContext()))
+            except Exception:  # an unhandled error: API Gateway answers 500
+                status, headers, body = (
+                    500,
+                    {"content-type": "application/json"},
+                    b'{"message":"Internal Server Error"}',
+                )
+        else:
+            status, headers, body = admitted  # API Gateway's own answer: no route, or the authorizer refused
     start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
     return [body]

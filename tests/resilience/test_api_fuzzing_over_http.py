@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from orders.handlers import api
+from tests.resilience.lambda_wsgi import FUZZER_TOKEN
 from tests.start_api import running_start_api
 
 HERE = Path(__file__).parent
@@ -40,6 +41,9 @@ def test_schemathesis_finds_nothing_with_every_check_and_the_stateful_phase(tmp_
                 str(contract),
                 "--url",
                 f"http://127.0.0.1:{port}",
+                # a signed-in customer; `ignored_auth` (one of all) also sends requests without it: 401 expected
+                "--header",
+                f"Authorization: Bearer {FUZZER_TOKEN}",
                 "--checks",
                 "all",
                 # API Gateway routes methods: an undeclared one gets its 404 {"message":"Not Found"}, not 405.

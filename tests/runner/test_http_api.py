@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import random
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from local_runner.api_server import LocalHttpApi
+from local_runner.api_server import LocalHttpApi, route_scopes
+from local_runner.authorizer import LocalAuthorizers
 from local_runner.service import LocalService
+from local_runner.template import SamApplication
 from local_runner.traffic import random_order
 
 from tests.start_api import running_start_api
 
 pytestmark = pytest.mark.integration
 ORDER = json.dumps(random_order(random.Random(7))).encode()  # SKUs of the demo catalog
+
+
+@functools.cache
+def token(customer: str = "c-http") -> str:
+    """A token of the local issuer with every route's scope: what a signed-in client sends."""
+    app = SamApplication()
+    return LocalAuthorizers.of_template(app).token(customer, route_scopes(app))
+
+
+def signed_in(customer: str = "c-http") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(customer)}"}
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +76,13 @@ def exchange(port: int, *requests: bytes, half_close: bool = False, wait_s: floa
 def post(body: bytes, *extra: str, content_length: str | None = None) -> bytes:
     length = content_length if content_length is not None else str(len(body))
     head = ["POST /orders HTTP/1.1", "Host: local", "Content-Type: application/json", f"Content-Length: {length}"]
+    head.append(f"Authorization: Bearer {token()}")
     return ("\r\n".join([*head, *extra]) + "\r\n\r\n").encode() + body
 
 
 def get(path: str, *extra: str) -> bytes:
-    return ("\r\n".join([f"GET {path} HTTP/1.1", "Host: local", *extra]) + "\r\n\r\n").encode()
+    head = [f"GET {path} HTTP/1.1", "Host: local", f"Authorization: Bearer {token()}"]
+    return ("\r\n".join([*head, *extra]) + "\r\n\r\n").encode()
 
 
 def statuses(raw: bytes) -> list[int]:
@@ -98,12 +116,13 @@ def test_an_unread_body_never_becomes_the_next_request(port: int):
 def test_a_chunked_body_is_read_whole(port: int):
     chunked = f"{len(ORDER):x}\r\n".encode() + ORDER + b"\r\n0\r\n\r\n"
     head = "POST /orders HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+    head += f"Authorization: Bearer {token()}\r\n"
     raw = exchange(port, head.encode() + b"Connection: close\r\n\r\n" + chunked)
     assert statuses(raw) == [202]
 
 
 def test_head_gets_no_body_and_the_connection_stays_in_step(port: int):
-    head = b"HEAD /orders/x HTTP/1.1\r\nHost: local\r\n\r\n"
+    head = f"HEAD /orders/x HTTP/1.1\r\nHost: local\r\nAuthorization: Bearer {token()}\r\n\r\n".encode()
     raw = exchange(port, head, get("/orders/y", "Connection: close"))
     assert statuses(raw) == [404, 404]  # HEAD is not a declared method: API Gateway's 404; then the GET
     _, _, rest = raw.partition(b"\r\n\r\n")
@@ -135,11 +154,11 @@ def test_a_client_that_never_finishes_its_headers_is_dropped(port: int):
 
 def test_path_parameters_are_percent_decoded_and_checked_decoded(port: int):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("GET", "/orders/%41")
+    connection.request("GET", "/orders/%41", headers=signed_in())
     answer = json.loads(connection.getresponse().read())
     assert answer["message"] == "order A not found"
     eleven = "%C3%A9" * 11  # 11 "é": 66 characters encoded, 11 decoded
-    connection.request("GET", f"/orders/{eleven}")
+    connection.request("GET", f"/orders/{eleven}", headers=signed_in())
     response = connection.getresponse()
     assert (response.status, json.loads(response.read())["message"]) == (404, f"order {'é' * 11} not found")
 
@@ -153,44 +172,63 @@ def test_over_ten_mb_is_api_gateways_413_in_its_shape(port: int):
 @pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "application/json; charset=UTF-8"])
 def test_json_in_any_spelling_is_accepted(port: int, content_type: str):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("POST", "/orders", ORDER, {"Content-Type": content_type})
+    connection.request("POST", "/orders", ORDER, {"Content-Type": content_type} | signed_in())
     assert connection.getresponse().status == 202
 
 
-def test_start_api_runs_the_queues_mapping_so_a_posted_order_becomes_readable():
-    # GIVEN `start-api`, as a user runs it
-    with running_start_api("orders_start_api") as api_port:
-        # WHEN an order is posted
-        connection = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
-        connection.request("POST", "/orders", ORDER, {"Content-Type": "application/json"})
-        order_id = json.loads(connection.getresponse().read())["order_id"]
+def _cli_token(*args: str) -> str:
+    command = [sys.executable, "-m", "local_runner", "token", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout.strip()  # noqa: S603
 
-        # THEN the consumer stores it behind the API, and GET finds it
+
+def test_start_api_authorizes_and_runs_the_queues_mapping_so_only_the_customer_reads_the_order():
+    # GIVEN `start-api`, as a user runs it, and tokens printed by `python -m local_runner token`
+    writer = {"Authorization": f"Bearer {_cli_token('--sub', 'c-1', '--scope', 'orders/write')}"}
+    reader = {"Authorization": f"Bearer {_cli_token('--sub', 'c-1', '--scope', 'orders/read')}"}
+    stranger = {"Authorization": f"Bearer {_cli_token('--sub', 'c-2')}"}  # every scope, another customer
+    with running_start_api("orders_start_api") as api_port:
+        connection = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
+        # WHEN an order is posted without a token, THEN API Gateway's 401
+        connection.request("POST", "/orders", ORDER, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())) == (401, {"message": "Unauthorized"})
+
+        # WHEN c-1 posts it with its token, THEN 202
+        connection.request("POST", "/orders", ORDER, {"Content-Type": "application/json"} | writer)
+        response = connection.getresponse()
+        assert response.status == 202
+        order_id = json.loads(response.read())["order_id"]
+
+        # THEN the consumer stores it behind the API, and c-1's GET finds it
         deadline, status = time.monotonic() + 30, 404
         while status == 404 and time.monotonic() < deadline:
-            connection.request("GET", f"/orders/{order_id}")
+            connection.request("GET", f"/orders/{order_id}", headers=reader)
             response = connection.getresponse()
             status = response.status
             response.read()
             time.sleep(0.2)
         assert status == 200
+        # AND c-2 is told it does not exist
+        connection.request("GET", f"/orders/{order_id}", headers=stranger)
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())["message"]) == (404, f"order {order_id} not found")
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        b'{"customer_id": "c", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": ' + b"9" * 5000 + b"}]}",
+        b'{"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": ' + b"9" * 5000 + b"}]}",
         b"[" * 10_000 + b"]" * 10_000,
-        b'{"customer_id": "a", "customer_id": "b", "items": []}',
-        b'{"customer_id": "c", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": NaN}]}',
-        b'{"customer_id": "\xff\xfe", "items": []}',
+        b'{"items": [], "items": []}',
+        b'{"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": NaN}]}',
+        b'{"items": [{"sku": "\xff\xfe", "quantity": 1}]}',
         b"\xef\xbb\xbf{}",
     ],
     ids=["huge-number", "deep-nesting", "duplicate-key", "nan", "not-utf8", "bom"],
 )
 def test_hostile_bodies_over_the_socket_get_a_json_400(port: int, body: bytes):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("POST", "/orders", body, {"Content-Type": "application/json"})
+    connection.request("POST", "/orders", body, {"Content-Type": "application/json"} | signed_in())
     response = connection.getresponse()
     answer = json.loads(response.read())
     assert response.status == 400

@@ -397,7 +397,8 @@ def test_without_the_apis_secret_policy_post_answers_5xx_and_logs_access_denied(
     ) as local:
         local.prepare_database()
         # WHEN an order is posted over HTTP
-        status, _ = post_order(_serve(local), random_order(random.Random(1)), str(uuid.uuid4()))
+        token = local.authorizers.token("c-1", ["orders/write"])
+        status, _ = post_order(_serve(local), random_order(random.Random(1)), str(uuid.uuid4()), token)
 
     # THEN a 5xx, and the function's log names the refused call
     assert status == 500
@@ -417,7 +418,7 @@ def test_with_the_read_policy_scoped_to_another_table_get_answers_5xx_and_logs_a
         local.prepare_database()
         orders_table = local.cloud.symbols["OrdersTable"]["Arn"]
         # WHEN an order is read over HTTP
-        status = get_order_status(_serve(local), str(uuid.uuid4()))
+        status = get_order_status(_serve(local), str(uuid.uuid4()), local.authorizers.token("c-1", ["orders/read"]))
 
     # THEN a 5xx, and the log names the orders table the policy does not cover
     assert status == 500

@@ -302,14 +302,15 @@ def test_start_api_serves_post_and_get_over_http(service: LocalService):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
-        body = {"customer_id": "c-http", "items": [{"sku": "SCALE-01G", "quantity": 1}]}
-        connection.request("POST", "/orders", json.dumps(body), {"content-type": "application/json"})
+        token = {"authorization": f"Bearer {service.authorizers.token('c-http', ['orders/read', 'orders/write'])}"}
+        body = {"items": [{"sku": "SCALE-01G", "quantity": 1}]}
+        connection.request("POST", "/orders", json.dumps(body), {"content-type": "application/json"} | token)
         response = connection.getresponse()
         created = json.loads(response.read())
         assert response.status == 202
 
         SqsEventSource(service, "OrdersConsumer").drain()
-        connection.request("GET", f"/orders/{created['order_id']}")
+        connection.request("GET", f"/orders/{created['order_id']}", headers=token)
         response = connection.getresponse()
         assert response.status == 200
         assert json.loads(response.read())["customer_id"] == "c-http"
@@ -425,11 +426,13 @@ def _generate_event(*args: str) -> dict:
 
 
 def test_events_from_sam_generate_event_work_too(service: LocalService):
-    # GIVEN events made by `sam local generate-event` with our payloads
-    order = {"customer_id": "c-gen", "items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1}]}
+    # GIVEN events made by `sam local generate-event` with our payloads (its JWT claims name no subject)
+    order = {"items": [{"sku": "MUG-CERAMIC-350ML", "quantity": 1}]}
     post = _generate_event(
         "apigateway", "http-api-proxy", "--method", "POST", "--path", "orders", "--body", json.dumps(order)
     )
+    anonymous = service.pool("ApiFunction").invoke(post)
+    post["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = "c-gen"
     message = json.dumps(order_message())
     batch = _generate_event("sqs", "receive-message", "--body", json.dumps(message)[1:-1])  # SAM does not escape
     scheduled = _generate_event("cloudwatch", "scheduled-event")
@@ -440,6 +443,7 @@ def test_events_from_sam_generate_event_work_too(service: LocalService):
     rollup = service.pool("DailyRollupFunction").invoke(scheduled)
 
     # THEN they are understood: base64 bodies, SQS records, EventBridge's `time`
+    assert anonymous.payload["statusCode"] == 401  # claims without `sub`: no caller, refused
     assert api.payload["statusCode"] == 202, api.payload
     assert consumer.payload == {"batchItemFailures": []}
     assert rollup.error is None
