@@ -233,3 +233,20 @@ def test_an_idempotency_key_is_per_customer(orders_service: AwsWorld):
     # THEN c-2 gets an order of its own, never c-1's response
     assert status == 202
     assert second["order_id"] != first["order_id"]
+
+
+def test_the_contract_names_each_routes_scope_as_the_template_does_and_no_customer_in_the_body():
+    from local_runner.api_server import http_api_routes
+    from local_runner.template import SamApplication
+
+    # GIVEN the OpenAPI document and the template's routes
+    document = api.openapi_document()
+    routes = http_api_routes(SamApplication())
+    # THEN every route's operation asks for the template's authorizer and scopes, and documents its 401/403
+    for route in routes:
+        operation = document["paths"][route.path][route.method.lower()]
+        assert operation["security"] == [{route.authorizer: list(route.scopes)}]
+        assert {"401", "403"} <= set(operation["responses"])
+    scheme = document["components"]["securitySchemes"][api.JWT_SCHEME]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert "customer_id" not in document["components"]["schemas"]["OrderRequest"]["properties"]

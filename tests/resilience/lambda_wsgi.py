@@ -33,7 +33,10 @@ def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any])
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
         request_headers = wsgi_headers(environ)
-        target = path + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else "")
+        # the path as sent, still percent-encoded (PATH_INFO is decoded: %3F would become a query)
+        target = environ.get("REQUEST_URI") or path + (
+            f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""
+        )
         admitted = admit(_ROUTES, AUTHORIZERS, method, target, request_headers)
         if isinstance(admitted, Admitted):
             event = to_event(admitted.route, method, target, request_headers, raw, "127.0.0.1", admitted.authorizer)
