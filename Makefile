@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv security-scan lint typecheck template-lint unit test build check-build clean demo invoke start-api bench tune cost chaos load
+.PHONY: help venv security-scan lint typecheck template-lint unit test build check-build clean openapi demo invoke start-api bench tune cost chaos load
 
 FN ?= ApiFunction
 EVENT ?= events/api_post_order.json
@@ -29,6 +29,7 @@ help:
 	@echo "make load [REQUESTS=5000 CLIENTS=50]  concurrent clients against start-api; 0 errors, bounded connections"
 	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, pytest with coverage"
 	@echo "make build        sam build (arm64 layer cross-installed) and check the built artifacts"
+	@echo "make openapi      regenerate docs/openapi.json (committed; the tests fail when it is stale)"
 	@echo "make clean        remove the venv and build output"
 
 $(BIN)/.installed: requirements-dev.txt
@@ -75,6 +76,9 @@ build: venv
 
 check-build: venv
 	$(BIN)/python tools/check_layer.py .aws-sam/build
+
+openapi: venv
+	PYTHONPATH=src $(BIN)/python tools/openapi.py
 
 demo: venv
 	$(BIN)/python -m local_runner demo

@@ -486,20 +486,32 @@ def _distribution_bytes(site: Path, packages: Sequence[str]) -> int:
 
 
 def import_time_ms(statement: str) -> float:
-    """What one statement adds to a fresh interpreter's imports (`python -X importtime`), in ms."""
-    return _import_time_us(statement) / 1000 - _import_time_us("pass") / 1000
+    """What one statement adds to a fresh interpreter's imports (`python -X importtime`), in ms.
+
+    The modules the statement imports beyond a bare interpreter's (`pass`), each counted once with
+    everything it imported: differences of totals would carry the startup imports' noise.
+    """
+    baseline = set(_top_level_imports("pass"))
+    return sum(us for name, us in _top_level_imports(statement).items() if name not in baseline) / 1000
 
 
-def _import_time_us(statement: str) -> int:
+def _top_level_imports(statement: str) -> dict[str, int]:
     result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed statement
         [sys.executable, "-X", "importtime", "-c", statement], capture_output=True, text=True, check=True
     )
-    total = 0
-    for line in result.stderr.splitlines()[1:]:  # the first line is the header
+    return top_level_import_times(result.stderr)
+
+
+def top_level_import_times(importtime_output: str) -> dict[str, int]:
+    """`-X importtime`'s report → each top-level import's cumulative µs (it includes what it imported)."""
+    times: dict[str, int] = {}
+    for line in importtime_output.splitlines():
+        if not line.startswith("import time:") or line.startswith("import time: self"):  # the header
+            continue
         _, cumulative, name = line.split("|")
-        if not name.startswith("  "):  # a top-level import: its cumulative time includes what it imported
-            total += int(cumulative)
-    return total
+        if not name.startswith("  "):  # indented: imported by the module above it, already in its cumulative
+            times[name.strip()] = int(cumulative)
+    return times
 
 
 def package_sizes(build_dir: Path) -> dict[str, Any]:
