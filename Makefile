@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv security-scan lint typecheck template-lint unit test build check-build clean openapi demo invoke start-api bench tune cost chaos load
+.PHONY: help venv security-scan lint typecheck template-lint workflow-lint lock update-deps check-deps unit integration test build check-build clean openapi demo invoke start-api bench tune cost chaos load
 
 FN ?= ApiFunction
 EVENT ?= events/api_post_order.json
@@ -27,7 +27,10 @@ help:
 	@echo "make cost [PROFILE=lab/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
 	@echo "make chaos [ORDERS=1000]  orders through API + consumer under injected faults; 0 lost, 0 duplicated"
 	@echo "make load [REQUESTS=5000 CLIENTS=50]  concurrent clients against start-api; 0 errors, bounded connections"
-	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, pytest with coverage"
+	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, actionlint, the locks, scanners, every test with coverage"
+	@echo "make unit         the fast loop: tests needing no MySQL and no local cloud (seconds)"
+	@echo "make integration  the tests against MySQL/MariaDB and the local cloud"
+	@echo "make lock | update-deps   regenerate the locks from pyproject.toml (keep pins | upgrade within ranges)"
 	@echo "make build        sam build (arm64 layer cross-installed) and check the built artifacts"
 	@echo "make openapi      regenerate docs/openapi.json (committed; the tests fail when it is stale)"
 	@echo "make clean        remove the venv and build output"
@@ -52,7 +55,7 @@ $(SCAN_VENV)/bin/.installed: requirements-scan.txt
 
 security-scan: $(SCAN_VENV)/bin/.installed
 	$(SCAN_VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
-	$(SCAN_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(SCAN_VENV)/bin/checkov -f template.yaml -f pipeline/github-oidc-role.yaml --framework cloudformation --skip-download --compact --quiet
 
 lint: venv
 	$(BIN)/ruff check src tests tools faults local_runner lab
@@ -62,13 +65,34 @@ typecheck: venv
 	$(BIN)/mypy
 
 template-lint: venv
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml pipeline/github-oidc-role.yaml
 	$(BIN)/sam validate --lint --template template.yaml
 
-unit: venv
-	$(BIN)/pytest --cov --cov-report=term-missing
+# Nothing here can run the pipeline: actionlint checks it offline (syntax, expressions, action inputs).
+workflow-lint: venv
+	$(BIN)/actionlint .github/workflows/*.yml
 
-test: lint typecheck template-lint security-scan unit
+# The locks (with hashes) from pyproject.toml's declarations: tools/deps.py.
+lock: venv
+	$(BIN)/python tools/deps.py lock
+
+update-deps: venv
+	$(BIN)/python tools/deps.py upgrade
+	@echo "locks upgraded within pyproject.toml's ranges: review, make test, commit"
+
+check-deps: venv
+	$(BIN)/python tools/deps.py check
+
+# The fast loop: no MySQL, no local cloud, seconds.
+unit: venv
+	$(BIN)/pytest -q tests/unit tests/template
+
+# What needs MySQL/MariaDB and the local cloud.
+integration: venv
+	$(BIN)/pytest tests/integration tests/runner tests/resilience tests/lab
+
+test: lint typecheck template-lint workflow-lint check-deps security-scan
+	$(BIN)/pytest --cov --cov-report=term-missing
 
 build: venv
 	$(BIN)/sam build --template template.yaml
