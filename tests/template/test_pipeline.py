@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +61,15 @@ def test_the_deploy_role_can_pass_only_the_execution_role_and_only_to_cloudforma
     assert pass_role["Resource"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
     assert not any(s["Action"] == "*" or s["Action"] == ["*"] for s in statements)
+
+
+def test_the_pre_commit_hooks_are_valid_and_run_the_venvs_pinned_tools():
+    config = ROOT / ".pre-commit-config.yaml"
+    pre_commit = Path(sys.executable).with_name("pre-commit")
+    subprocess.run([str(pre_commit), "validate-config", str(config)], check=True, capture_output=True)  # noqa: S603
+    hooks = [hook for repo in yaml.safe_load(config.read_text())["repos"] for hook in repo["hooks"]]
+    assert {"ruff", "ruff-format", "mypy", "cfn-lint", "actionlint"} <= {hook["id"] for hook in hooks}
+    tools = [word for hook in hooks for word in hook["entry"].split() if word.startswith(".venv/bin/")]
+    assert tools
+    installed = {path.name for path in Path(sys.executable).parent.iterdir()}  # the venv's bin/
+    assert [tool for tool in tools if Path(tool).name not in installed] == []
