@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from local_runner.authorizer import DEFAULT_TOKEN_LIFETIME_S
 from local_runner.event_sources import DrainError
 from local_runner.mysql_server import NoMySqlError
 from local_runner.template import DEFAULT_TEMPLATE
@@ -73,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument(
         "--scope", action="append", help="a scope to grant (repeat; default: every scope the routes name)"
     )
-    token.add_argument("--expires-in", type=int, default=3600, help="seconds from now (negative: already expired)")
+    token.add_argument(
+        "--expires-in", type=int, default=DEFAULT_TOKEN_LIFETIME_S, help="seconds from now (negative: already expired)"
+    )
     token.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
     token.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
 

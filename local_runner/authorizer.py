@@ -74,7 +74,6 @@ class LocalIssuer:
         *,
         expires_in: int = DEFAULT_TOKEN_LIFETIME_S,
         claims: Mapping[str, Any] | None = None,
-        algorithm: str = "RS256",
     ) -> str:
         """An access token for `authorizer` as its issuer would mint it; `claims` replace or add any (None drops)."""
         now = int(time.time())
@@ -92,10 +91,9 @@ class LocalIssuer:
             minted["aud"] = authorizer.audiences[0]
         minted.update(claims or {})
         return jwt.encode(
-            {"alg": algorithm, "kid": self.key.kid, "typ": "JWT"},
+            {"alg": "RS256", "kid": self.key.kid, "typ": "JWT"},
             {k: v for k, v in minted.items() if v is not None},
             self.key,
-            algorithms=[algorithm],
         )
 
 
@@ -104,12 +102,14 @@ class Refusal:
     """API Gateway's answer instead of the function's, and why (its www-authenticate header says it)."""
 
     status: HTTPStatus
-    reason: str
+    reason: str  # what the books count refusals by
+    detail: str = ""  # the library's or the route's particulars, for the header only
 
     @property
     def www_authenticate(self) -> str:
         error = "insufficient_scope" if self.status == HTTPStatus.FORBIDDEN else "invalid_token"
-        return f'Bearer scope="" error="{error}" error_description="{self.reason}"'
+        description = f"{self.reason}: {self.detail}" if self.detail else self.reason
+        return f'Bearer scope="" error="{error}" error_description="{description}"'
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ class JwtAuthorizer:
         try:
             token = jwt.decode(value, _signing_key(keys), algorithms=RSA_ALGORITHMS)
         except (JoseError, ValueError) as error:  # malformed, alg none/HS256, unknown kid, bad signature
-            return Refusal(HTTPStatus.UNAUTHORIZED, f"the token is not signed by the issuer: {_said(error)}")
+            return Refusal(HTTPStatus.UNAUTHORIZED, "the token is not signed by the issuer", _said(error))
         claims = token.claims
         refusal = self._claims_refusal(claims, time.time())
         if refusal is not None:
@@ -143,8 +143,7 @@ class JwtAuthorizer:
         granted = _scopes(claims)
         required = set(scopes)
         if required and not required & set(granted):
-            needed = " ".join(sorted(required))
-            return Refusal(HTTPStatus.FORBIDDEN, f"the token has none of the route's scopes: {needed}")
+            return Refusal(HTTPStatus.FORBIDDEN, "the token has none of the route's scopes", " ".join(sorted(required)))
         return {"jwt": {"claims": {k: _flattened(v) for k, v in claims.items()}, "scopes": granted or None}}
 
     def _claims_refusal(self, claims: Mapping[str, Any], now: float) -> Refusal | None:
@@ -248,7 +247,7 @@ class LocalAuthorizers:
         verdict = self.by_name[name].authorize(headers, scopes, self.issuer.keys)
         if isinstance(verdict, Refusal):
             with self._lock:
-                self.refused[(route_key, int(verdict.status), verdict.reason.split(":")[0])] += 1
+                self.refused[(route_key, int(verdict.status), verdict.reason)] += 1
         return verdict
 
     @property

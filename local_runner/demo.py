@@ -34,6 +34,7 @@ from local_runner.service import LocalService
 from local_runner.template import DEFAULT_TEMPLATE
 from local_runner.traffic import (
     CUSTOMERS,
+    customer_name,
     customer_tokens,
     get_order_status,
     post_order,
@@ -82,9 +83,8 @@ def _request_plan(count: int, rng: random.Random) -> list[PlannedRequest]:
     return plan + [PlannedRequest("retry", p.customer, p.body, p.key) for p in retries]
 
 
-def _another(customer: str) -> str:
-    number = int(customer.removeprefix("cust-"))
-    return f"cust-{number % CUSTOMERS + 1:04d}"
+def _another(name: str) -> str:
+    return customer_name(int(name.removeprefix("cust-")) % CUSTOMERS + 1)
 
 
 def _percentile(values: list[float], fraction: float) -> float:

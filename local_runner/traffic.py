@@ -18,9 +18,11 @@ CATALOG = {  # db/seed_catalog.sql, active SKUs and their per-order limits
     "KETTLE-GOOSENECK": 3,
     "SCALE-01G": 5,
 }
+CUSTOMERS = 60  # cust-0001 … cust-0060, each with its own token
 
 
-CUSTOMERS = 60
+def customer_name(number: int) -> str:
+    return f"cust-{number:04d}"
 
 
 def random_order(rng: random.Random) -> dict[str, Any]:
@@ -29,13 +31,14 @@ def random_order(rng: random.Random) -> dict[str, Any]:
 
 
 def random_customer(rng: random.Random) -> str:
-    return f"cust-{rng.randint(1, CUSTOMERS):04d}"
+    return customer_name(rng.randint(1, CUSTOMERS))
 
 
 def customer_tokens(service: LocalService, customers: int = CUSTOMERS) -> dict[str, str]:
     """Each customer's access token with every scope the routes name, as a signed-in client holds one."""
     scopes = route_scopes(service.app)
-    return {f"cust-{n:04d}": service.authorizers.token(f"cust-{n:04d}", scopes) for n in range(1, customers + 1)}
+    names = [customer_name(n) for n in range(1, customers + 1)]
+    return {name: service.authorizers.token(name, scopes) for name in names}
 
 
 def bearer(token: str | None) -> dict[str, str]:

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+
+from local_runner.api_server import IDLE_TIMEOUT_S, LocalHttpApi, route_scopes
+from local_runner.authorizer import LocalAuthorizers
+from local_runner.service import LocalService
+from local_runner.template import SamApplication
+
+
+@functools.cache
+def signed_in_token(customer: str) -> str:
+    """A token of the local issuer with every route's scope: what a signed-in client sends."""
+    app = SamApplication()
+    return LocalAuthorizers.of_template(app).token(customer, route_scopes(app))
 
 
 @contextlib.contextmanager
@@ -33,3 +46,17 @@ def running_start_api(database: str) -> Iterator[int]:
         process.terminate()
         exit_code = process.wait(timeout=30)
     assert exit_code == 0
+
+
+@contextlib.contextmanager
+def serving(service: LocalService, *, idle_timeout_s: int = IDLE_TIMEOUT_S) -> Iterator[int]:
+    """The port of the local HTTP API over `service`, in this process; it must stop cleanly when done."""
+    server = LocalHttpApi(service, "127.0.0.1", 0, quiet=True, idle_timeout_s=idle_timeout_s)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert not thread.is_alive(), "shutdown() ends serve_forever"

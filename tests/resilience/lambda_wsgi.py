@@ -12,17 +12,18 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from local_runner.api_server import Admitted, admit, from_result, http_api_routes, route_scopes, to_event, wsgi_headers
+from local_runner.api_server import Admitted, admit, from_result, http_api_routes, to_event, wsgi_headers
 from local_runner.authorizer import LocalAuthorizers
 from local_runner.template import SamApplication
 
 from orders.handlers import api
 from tests.factories import FakeLambdaContext
+from tests.start_api import signed_in_token
 
 _TEMPLATE = SamApplication()
 _ROUTES = http_api_routes(_TEMPLATE)
-AUTHORIZERS = LocalAuthorizers.of_template(_TEMPLATE)  # the runner's emulated JWT authorizer, in front
-FUZZER_TOKEN = AUTHORIZERS.token("c-fuzz", route_scopes(_TEMPLATE))  # what Schemathesis authenticates with
+_AUTHORIZERS = LocalAuthorizers.of_template(_TEMPLATE)  # the runner's emulated JWT authorizer, in front
+FUZZER_TOKEN = signed_in_token("c-fuzz")  # what Schemathesis authenticates with
 
 
 def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -37,7 +38,7 @@ def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any])
         target = environ.get("REQUEST_URI") or path + (
             f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""
         )
-        admitted = admit(_ROUTES, AUTHORIZERS, method, target, request_headers)
+        admitted = admit(_ROUTES, _AUTHORIZERS, method, target, request_headers)
         if isinstance(admitted, Admitted):
             event = to_event(admitted.route, method, target, request_headers, raw, "127.0.0.1", admitted.authorizer)
             try:

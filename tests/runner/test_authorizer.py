@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,11 +19,13 @@ from typing import Any
 
 import pytest
 from joserfc import jwt
-from local_runner.api_server import LocalHttpApi
 from local_runner.authorizer import JwtAuthorizer, LocalAuthorizers, LocalIssuer, Refusal
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
 from local_runner.template import SamApplication
+from local_runner.traffic import bearer
+
+from tests.start_api import serving
 
 COGNITO = JwtAuthorizer(
     "OrdersJwt", "https://cognito-idp.us-east-1.amazonaws.com/pool", ("app-client",), "authorization"
@@ -182,28 +183,24 @@ def test_the_token_command_refuses_bad_arguments_in_one_line_with_exit_2(args: l
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[LocalService]:
-    local = LocalService(parameter_overrides={"DatabaseName": "orders_authorizer_test"})
-    local.prepare_database()
-    yield local
-    local.close()
+    with LocalService(parameter_overrides={"DatabaseName": "orders_authorizer_test"}) as local:
+        local.prepare_database()
+        yield local
 
 
 @pytest.fixture(scope="module")
 def call(service: LocalService) -> Iterator[Callable[..., tuple[int, dict[str, str], dict[str, Any]]]]:
-    server = LocalHttpApi(service, "127.0.0.1", 0, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
     def request(method: str, path: str, token: str | None, body: Any = None) -> tuple[int, dict[str, str], Any]:
-        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
-        headers = {"content-type": "application/json"} | ({"authorization": f"Bearer {token}"} if token else {})
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"content-type": "application/json"} | bearer(token)
         connection.request(method, path, None if body is None else json.dumps(body), headers)
         response = connection.getresponse()
         answer = json.loads(response.read())
         connection.close()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, answer
 
-    yield request
-    server.shutdown()
+    with serving(service) as port:
+        yield request
 
 
 def _bad_tokens(service: LocalService, issuer_for_forgery: LocalIssuer) -> dict[str, tuple[str | None, int]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import http.client
 import json
 import random
@@ -10,51 +9,38 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from local_runner.api_server import LocalHttpApi, route_scopes
-from local_runner.authorizer import LocalAuthorizers
 from local_runner.service import LocalService
-from local_runner.template import SamApplication
 from local_runner.traffic import random_order
 
-from tests.start_api import running_start_api
+from tests.start_api import running_start_api, serving, signed_in_token
 
 pytestmark = pytest.mark.integration
 ORDER = json.dumps(random_order(random.Random(7))).encode()  # SKUs of the demo catalog
 
 
-@functools.cache
-def token(customer: str = "c-http") -> str:
-    """A token of the local issuer with every route's scope: what a signed-in client sends."""
-    app = SamApplication()
-    return LocalAuthorizers.of_template(app).token(customer, route_scopes(app))
+def token() -> str:
+    return signed_in_token("c-http")
 
 
-def signed_in(customer: str = "c-http") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(customer)}"}
+def signed_in() -> dict[str, str]:
+    return {"Authorization": f"Bearer {token()}"}
 
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[LocalService]:
-    local = LocalService(parameter_overrides={"DatabaseName": "orders_http_test"})
-    local.prepare_database()
-    yield local
-    local.close()
+    with LocalService(parameter_overrides={"DatabaseName": "orders_http_test"}) as local:
+        local.prepare_database()
+        yield local
 
 
 @pytest.fixture(scope="module")
 def port(service: LocalService) -> Iterator[int]:
-    server = LocalHttpApi(service, "127.0.0.1", 0, quiet=True, idle_timeout_s=1)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    thread.join(timeout=10)
-    assert not thread.is_alive(), "shutdown() ends serve_forever"
+    with serving(service, idle_timeout_s=1) as api_port:
+        yield api_port
 
 
 def exchange(port: int, *requests: bytes, half_close: bool = False, wait_s: float = 5) -> bytes:

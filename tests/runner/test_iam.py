@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import random
 import tempfile
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +16,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from local_runner.__main__ import main as runner_main
-from local_runner.api_server import make_server
 from local_runner.event_sources import DrainError, Schedule, SqsEventSource
 from local_runner.iam import Check, ParsedRequest, Statement, checks_for, evaluate
 from local_runner.service import LocalService
@@ -27,6 +25,7 @@ from local_runner.traffic import get_order_status, post_order, random_order
 from orders.adapters.orders_table import to_item
 from orders.models import Order
 from tests.factories import EVENTS_DIR, load_event, order_message
+from tests.start_api import serving
 
 ACCOUNT = "123456789012"
 TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"
@@ -381,12 +380,6 @@ def _read(logs: IO[str]) -> str:
     return text
 
 
-def _serve(service: LocalService) -> int:
-    server = make_server(service, "127.0.0.1", 0, quiet=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return int(server.server_port)
-
-
 @pytest.mark.integration
 def test_without_the_apis_secret_policy_post_answers_5xx_and_logs_access_denied(template_with):
     # GIVEN template.yaml without the API's AWSSecretsManagerGetSecretValuePolicy
@@ -398,7 +391,8 @@ def test_without_the_apis_secret_policy_post_answers_5xx_and_logs_access_denied(
         local.prepare_database()
         # WHEN an order is posted over HTTP
         token = local.authorizers.token("c-1", ["orders/write"])
-        status, _ = post_order(_serve(local), random_order(random.Random(1)), str(uuid.uuid4()), token)
+        with serving(local) as port:
+            status, _ = post_order(port, random_order(random.Random(1)), str(uuid.uuid4()), token)
 
     # THEN a 5xx, and the function's log names the refused call
     assert status == 500
@@ -418,7 +412,8 @@ def test_with_the_read_policy_scoped_to_another_table_get_answers_5xx_and_logs_a
         local.prepare_database()
         orders_table = local.cloud.symbols["OrdersTable"]["Arn"]
         # WHEN an order is read over HTTP
-        status = get_order_status(_serve(local), str(uuid.uuid4()), local.authorizers.token("c-1", ["orders/read"]))
+        with serving(local) as port:
+            status = get_order_status(port, str(uuid.uuid4()), local.authorizers.token("c-1", ["orders/read"]))
 
     # THEN a 5xx, and the log names the orders table the policy does not cover
     assert status == 500
