@@ -20,7 +20,7 @@ ARGS ?=
 
 help:
 	@echo "make demo         the whole service end to end, locally (moto + MySQL, no Docker)"
-	@echo "make invoke FN=<LogicalId> EVENT=<file> [ARGS='--trace --env-vars env.json']"
+	@echo "make invoke FN=<LogicalId> EVENT=<file> [ARGS='--trace --env-vars my-env.json']"
 	@echo "make start-api    the HttpApi routes on http://127.0.0.1:3000"
 	@echo "make bench [QUICK=1]  every optimization vs its naive twin: table, bench/results.json, bench/results.png"
 	@echo "make tune FN=<LogicalId> EVENT=<file> [MEMORY=128,256,…] [QUICK=1]  local Power Tuning: bench/tune-<FN>.json/.png"

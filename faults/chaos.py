@@ -200,7 +200,6 @@ def _run_chaos(report_dir: Path, orders: int, seed: int, clients: int, kill_inte
     with (
         logs_path.open("w") as logs,
         LocalService(
-            parameter_overrides={"DatabaseName": "orders_chaos"},
             env_vars={"OrdersConsumer": chaos_env},
             log_sink=logs,
         ) as service,

@@ -68,7 +68,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
     deadline = time.monotonic() + TIME_LIMIT_S
     with (
         tempfile.TemporaryFile("w") as logs,
-        LocalService(parameter_overrides={"DatabaseName": "orders_load"}, log_sink=logs) as service,
+        LocalService(log_sink=logs) as service,
     ):
         service.prepare_database()
         api = service.pool("ApiFunction")
@@ -76,7 +76,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
         server = make_server(service, "127.0.0.1", 0, quiet=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         consumer = SqsEventSource(service, "OrdersConsumer")
-        connections_before = service.mysql.connections_opened()
+        connections_before = service.database_proxy.connections_opened()
         sent = threading.Event()
         started = time.monotonic()
         pollers = consumer.start_polling(sent)  # the mapping consumes while the clients send
@@ -109,7 +109,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
         report.seconds = time.monotonic() - started
         server.shutdown()
         report.api_environments = api.environments_started
-        report.connections_opened = service.mysql.connections_opened() - connections_before
+        report.connections_opened = service.database_proxy.connections_opened() - connections_before
         report.queue_depth_after = consumer.in_flight()
         report.messages_consumed = consumer.stats.messages_deleted
         report.orders_stored = len(stored_order_ids(service))
@@ -133,7 +133,7 @@ def main(requests: int = 5000, clients: int = 50) -> int:
         "latency p50 / p95 / p99": " / ".join(f"{report.percentile(p):.0f} ms" for p in (0.5, 0.95, 0.99)),
         "latency mean": f"{statistics.fmean(report.latencies_ms):.0f} ms" if report.latencies_ms else "-",
         "API execution environments": report.api_environments,
-        "MySQL connections opened (server count)": report.connections_opened,
+        "MySQL connections opened (counted at the proxy)": report.connections_opened,
         "deliveries consumed / orders stored": f"{report.messages_consumed} / {report.orders_stored}",
         "queue depth at the end": report.queue_depth_after,
         "calls denied by IAM (each function as its role)": sum(report.iam_denials.values()),

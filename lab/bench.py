@@ -239,8 +239,8 @@ class Bench:
                 "ms/invocation",
             ),
             ("connection_reuse.reused", "connection_reuse.per_invocation"),
-            "MySQL connections opened per 100 invocations (server count)",
-            self._delta(self.service.mysql.connections_opened),
+            "MySQL connections opened per 100 invocations (counted at the proxy)",
+            self._delta(self.service.database_proxy.connections_opened),
         )
         if not self.service.database.tls:
             comparison.notes.append(

@@ -31,7 +31,7 @@ def run_bench(*, quick: bool, out_dir: Path) -> int:
     sizes = Sizes(quick=quick)
     logs = tempfile.TemporaryFile("w")  # noqa: SIM115 - the twins' logs are not the point here
     checks: list[tuple[str, bool]] = []
-    with LocalService(parameter_overrides={"DatabaseName": "orders_bench"}, log_sink=logs) as service:
+    with LocalService(log_sink=logs) as service:
         service.prepare_database()
         bench = Bench(service, sizes)
         comparisons: list[Comparison] = []

@@ -156,7 +156,7 @@ def tune(
     emulated = True
     with (
         open(os.devnull, "w") as function_logs,
-        LocalService(parameter_overrides={"DatabaseName": "orders_tune"}, log_sink=function_logs) as service,
+        LocalService(log_sink=function_logs) as service,
     ):
         service.prepare_database()
         base = service.build.spec(service.app.functions[function])

@@ -64,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     serve_aws.add_argument("--host", default="127.0.0.1", help="0.0.0.0 so Docker containers reach it")
     serve_aws.add_argument("--port", type=int, default=5000)
     serve_aws.add_argument("--docker-host", default="host.docker.internal")
-    serve_aws.add_argument("--write-env-json", type=Path, help="write SAM --env-vars for Docker users here")
+    serve_aws.add_argument(
+        "--write-env-json",
+        type=Path,
+        default=Path(".aws-sam/env.json"),
+        help="where to write SAM --env-vars for this run (its database, ports, role sessions)",
+    )
     _common(serve_aws)
 
     token = commands.add_parser(
@@ -148,6 +153,7 @@ def _run(args: argparse.Namespace) -> int:
         aws_port=args.port if serving_aws else 0,
     )
     with service:
+        print(service.describe_database(), file=sys.stderr)
         service.prepare_database()
         if args.command == "invoke":
             return _invoke(service, args.function_logical_id, read_event(args.event), args.trace)
@@ -159,16 +165,15 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_aws(service: Any, docker_host: str, env_json: Path | None) -> int:
+def _serve_aws(service: Any, docker_host: str, env_json: Path) -> int:
     import signal
     import threading
 
-    document = service.docker_env_vars(docker_host)
-    if env_json is not None:
-        env_json.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    env_json.parent.mkdir(parents=True, exist_ok=True)
+    env_json.write_text(json.dumps(service.docker_env_vars(docker_host), indent=2, sort_keys=True) + "\n")
     print(
-        f"moto at {service.cloud.endpoint_url}, MySQL at {service.database.host}:{service.database.port}; "
-        f"sam local invoke <Function> --env-vars {env_json or 'env.json'} -e events/<file>. Ctrl-C to stop.",
+        f"moto at {service.cloud.endpoint_url}; "
+        f"sam local invoke <Function> --env-vars {env_json} -e events/<file>. Ctrl-C to stop.",
         file=sys.stderr,
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)

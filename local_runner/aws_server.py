@@ -2,7 +2,9 @@
 
 `python -m local_runner.aws_server HOST PORT` prints the port it listens on, then serves until
 killed. GET /_local/requests answers the counts as JSON; GET /_local/iam what each role was allowed,
-denied and never used (local_runner/iam.py authorises every call of an execution role). Its own
+denied and never used (local_runner/iam.py authorises every call of an execution role); GET
+/_local/server-errors the 5xx it answered, by operation (a 5xx is the emulator's fault, never the
+caller's: clients retry them silently, so they are counted here). Its own
 process: under load, moto's request handling must not compete for the runner's interpreter lock.
 """
 
@@ -20,11 +22,14 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from local_runner import moto_sqs
+from local_runner import moto_sqs, moto_threads
 from local_runner.iam import TARGET_PREFIXES, Authorizer
 
 COUNTS_PATH = "/_local/requests"
+ERRORS_PATH = "/_local/server-errors"
 MOTO_AS_RELEASED = "LOCAL_RUNNER_MOTO_AS_RELEASED"
+# The concurrency tests switch threads as often as a very busy machine would, so races show every run.
+SWITCH_INTERVAL = "LOCAL_RUNNER_SWITCH_INTERVAL_S"
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -33,33 +38,47 @@ class _QuietRequestHandler(MotoRequestHandler):
 
 
 class RequestCounter:
-    """WSGI middleware counting AWS API calls as "service.Operation" (JSON protocols name it in a header)."""
+    """WSGI middleware counting AWS API calls as "service.Operation" (JSON protocols name it in a header),
+    and the 5xx answered, by the same name."""
 
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.counts: collections.Counter[str] = collections.Counter()
+        self.server_errors: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == COUNTS_PATH:
+        path = environ.get("PATH_INFO")
+        if path in (COUNTS_PATH, ERRORS_PATH):
             with self._lock:
-                body = json.dumps(dict(self.counts)).encode()
+                body = json.dumps(dict(self.counts if path == COUNTS_PATH else self.server_errors)).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        service, _, operation = target.partition(".")
+        name = f"{TARGET_PREFIXES.get(service, service)}.{operation}" if target else "unnamed"
         if target:
-            service, _, operation = target.partition(".")
             with self._lock:
-                self.counts[f"{TARGET_PREFIXES.get(service, service)}.{operation}"] += 1
-        return self.app(environ, start_response)  # type: ignore[no-any-return]
+                self.counts[name] += 1
+
+        def record_status(status: str, headers: Any, exc_info: Any = None) -> Any:
+            if status.startswith("5"):
+                with self._lock:
+                    self.server_errors[name] += 1
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, record_status)  # type: ignore[no-any-return]
 
 
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     # SAM attaches AWS managed policies (AWSLambdaSQSQueueExecutionRole, …): moto knows them only on request.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    if os.environ.get(MOTO_AS_RELEASED) != "1":  # set only by `python -m lab sqs --unpatched`, for the comparison
+    if os.environ.get(MOTO_AS_RELEASED) != "1":  # set by `python -m lab sqs --unpatched` and the tests, to compare
         moto_sqs.apply()  # SQS calls that do not slow down as the queue grows
+        moto_threads.apply()  # backends safe for this threaded server
+    if SWITCH_INTERVAL in os.environ:
+        sys.setswitchinterval(float(os.environ[SWITCH_INTERVAL]))
     server = make_server(
         host,
         port,

@@ -20,9 +20,10 @@ import boto3
 from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicResolver
 from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
 
-from local_runner.aws_server import COUNTS_PATH
+from local_runner.aws_server import COUNTS_PATH, ERRORS_PATH
 from local_runner.environment import say_once
 from local_runner.iam import ADMIN_ACCESS_KEY, REPORT_PATH, TARGET_PREFIXES
+from local_runner.run_scope import RunScope
 from local_runner.template import PROJECT_ROOT, SamApplication
 
 ACCOUNT_ID = "123456789012"
@@ -59,7 +60,14 @@ class RequestCounts:
         self.endpoint_url = endpoint_url
 
     def snapshot(self) -> dict[str, int]:
-        with urllib.request.urlopen(f"{self.endpoint_url}{COUNTS_PATH}", timeout=10) as response:  # noqa: S310
+        return self._read(COUNTS_PATH)
+
+    def server_errors(self) -> dict[str, int]:
+        """The 5xx the local cloud answered, by operation: each one is a fault of the emulation."""
+        return self._read(ERRORS_PATH)
+
+    def _read(self, path: str) -> dict[str, int]:
+        with urllib.request.urlopen(f"{self.endpoint_url}{path}", timeout=10) as response:  # noqa: S310
             return {str(k): int(v) for k, v in json.loads(response.read()).items()}
 
 
@@ -107,6 +115,7 @@ class LocalCloud:
         self,
         app: SamApplication,
         database: DatabaseEndpoint,
+        run_scope: RunScope,
         stack_name: str = STACK_NAME,
         *,
         host: str = "127.0.0.1",
@@ -116,6 +125,7 @@ class LocalCloud:
         self.host = host
         self.port = port
         self.database = database
+        self.run_scope = run_scope
         self.stack_name = stack_name
         self._server: subprocess.Popen[str] | None = None
         self._port = 0
@@ -253,8 +263,8 @@ class LocalCloud:
 
     def _create_secret(self, logical_id: str, properties: dict[str, Any], *, master: bool) -> None:
         """The cluster's master secret holds the local MySQL user's credentials; any other secret is
-        generated as CloudFormation would (GenerateSecretString), its username made unique to this run
-        (one MySQL server serves every local run) and remembered, so the run can drop the user."""
+        generated as CloudFormation would (GenerateSecretString), its username named by this run's scope
+        (one MySQL server serves every local run), so the run drops the user when it ends."""
         name = f"{self.stack_name}/{logical_id}"
         if master:
             secret = {"username": self.database.username, "password": self.database.password}
@@ -263,7 +273,7 @@ class LocalCloud:
             secret = json.loads(generate.get("SecretStringTemplate", "{}"))
             secret[generate.get("GenerateStringKey", "password")] = secrets.token_urlsafe(24)
             if "username" in secret:
-                secret["username"] = f"{self.database.database}_{secret['username']}"[:32]
+                secret["username"] = self.run_scope.name(secret["username"])
                 self.database_users[logical_id] = secret["username"]
         arn = self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(secret))["ARN"]
         self.symbols[logical_id] = {"Ref": arn, "Arn": arn, "Id": arn}

@@ -139,12 +139,11 @@ def run_demo(
     with LocalService(template=template, parameter_overrides=parameter_overrides, trace=True, log_sink=logs) as service:
         console.print(
             f"[bold]Orders service, locally[/] — moto at {service.cloud.endpoint_url}, "
-            f"MySQL at {service.database.host}:{service.database.port}"
-            f"{' (started for this demo)' if service.mysql.started_here else ''}; function logs: {logs.name}"
+            f"{service.describe_database()}; function logs: {logs.name}"
         )
         console.print(f"Execution environments: {service.emulation.describe()}; {service.build.native_note}")
         service.prepare_database()
-        connections_before = service.mysql.connections_opened()
+        connections_before = service.database_proxy.connections_opened()
         server = make_server(service, "127.0.0.1", 0, quiet=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         port = server.server_port
@@ -216,7 +215,7 @@ def run_demo(
         )
         rollup_revenue = int(revenue_rows[0][0])
         expected_revenue = sum(total for order_id, total in accepted.items() if order_id in stored)
-        connections = service.mysql.connections_opened() - connections_before
+        connections = service.database_proxy.connections_opened() - connections_before
         calls = service.cloud.requests.snapshot()
         roles = service.cloud.iam_report()
         time.sleep(0.2)  # UDP: let the last spans land
@@ -272,7 +271,7 @@ def run_demo(
             f"{consumer.stats.batches} / {consumer.stats.messages_returned}",
         )
         table.add_row("daily rollup (as scheduled for tomorrow 00:15 UTC)", json.dumps(run.attempts[-1].response))
-        table.add_row("MySQL connections opened (server count)", str(connections))
+        table.add_row("MySQL connections opened (counted at the proxy)", str(connections))
         table.add_row("GetSecretValue calls", str(calls.get("secretsmanager.GetSecretValue", 0)))
         table.add_row(
             "DynamoDB requests",

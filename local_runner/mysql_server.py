@@ -15,6 +15,8 @@ from typing import Any
 import pymysql
 
 from local_runner.cloud import DatabaseEndpoint
+from local_runner.environment import say_once
+from local_runner.run_scope import RunScope, sweep
 from local_runner.template import PROJECT_ROOT
 
 SEED_SQL = PROJECT_ROOT / "db" / "seed_catalog.sql"
@@ -42,7 +44,11 @@ def _answers(host: str, port: int) -> bool:
 
 
 class LocalMySql:
-    """An admin connection to a MySQL we found, or to a MariaDB we started in a temp dir (and stop)."""
+    """An admin connection to a MySQL we found, or to a MariaDB we started in a temp dir (and stop).
+
+    The server may be shared with other runs: what this run creates is named by its `scope` and
+    dropped by `close()`; what runs that are gone left is dropped when this one starts.
+    """
 
     def __init__(self) -> None:
         self.settings = admin_settings()
@@ -51,6 +57,11 @@ class LocalMySql:
         if not _answers(self.settings["host"], self.settings["port"]):
             self._start_throwaway()
         self.admin = pymysql.connect(**self.settings, autocommit=True, connect_timeout=5)
+        self.scope = RunScope.new()
+        self.scope.claim(self)
+        self._databases: list[str] = []  # the ones prepare() made, named by the scope or chosen on purpose
+        if left := sweep(self):
+            say_once(f"dropped what local runs that are gone left on the MySQL server: {', '.join(left)}")
 
     def _start_throwaway(self) -> None:
         server = shutil.which("mariadbd") or shutil.which("mysqld") or _sbin("mariadbd") or _sbin("mysqld")
@@ -109,9 +120,6 @@ class LocalMySql:
         rows = self.execute("SHOW VARIABLES LIKE 'have_ssl'")
         return bool(rows) and rows[0][1] == "YES"
 
-    def connections_opened(self) -> int:
-        return int(self.execute("SHOW GLOBAL STATUS LIKE 'Connections'")[0][1])
-
     def prepare(self, database: str) -> DatabaseEndpoint:
         """A fresh database and its master user with a new random password (the cluster's generated secret).
 
@@ -119,7 +127,8 @@ class LocalMySql:
         functions' least-privilege user with it, as on Aurora.
         """
         password = secrets.token_urlsafe(18)
-        user = f"{database}_admin"[-32:]  # one user per database: concurrent local runs do not clash
+        user = self.scope.name("admin")
+        self._databases.append(database)
         self.execute(f"DROP DATABASE IF EXISTS `{database}`")
         self.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
         self.execute(f"DROP USER IF EXISTS '{user}'@'%%'")
@@ -140,6 +149,10 @@ class LocalMySql:
         self.execute(SEED_SQL.read_text())
 
     def close(self) -> None:
+        """Drop what this run made (its lock goes with the connection), then stop a server we started."""
+        for database in self._databases:
+            self.execute(f"DROP DATABASE IF EXISTS `{database}`")
+        self.scope.drop_all(self)
         self.admin.close()
         if self._process is not None:
             self._process.terminate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -10,12 +11,13 @@ from typing import IO, Any
 from local_runner.authorizer import LocalAuthorizers
 from local_runner.build import LocalBuild
 from local_runner.cloud import LocalCloud
+from local_runner.db_proxy import CountingRelay
 from local_runner.environment import Emulation, FunctionPool, say_once
 from local_runner.mysql_server import LocalMySql
+from local_runner.run_scope import stop_cleanly_on_sigterm
 from local_runner.template import DEFAULT_TEMPLATE, SamApplication
 from local_runner.xray import TraceCollector
 
-LOCAL_DATABASE = "orders_local"
 _HOST_BEARING = {"AWS_ENDPOINT_URL", "ORDERS_QUEUE_URL", "DB_HOST"}
 _LOCAL_ONLY = {
     "AWS_ENDPOINT_URL",
@@ -50,14 +52,23 @@ class LocalService:
         emulation: Emulation | None = None,
     ) -> None:
         self.emulation = emulation or Emulation.from_environment()
+        stop_cleanly_on_sigterm()  # close() must run: the MySQL server is shared
         self.mysql = LocalMySql()
-        database = (parameter_overrides or {}).get("DatabaseName", LOCAL_DATABASE)
-        self.database = self.mysql.prepare(database)
-        self.app = SamApplication(template, {"DatabaseName": database, **(parameter_overrides or {})})
+        self.app = SamApplication(template, parameter_overrides)
+        if "DatabaseName" not in self.app.parameter_overrides:  # this run's own, unless chosen on purpose
+            default = self.app.parameters.get("DatabaseName") or "db"
+            self.app = SamApplication(
+                template, {**self.app.parameter_overrides, "DatabaseName": self.mysql.scope.database(default)}
+            )
+        self.database = self.mysql.prepare(self.app.parameters["DatabaseName"])
+        # The functions reach MySQL as through RDS Proxy: by a relay that counts this run's connections.
+        self.database_proxy = CountingRelay((self.database.host, self.database.port), host=aws_host)
+        proxy_host = "127.0.0.1" if aws_host in ("0.0.0.0", "") else aws_host  # noqa: S104 - what was bound
+        functions_database = dataclasses.replace(self.database, host=proxy_host, port=self.database_proxy.port)
         self.build = LocalBuild(self.app)
         self.build.sam_build()
         say_once(self.build.native_note)
-        self.cloud = LocalCloud(self.app, self.database, host=aws_host, port=aws_port).start()
+        self.cloud = LocalCloud(self.app, functions_database, self.mysql.scope, host=aws_host, port=aws_port).start()
         self.authorizers = LocalAuthorizers(self.app, self.cloud.resolve)  # the HTTP API's, and tokens for them
         self.env_vars = env_vars or {}
         self.traces = TraceCollector() if trace else None
@@ -143,6 +154,16 @@ class LocalService:
             document[logical_id]["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon beside `sam local`
         return document
 
+    def describe_database(self) -> str:
+        """What this run made on the (shared) MySQL server, to say when it starts; all dropped when it ends."""
+        users = ", ".join([self.database.username, *self.cloud.database_users.values()])
+        return (
+            f"MySQL at {self.database.host}:{self.database.port}"
+            f"{' (started for this run)' if self.mysql.started_here else ''}, this run's database "
+            f"{self.database.database} and users {users}, reached through a local proxy at "
+            f"{self.cloud.database.host}:{self.cloud.database.port}"
+        )
+
     def database_user(self, function: str) -> tuple[str, str]:
         """(secret logical id, MySQL user) the function connects as: its DB_SECRET_ID's."""
         arn = self.environment(function)["DB_SECRET_ID"]
@@ -158,10 +179,8 @@ class LocalService:
         if self.traces is not None:
             self.traces.close()
         self.cloud.stop()
-        self.mysql.execute(f"DROP DATABASE IF EXISTS `{self.database.database}`")
-        for user in [self.database.username, *self.cloud.database_users.values()]:
-            self.mysql.execute(f"DROP USER IF EXISTS '{user}'@'%%'")
-        self.mysql.close()
+        self.database_proxy.close()
+        self.mysql.close()  # drops this run's database and users
 
     def __enter__(self) -> LocalService:
         return self

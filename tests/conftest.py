@@ -19,6 +19,8 @@ import boto3
 import botocore.session
 import pymysql
 import pytest
+from local_runner.db_proxy import CountingRelay
+from local_runner.run_scope import RunScope, stop_cleanly_on_sigterm, sweep
 from moto import mock_aws
 
 # The functions' environment, set before any orders module (and Powertools) is imported.
@@ -49,8 +51,10 @@ MYSQL_ADMIN = {
     "user": os.environ.get("MYSQL_USER", "root"),
     "password": os.environ.get("MYSQL_PASSWORD", ""),
 }
-TEST_DATABASE = os.environ.get("MYSQL_TEST_DATABASE", "orders_test")
-APP_USER = "orders_app_test"
+# The server is shared (other runs, other clones, CI): this session's names are its own (local_runner/run_scope.py).
+RUN_SCOPE = RunScope.new()
+TEST_DATABASE = os.environ.get("MYSQL_TEST_DATABASE") or RUN_SCOPE.database("test")
+APP_USER = RUN_SCOPE.name("app")
 APP_PASSWORD = "correct-horse-battery-staple"
 SEED_SQL = Path(__file__).resolve().parents[1] / "db" / "seed_catalog.sql"
 
@@ -85,6 +89,9 @@ class MySqlAdmin:
                 "Start one (README: 'Getting a MySQL') or point MYSQL_HOST/MYSQL_PORT/MYSQL_USER/"
                 "MYSQL_PASSWORD at one."
             )
+        # The functions reach MySQL through a relay that counts their connections, as RDS Proxy would:
+        # the server's own counter counts every other client of a shared server too.
+        self.relay = CountingRelay((MYSQL_ADMIN["host"], MYSQL_ADMIN["port"]))
 
     def execute(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
         with self.connection.cursor() as cursor:
@@ -92,8 +99,8 @@ class MySqlAdmin:
             return list(cursor.fetchall())
 
     def connections_opened(self) -> int:
-        """The server's count of connection attempts so far (includes ours: compare deltas)."""
-        return int(self.execute("SHOW GLOBAL STATUS LIKE 'Connections'")[0][1])
+        """Connections the functions opened so far, through the relay (compare deltas)."""
+        return self.relay.connections_opened()
 
     def app_connection_ids(self) -> list[int]:
         rows = self.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (APP_USER,))
@@ -113,7 +120,10 @@ class MySqlAdmin:
 def mysql_server() -> Iterator[MySqlAdmin]:
     from orders.adapters.catalog import schema_statements
 
+    stop_cleanly_on_sigterm()  # the teardown below drops what the session made
     admin = MySqlAdmin()
+    RUN_SCOPE.claim(admin)
+    sweep(admin)  # what sessions and runs that are gone left behind
     admin.execute(f"DROP DATABASE IF EXISTS `{TEST_DATABASE}`")
     admin.execute(f"CREATE DATABASE `{TEST_DATABASE}` CHARACTER SET utf8mb4")
     admin.execute(f"DROP USER IF EXISTS '{APP_USER}'@'%%'")
@@ -122,10 +132,15 @@ def mysql_server() -> Iterator[MySqlAdmin]:
     admin.execute(f"USE `{TEST_DATABASE}`")
     for statement in schema_statements():
         admin.execute(statement)
+    through_relay = {"DB_HOST": admin.relay.host, "DB_PORT": str(admin.relay.port)}
+    direct = {key: os.environ[key] for key in through_relay}
+    os.environ.update(through_relay)
     yield admin
+    os.environ.update(direct)
     admin.kill_app_connections()
+    admin.relay.close()
     admin.execute(f"DROP DATABASE IF EXISTS `{TEST_DATABASE}`")
-    admin.execute(f"DROP USER IF EXISTS '{APP_USER}'@'%%'")
+    RUN_SCOPE.drop_all(admin)
     admin.connection.close()
 
 

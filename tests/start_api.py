@@ -25,13 +25,12 @@ def signed_in_token(customer: str) -> str:
 
 
 @contextlib.contextmanager
-def running_start_api(database: str) -> Iterator[int]:
-    """The port of a `start-api` serving a fresh `database`; it must stop cleanly on SIGTERM."""
+def running_start_api() -> Iterator[int]:
+    """The port of a `start-api` of its own (database and users of its run); it must stop cleanly on SIGTERM."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     command = [sys.executable, "-m", "local_runner", "start-api", "-p", str(port)]
-    command += ["--parameter-overrides", f"DatabaseName={database}"]
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         command, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"}
     )

@@ -29,7 +29,7 @@ def test_schemathesis_finds_nothing_with_every_check_and_the_stateful_phase(tmp_
     # GIVEN start-api, as a user runs it, and the API's published contract
     contract = tmp_path / "openapi.json"
     contract.write_text(json.dumps(api.openapi_document()))
-    with running_start_api("orders_fuzz_http") as port:
+    with running_start_api() as port:
         # WHEN Schemathesis runs everything it has against it
         st = Path(sys.executable).with_name("st")
         result = subprocess.run(  # noqa: S603

@@ -20,7 +20,6 @@ def test_no_log_line_carries_the_secret(tmp_path):
     with (
         log_file.open("w") as sink,
         LocalService(
-            parameter_overrides={"DatabaseName": "orders_log_test"},
             env_vars={"Parameters": debug},
             log_sink=sink,
             trace=True,

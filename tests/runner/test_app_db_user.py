@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[LocalService]:
-    with LocalService(parameter_overrides={"DatabaseName": "orders_grants_test"}) as local:
+    with LocalService() as local:
         local.prepare_database()  # the migration, as the master user, creates the app user
         yield local
 

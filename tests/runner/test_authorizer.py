@@ -183,7 +183,7 @@ def test_the_token_command_refuses_bad_arguments_in_one_line_with_exit_2(args: l
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[LocalService]:
-    with LocalService(parameter_overrides={"DatabaseName": "orders_authorizer_test"}) as local:
+    with LocalService() as local:
         local.prepare_database()
         yield local
 

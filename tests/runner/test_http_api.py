@@ -32,7 +32,7 @@ def signed_in() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[LocalService]:
-    with LocalService(parameter_overrides={"DatabaseName": "orders_http_test"}) as local:
+    with LocalService() as local:
         local.prepare_database()
         yield local
 
@@ -177,7 +177,7 @@ def test_start_api_authorizes_and_runs_the_queues_mapping_so_only_the_customer_r
     writer = {"Authorization": f"Bearer {_cli_token('--sub', 'c-1', '--scope', 'orders/write')}"}
     reader = {"Authorization": f"Bearer {_cli_token('--sub', 'c-1', '--scope', 'orders/read')}"}
     stranger = {"Authorization": f"Bearer {_cli_token('--sub', 'c-2')}"}  # every scope, another customer
-    with running_start_api("orders_start_api") as api_port:
+    with running_start_api() as api_port:
         connection = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
         # WHEN an order is posted without a token, THEN API Gateway's 401
         connection.request("POST", "/orders", ORDER, {"Content-Type": "application/json"})

@@ -122,7 +122,7 @@ def _role_policies() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def service() -> Iterator[LocalService]:
     logs = tempfile.TemporaryFile("w+")  # noqa: SIM115 - the functions' log stream, closed with the service
-    local = LocalService(parameter_overrides={"DatabaseName": "orders_iam_test"}, log_sink=logs)
+    local = LocalService(log_sink=logs)
     local.prepare_database()
     yield local
     local.close()
@@ -341,7 +341,6 @@ def template_with() -> Iterator[Callable[[str, str], Path]]:
         path.unlink(missing_ok=True)
 
 
-CLI_DATABASE = {"DatabaseName": "orders_iam_cli"}
 CONSUMER_WRITE_POLICY = """        - DynamoDBWritePolicy:
             TableName: !Ref OrdersTable
 """
@@ -362,7 +361,7 @@ def test_without_the_consumers_write_policy_invoke_fails_every_record_with_acces
     # WHEN the batch is invoked through the CLI with -t, as `sam local invoke -t` would
     event = str(EVENTS_DIR / "sqs_orders_batch.json")
     arguments = ["invoke", "OrdersConsumer", "-e", event, "-t", str(template)]
-    assert runner_main([*arguments, "--parameter-overrides", "DatabaseName=orders_iam_cli"]) == 0
+    assert runner_main(arguments) == 0
     response = json.loads(capfd.readouterr().out.splitlines()[-1])  # the logs go to stderr, as with sam
 
     # THEN every record failed (Powertools raises), and the response says AccessDenied for each order
@@ -385,9 +384,7 @@ def test_without_the_apis_secret_policy_post_answers_5xx_and_logs_access_denied(
     # GIVEN template.yaml without the API's AWSSecretsManagerGetSecretValuePolicy
     template = template_with(API_SECRET_POLICY, "      Events:\n        CreateOrder:")
     logs = tempfile.TemporaryFile("w+")  # noqa: SIM115 - read below, closed at the end of the test
-    with LocalService(
-        template=template, parameter_overrides={"DatabaseName": "orders_iam_cli"}, log_sink=logs
-    ) as local:
+    with LocalService(template=template, log_sink=logs) as local:
         local.prepare_database()
         # WHEN an order is posted over HTTP
         token = local.authorizers.token("c-1", ["orders/write"])
@@ -406,9 +403,7 @@ def test_with_the_read_policy_scoped_to_another_table_get_answers_5xx_and_logs_a
     # GIVEN the API's DynamoDBReadPolicy on the idempotency table instead of the orders table
     template = template_with(API_READ_POLICY, API_READ_POLICY.replace("OrdersTable", "IdempotencyTable"))
     logs = tempfile.TemporaryFile("w+")  # noqa: SIM115 - read below, closed at the end of the test
-    with LocalService(
-        template=template, parameter_overrides={"DatabaseName": "orders_iam_cli"}, log_sink=logs
-    ) as local:
+    with LocalService(template=template, log_sink=logs) as local:
         local.prepare_database()
         orders_table = local.cloud.symbols["OrdersTable"]["Arn"]
         # WHEN an order is read over HTTP

@@ -22,9 +22,11 @@ from local_runner.api_server import make_server
 from local_runner.cloud import DatabaseEndpoint, LocalCloud
 from local_runner.environment import FunctionPool
 from local_runner.event_sources import DrainError, Schedule, SqsEventSource
+from local_runner.run_scope import RunScope
 from local_runner.service import LocalService
 from local_runner.template import SamApplication
 
+from tests.conftest import RUN_SCOPE, MySqlAdmin
 from tests.factories import EVENTS_DIR, load_event, order_message
 
 pytestmark = pytest.mark.integration
@@ -33,7 +35,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[LocalService]:
-    local = LocalService(parameter_overrides={"DatabaseName": "orders_runner_test"}, trace=True)
+    local = LocalService(trace=True)
     local.prepare_database()
     yield local
     local.close()
@@ -60,8 +62,9 @@ def test_function_environment_is_the_template_resolved_locally(service: LocalSer
     env = service.environment("ApiFunction")
     assert env["ORDERS_QUEUE_URL"] == sqs_url(service, "OrdersQueue")
     assert env["ORDERS_TABLE_NAME"] == service.cloud.symbols["OrdersTable"]["Ref"]
-    assert env["DB_HOST"] == service.database.host
-    assert env["DB_NAME"] == "orders_runner_test"  # the parameter override reached the function
+    # MySQL through the run's proxy (it counts the connections), in the run's own database
+    assert (env["DB_HOST"], env["DB_PORT"]) == ("127.0.0.1", str(service.database_proxy.port))
+    assert env["DB_NAME"] == service.database.database == service.mysql.scope.database("orders")
     assert env["DB_SECRET_ID"].startswith("arn:aws:secretsmanager:")
     assert service.database.password not in env.values()  # only the secret's ARN, never its value
     assert env["AWS_ENDPOINT_URL"] == service.cloud.endpoint_url
@@ -376,7 +379,8 @@ def test_parameter_overrides_take_both_sam_spellings():
     }
 
 
-def test_the_cli_invokes_like_sam_local_invoke(tmp_path: Path):
+def test_the_cli_invokes_like_sam_local_invoke(tmp_path: Path, mysql_server: MySqlAdmin):
+    chosen = RUN_SCOPE.database("cli")  # a name on purpose (under this session's claim: see conftest)
     env_vars = tmp_path / "env.json"
     env_vars.write_text(json.dumps({"ApiFunction": {"POWERTOOLS_SERVICE_NAME": "orders-cli-test"}}))
     result = subprocess.run(  # noqa: S603
@@ -391,7 +395,7 @@ def test_the_cli_invokes_like_sam_local_invoke(tmp_path: Path):
             "--env-vars",
             str(env_vars),
             "--parameter-overrides",
-            "DatabaseName=orders_cli_test",
+            f"DatabaseName={chosen}",
         ],
         input=(EVENTS_DIR / "api_post_order.json").read_text(),
         capture_output=True,
@@ -404,17 +408,25 @@ def test_the_cli_invokes_like_sam_local_invoke(tmp_path: Path):
     assert "REPORT RequestId:" in result.stderr
     assert "Init Duration:" in result.stderr
     assert '"service":"orders-cli-test"' in result.stderr  # --env-vars reached the function
+    assert f"this run's database {chosen} " in result.stderr  # the override chose it
+    assert not mysql_server.execute("SHOW DATABASES LIKE %s", (chosen,))  # and the run dropped it
 
 
-def test_the_committed_env_json_matches_what_serve_aws_writes(service: LocalService):
-    committed = json.loads((PROJECT / "env.json").read_text())
+def test_serve_aws_env_vars_point_containers_at_this_run(service: LocalService):
+    # WHEN the --env-vars document for functions in Docker is made
     generated = service.docker_env_vars("host.docker.internal")
-    port = service.cloud.endpoint_url.rsplit(":", 1)[1]
-    assert set(committed) == set(generated) == set(service.app.functions)
-    for function, variables in generated.items():
-        assert set(committed[function]) == set(variables), function
-        for key in ("ORDERS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "DB_SECRET_ID", "AWS_ENDPOINT_URL"):
-            assert committed[function][key] == variables[key].replace(f":{port}", ":5000"), key
+
+    # THEN every function reaches this run's moto, proxy and database through the Docker host
+    assert set(generated) == set(service.app.functions)
+    moto_port = service.cloud.endpoint_url.rsplit(":", 1)[1]
+    for variables in generated.values():
+        assert variables["AWS_ENDPOINT_URL"] == f"http://host.docker.internal:{moto_port}"
+        assert (variables["DB_HOST"], variables["DB_PORT"]) == (
+            "host.docker.internal",
+            str(service.database_proxy.port),
+        )
+        assert variables["DB_NAME"] == service.database.database
+        assert variables["DB_SECRET_ID"].startswith(f"{service.cloud.stack_name}/")  # by name: ARNs end randomly
 
 
 def _generate_event(*args: str) -> dict:
@@ -455,5 +467,6 @@ def test_events_from_sam_generate_event_work_too(service: LocalService):
 )
 def test_a_conditional_property_is_read_as_cloudformation_applies_it(strategy: str, snapstart: Any):
     app = SamApplication(parameter_overrides={"ColdStartStrategy": strategy})
-    cloud = LocalCloud(app, DatabaseEndpoint("127.0.0.1", 3306, "user", "password", "orders", tls=False))
+    endpoint = DatabaseEndpoint("127.0.0.1", 3306, "user", "password", "orders", tls=False)
+    cloud = LocalCloud(app, endpoint, RunScope.new())
     assert cloud.applied(app.cloudformation["Resources"]["ApiFunction"]["Properties"]["SnapStart"]) == snapstart

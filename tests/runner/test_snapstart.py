@@ -79,9 +79,7 @@ def test_init_runs_once_per_version_and_restores_are_reported_as_lambda_reports_
 
 
 def test_the_api_with_snapstart_answers_202_from_a_restored_environment():
-    with LocalService(
-        parameter_overrides={"DatabaseName": "orders_snapstart", "ColdStartStrategy": "snapstart"}
-    ) as service:
+    with LocalService(parameter_overrides={"ColdStartStrategy": "snapstart"}) as service:
         service.prepare_database()
         invocation = service.pool("ApiFunction").invoke(load_event("api_post_order.json"))
     assert invocation.error is None
