@@ -39,6 +39,7 @@ class LoadReport:
     messages_consumed: int = 0  # deliveries: SQS is at-least-once, so this may exceed the orders
     orders_stored: int = 0
     iam_denials: dict[str, int] = field(default_factory=dict)  # per function: calls its role was refused
+    cloud_server_errors: dict[str, int] = field(default_factory=dict)  # 5xx the local cloud answered (retried)
     seconds: float = 0.0
 
     @property
@@ -58,6 +59,7 @@ class LoadReport:
         if self.queue_depth_after != 0:
             problems.append(f"{self.queue_depth_after} messages still queued: the consumer did not keep up")
         problems += [f"{function}: {count} calls denied by IAM" for function, count in self.iam_denials.items()]
+        problems += [f"the local cloud answered {n} × 5xx to {name}" for name, n in self.cloud_server_errors.items()]
         if self.orders_stored != self.statuses.get(202, 0):
             problems.append(f"{self.statuses.get(202, 0)} orders accepted, {self.orders_stored} stored")
         return problems
@@ -114,6 +116,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
         report.messages_consumed = consumer.stats.messages_deleted
         report.orders_stored = len(stored_order_ids(service))
         report.iam_denials = {f: u.denied_count for f, u in service.cloud.iam_report().items() if u.denied_count}
+        report.cloud_server_errors = service.cloud.requests.server_errors()
     return report
 
 
@@ -137,6 +140,7 @@ def main(requests: int = 5000, clients: int = 50) -> int:
         "deliveries consumed / orders stored": f"{report.messages_consumed} / {report.orders_stored}",
         "queue depth at the end": report.queue_depth_after,
         "calls denied by IAM (each function as its role)": sum(report.iam_denials.values()),
+        "5xx from the local cloud (clients retry them)": sum(report.cloud_server_errors.values()),
     }
     for name, value in rows.items():
         table.add_row(name, str(value))
@@ -146,7 +150,10 @@ def main(requests: int = 5000, clients: int = 50) -> int:
     for problem in report.problems():
         console.print(f"[red]✗ {problem}[/]")
     if not report.problems():
-        console.print("[green]✓ 0 errors, connections ≤ environments, the consumer kept up, no IAM denial[/]")
+        console.print(
+            "[green]✓ 0 errors, connections ≤ environments, the consumer kept up, no IAM denial, "
+            "no 5xx from the local cloud[/]"
+        )
     return 1 if report.problems() else 0
 
 

@@ -179,6 +179,25 @@ def durations_from_tune(path: Path) -> dict[int, Measured]:
     }
 
 
+def ensure_tune_result(profile: dict[str, Any], tune_result: Path) -> None:
+    """A fresh clone has no `make tune` result yet: measure one now, quickly, on this machine, and say so."""
+    from lab.tune import DEFAULT_MEMORY_SIZES, tune
+
+    print(
+        f"{profile['tune_result']} not found: running the quick tune of {profile['function']} it needs first "
+        f"(`make tune FN={profile['function']} EVENT={profile['tune_event']}` for the full one)",
+        file=sys.stderr,
+    )
+    tune(
+        profile["function"],
+        LAB.parent / profile["tune_event"],
+        list(DEFAULT_MEMORY_SIZES),
+        quick=True,
+        out_dir=tune_result.parent,
+        requests_per_month=int(profile["requests_per_month"]),
+    )
+
+
 def cost_table(profile: dict[str, Any], prices: Prices, measured: dict[int, Measured]) -> list[dict[str, Any]]:
     rows = []
     requests = float(profile["requests_per_month"])
@@ -221,11 +240,19 @@ def main(profile_path: Path = LAB / "traffic_profile.json", out_dir: Path = LAB.
     prices = Prices.load()
     profile = json.loads(profile_path.read_text())
     tune_result = LAB.parent / profile["tune_result"]
+    if not tune_result.is_file() and profile.get("tune_event"):
+        ensure_tune_result(profile, tune_result)
     try:
         durations = durations_from_tune(tune_result)
     except MissingTuneResult as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    made = json.loads(tune_result.read_text())
+    print(
+        f"durations from {profile['tune_result']}: {'quick' if made.get('warm_invocations', 0) < 30 else 'full'} "
+        f"tune of {made.get('date', '?')} on {made.get('machine', {}).get('platform', '?')}",
+        file=sys.stderr,
+    )
     rows = cost_table(profile, prices, durations)
     console = Console(width=max(Console().width, 110))
     table = Table(

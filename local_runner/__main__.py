@@ -187,9 +187,7 @@ def _invoke(service: Any, logical_id: str, event: Any, trace: bool) -> int:
     invocation = service.pool(logical_id).invoke(event)
     print(invocation.report_line(), file=sys.stderr)
     if trace and service.traces is not None:
-        import time
-
-        time.sleep(0.2)  # UDP: let the last segments land
+        service.traces.settle()  # UDP: let the last segments land
         title = f"{logical_id} — trace {invocation.trace_id} — {invocation.duration_ms:.1f} ms"
         print(service.traces.tree(invocation.trace_id, title), file=sys.stderr)
     print(json.dumps(invocation.response))

@@ -160,6 +160,12 @@ class LocalMySql:
         if self._datadir:
             shutil.rmtree(self._datadir, ignore_errors=True)
 
+    def __enter__(self) -> LocalMySql:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 def _sbin(name: str) -> str | None:
     path = Path("/usr/sbin") / name

@@ -14,6 +14,7 @@ import binascii
 import json
 import socket
 import threading
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -110,6 +111,22 @@ class TraceCollector:
 
     def span_names(self, trace_id: str) -> set[str]:
         return {d["name"] for d in _flatten(self.documents(trace_id))}
+
+    def wait_for(self, trace_id: str, names: set[str], timeout_s: float = 30) -> set[str]:
+        """The trace's span names once `names` have all arrived (or the timeout passed): UDP lands when
+        the collector's thread gets the CPU, which on a busy machine is not at once."""
+        deadline = time.monotonic() + timeout_s
+        while not names <= (seen := self.span_names(trace_id)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return seen
+
+    def settle(self, quiet_s: float = 0.2, timeout_s: float = 30) -> None:
+        """Return once no datagram arrived for `quiet_s`: the spans sent so far have landed."""
+        deadline = time.monotonic() + timeout_s
+        last = -1
+        while self.datagrams != last and time.monotonic() < deadline:
+            last = self.datagrams
+            time.sleep(quiet_s)
 
     def tree(self, trace_id: str, title: str) -> str:
         """The trace as indented lines: name and duration, children under their parents."""

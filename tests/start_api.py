@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from local_runner.api_server import IDLE_TIMEOUT_S, LocalHttpApi, route_scopes
 from local_runner.authorizer import LocalAuthorizers
+from local_runner.mysql_server import LocalMySql
 from local_runner.service import LocalService
 from local_runner.template import SamApplication
 
@@ -34,9 +35,13 @@ def running_start_api() -> Iterator[int]:
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         command, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"}
     )
+    database = ""
     try:
         assert process.stderr is not None
         for line in process.stderr:
+            database = (
+                line.split("this run's database ", 1)[1].split()[0] if "this run's database " in line else database
+            )
             if line.startswith("Ctrl-C to stop"):
                 break
         threading.Thread(target=process.stderr.read, daemon=True).start()  # the functions' logs: keep it flowing
@@ -45,6 +50,9 @@ def running_start_api() -> Iterator[int]:
         process.terminate()
         exit_code = process.wait(timeout=30)
     assert exit_code == 0
+    assert database, "start-api says which database is its run's"
+    with LocalMySql() as mysql:  # SIGTERM unwound the run: what it made on the shared server is gone
+        assert not mysql.execute("SHOW DATABASES LIKE %s", (database,))
 
 
 @contextlib.contextmanager

@@ -3,12 +3,16 @@ counted figures of two patterns against known counts."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pymysql
 import pytest
 from lab.bench import Bench, Comparison, Sizes, Timing, import_time_ms, package_sizes, top_level_import_times
 from local_runner.service import LocalService
+
+from tests.conftest import MYSQL_ADMIN
 
 
 def test_timing_summarizes_round_medians():
@@ -81,9 +85,37 @@ def test_secret_caching_counts_one_fetch_against_one_hundred(bench: Bench):
     assert comparison.count_failures() == []
 
 
+def server_connections() -> int:
+    """The whole server's count: every client's connections, ours and anyone else's."""
+    with pymysql.connect(**MYSQL_ADMIN, connect_timeout=5) as connection, connection.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Connections'")
+        return int(cursor.fetchone()[1])
+
+
 @pytest.mark.integration
-def test_connection_reuse_is_counted_on_the_server(bench: Bench):
-    comparison = bench.connection_reuse()
+def test_connection_reuse_counts_only_its_own_connections_whatever_else_connects(bench: Bench):
+    # GIVEN another client of the same server opening and closing connections the whole time
+    stop, connects = threading.Event(), [0]
+
+    def another_client() -> None:
+        while not stop.is_set():
+            pymysql.connect(**MYSQL_ADMIN, connect_timeout=5).close()
+            connects[0] += 1
+
+    server_before = server_connections()
+    neighbour = threading.Thread(target=another_client)
+    neighbour.start()
+    try:
+        # WHEN the lab counts the twins' connections
+        comparison = bench.connection_reuse()
+    finally:
+        stop.set()
+        neighbour.join()
+    server_after = server_connections()
+
+    # THEN the counts are exactly the twins' own, though the server saw the neighbour's too
     assert comparison.count_failures() == []
     figure = "MySQL connections opened per 100 invocations (counted at the proxy)"
     assert comparison.counts[figure] == {"optimized": 1, "naive": 100}
+    assert connects[0] > 0
+    assert server_after - server_before >= 101 + connects[0]

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from lab.cost import (
+    LAB,
     Measured,
     MissingTuneResult,
     Prices,
@@ -21,6 +22,7 @@ from lab.cost import (
     snapstart_init_break_even_seconds,
     snapstart_monthly,
 )
+from lab.cost import main as cost_main
 
 PRICES = Prices.load()
 
@@ -101,6 +103,25 @@ def test_the_profile_prices_every_memory_size_of_its_tune_result(tmp_path):
 def test_a_missing_tune_result_says_what_to_run(tmp_path):
     with pytest.raises(MissingTuneResult, match="make tune"):
         durations_from_tune(tmp_path / "absent.json")
+
+
+@pytest.mark.integration
+def test_cost_on_a_fresh_clone_runs_the_quick_tune_it_needs_and_says_so(tmp_path, capsys):
+    # GIVEN the committed profile, pointed at a tune result that does not exist yet
+    profile = json.loads((LAB / "traffic_profile.json").read_text())
+    profile["tune_result"] = str(tmp_path / f"tune-{profile['function']}.json")
+    profile_path = tmp_path / "profile.json"
+    profile_path.write_text(json.dumps(profile))
+
+    # WHEN make cost runs
+    assert cost_main(profile_path, out_dir=tmp_path) == 0
+
+    # THEN it measured the durations it needed on this machine, and said where they came from
+    said = capsys.readouterr().err
+    assert "not found: running the quick tune of ApiFunction it needs first" in said
+    assert "quick tune of " in said
+    assert (tmp_path / "cost.json").is_file()
+    assert len(json.loads((tmp_path / "cost.json").read_text())["rows"]) == 6
 
 
 def test_new_environments_a_month_follow_the_profiles_scale_out():

@@ -4,7 +4,6 @@ not in a log line, not in a span it sends."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from local_runner.service import LocalService
@@ -50,9 +49,10 @@ def test_no_log_line_carries_the_secret(tmp_path):
         service.mysql.execute(f"ALTER USER '{user}'@'%%' IDENTIFIED BY %s", (new_password,))
         event = load_event("api_post_order.json")
         del event["headers"]["idempotency-key"]  # a replay would not touch the database
-        assert service.pool("ApiFunction").invoke(event).error is None
-        time.sleep(0.3)  # UDP: let the last spans land
+        invocation = service.pool("ApiFunction").invoke(event)
+        assert invocation.error is None
         assert service.traces is not None
+        service.traces.wait_for(invocation.trace_id, {"Secrets Manager.GetSecretValue"})  # UDP: lands when it lands
         spans = json.dumps(service.traces.documents())
 
     assert "Secrets Manager.GetSecretValue" in spans  # the secret fetch itself was traced

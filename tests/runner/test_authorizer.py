@@ -92,20 +92,28 @@ def test_a_token_the_issuer_did_not_sign_is_401(issuer: LocalIssuer, other_issue
 
 
 @pytest.mark.parametrize(
-    ("claims", "reason"),
+    ("claims_at", "reason"),  # claims made from the time the test runs, not the time pytest collected it
     [
-        ({"iss": "https://cognito-idp.us-east-1.amazonaws.com/another-pool"}, "the token does not have a valid issuer"),
-        ({"client_id": "another-client"}, "the token does not have a valid audience"),
-        ({"aud": "another-api"}, "the token does not have a valid audience"),  # aud wins over a good client_id
-        ({"exp": int(time.time()) - 1}, "the token has expired"),
-        ({"exp": None}, "the token has expired"),
-        ({"exp": "tomorrow"}, "the token has expired"),
-        ({"nbf": int(time.time()) + 300}, "the token is not valid yet"),
-        ({"iat": int(time.time()) + 300}, "the token was issued in the future"),
+        (
+            lambda _: {"iss": "https://cognito-idp.us-east-1.amazonaws.com/another-pool"},
+            "the token does not have a valid issuer",
+        ),
+        (lambda _: {"client_id": "another-client"}, "the token does not have a valid audience"),
+        (
+            lambda _: {"aud": "another-api"},
+            "the token does not have a valid audience",
+        ),  # aud wins over a good client_id
+        (lambda now: {"exp": now - 1}, "the token has expired"),
+        (lambda _: {"exp": None}, "the token has expired"),
+        (lambda _: {"exp": "tomorrow"}, "the token has expired"),
+        (lambda now: {"nbf": now + 300}, "the token is not valid yet"),
+        (lambda now: {"iat": now + 300}, "the token was issued in the future"),
     ],
 )
-def test_claims_api_gateway_checks_are_each_a_401(issuer: LocalIssuer, claims: dict[str, Any], reason: str):
-    token = issuer.token(COGNITO, "c-1", ["orders/write"], claims=claims)
+def test_claims_api_gateway_checks_are_each_a_401(
+    issuer: LocalIssuer, claims_at: Callable[[int], dict[str, Any]], reason: str
+):
+    token = issuer.token(COGNITO, "c-1", ["orders/write"], claims=claims_at(int(time.time())))
     assert COGNITO.authorize({"authorization": token}, ["orders/write"], issuer.keys) == Refusal(
         HTTPStatus.UNAUTHORIZED, reason
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import http.client
@@ -9,7 +10,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -209,25 +209,40 @@ def stored(service: LocalService, orders: list[dict[str, object]]) -> bool:
 
 
 def fail_deletes(source: SqsEventSource, times: int) -> None:
-    """The next `times` DeleteMessageBatch calls answer with every entry Failed, as SQS can."""
-    remaining = [times]
+    """Each message's first `times` deletes answer Failed, as SQS can; the rest are deleted.
+
+    Counted per message, so the outcome does not depend on how the pollers happened to batch them.
+    """
+    message_ids: dict[str, str] = {}  # receipt handle → message id, from what the mapping received
+    failures: collections.Counter[str] = collections.Counter()
+
+    def received(parsed: dict[str, Any], **_: Any) -> None:
+        message_ids.update({m["ReceiptHandle"]: m["MessageId"] for m in parsed.get("Messages", [])})
 
     def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["entries"] = params["Entries"]
 
     def answer(context: dict[str, Any], **_: Any) -> Any:
-        if remaining[0] == 0:
-            return None
-        remaining[0] -= 1
-        failed = [{"Id": e["Id"], "SenderFault": True, "Code": "InternalError"} for e in context["entries"]]
-        return AWSResponse("https://sqs", 200, {}, None), {"Successful": [], "Failed": failed}
+        failed, deleted = [], []
+        for entry in context["entries"]:
+            message_id = message_ids[entry["ReceiptHandle"]]
+            if failures[message_id] < times:
+                failures[message_id] += 1
+                failed.append({"Id": entry["Id"], "SenderFault": True, "Code": "InternalError"})
+            else:
+                deleted.append(entry)
+        if deleted:
+            source.runner_sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=deleted)
+        response = {"Successful": [{"Id": e["Id"]} for e in deleted], "Failed": failed}
+        return AWSResponse("https://sqs", 200, {}, None), response
 
+    source.sqs.meta.events.register("after-call.sqs.ReceiveMessage", received)
     source.sqs.meta.events.register("before-parameter-build.sqs.DeleteMessageBatch", remember)
     source.sqs.meta.events.register_first("before-call.sqs.DeleteMessageBatch", answer)
 
 
 def test_deletes_that_fail_return_the_messages_and_the_drain_still_ends(service: LocalService):
-    # GIVEN queued orders, and SQS failing the first two DeleteMessageBatch calls (the first try and its retry)
+    # GIVEN queued orders, and SQS failing each one's first two deletes (the first try and its retry)
     orders = queue_orders(service, 4)
     source = SqsEventSource(service, "OrdersConsumer")
     fail_deletes(source, times=2)
@@ -330,8 +345,9 @@ def test_tracing_shows_subsegments_around_the_db_query_and_the_sqs_send(service:
     event = load_event("api_post_order.json")
     del event["headers"]["idempotency-key"]  # an earlier test used it: a replay would skip the work
     invocation = service.pool("ApiFunction").invoke(event)
-    time.sleep(0.3)  # UDP
-    tree = service.traces.tree(invocation.trace_id, "trace") if service.traces else ""
+    assert service.traces is not None
+    service.traces.wait_for(invocation.trace_id, {"MySQL", "SQS.SendMessage"})  # UDP: lands when it lands
+    tree = service.traces.tree(invocation.trace_id, "trace")
     assert "## orders.adapters.catalog.fetch_catalog_entries" in tree
     assert "└─ MySQL" in tree
     assert "## orders.adapters.orders_queue.enqueue_order" in tree
@@ -340,8 +356,9 @@ def test_tracing_shows_subsegments_around_the_db_query_and_the_sqs_send(service:
 
 def test_tracing_shows_the_batch_write(service: LocalService):
     invocation = service.pool("OrdersConsumer").invoke(load_event("sqs_orders_batch.json"))
-    time.sleep(0.3)
-    tree = service.traces.tree(invocation.trace_id, "trace") if service.traces else ""
+    assert service.traces is not None
+    service.traces.wait_for(invocation.trace_id, {"DynamoDB.BatchWriteItem"})
+    tree = service.traces.tree(invocation.trace_id, "trace")
     assert "## orders.adapters.orders_table.write_orders" in tree
     assert "└─ DynamoDB.BatchWriteItem" in tree
 
