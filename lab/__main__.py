@@ -1,4 +1,4 @@
-"""`python -m lab bench [--quick]`, `python -m lab tune FN EVENT [--memory …]`, `python -m lab cost [profile.json]`."""
+"""`python -m lab bench [--quick]`, `tune FN EVENT [--memory …]`, `cost [profile.json]`, `sqs`, `proxy`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     argv = sys.argv[1:] if argv is None else argv
     commands.add_parser("sqs", help="SQS call cost against the local cloud as the queue grows", add_help=False)
+    commands.add_parser("proxy", help="what the local proxy adds to a MySQL query and connect", add_help=False)
+    if argv[:1] == ["proxy"]:
+        from lab.db_proxy_cost import main as proxy_main
+
+        return proxy_main(argv[1:])
     if argv[:1] == ["sqs"]:
         from lab.sqs_depth import main as sqs_main
 

@@ -10,6 +10,7 @@ import collections
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,14 @@ class MySqlAdmin:
         rows = self.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (APP_USER,))
         return [int(row[0]) for row in rows]
 
+    def wait_for_app_connections(self, count: int, timeout_s: float = 30) -> list[int]:
+        """The app user's connections once there are `count` (or at the timeout): a closed connection
+        leaves the server when the relay's and the server's threads get the CPU, not at once."""
+        deadline = time.monotonic() + timeout_s
+        while len(ids := self.app_connection_ids()) != count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return ids
+
     def kill_app_connections(self) -> int:
         ids = self.app_connection_ids()
         for connection_id in ids:
@@ -161,6 +170,8 @@ def statements_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def mysql(mysql_server: MySqlAdmin) -> MySqlAdmin:
     """The test database with the demo catalog, no rollup rows, and the app user's known password."""
+    mysql_server.kill_app_connections()  # each test starts with none: counts of them are its own
+    mysql_server.wait_for_app_connections(0)
     mysql_server.set_app_password(APP_PASSWORD)
     mysql_server.execute("DELETE FROM daily_sku_sales")
     mysql_server.execute("DELETE FROM catalog_items")

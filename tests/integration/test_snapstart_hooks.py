@@ -27,13 +27,13 @@ def test_the_api_registers_both_hooks_at_init():
 def test_before_the_snapshot_the_database_connection_is_closed(orders_service: AwsWorld, mysql: MySqlAdmin):
     # GIVEN an environment that has talked to MySQL during INIT-time work
     get_database().run(lambda cursor: cursor.execute("SELECT 1"))
-    assert len(mysql.app_connection_ids()) == 1
+    assert len(mysql.wait_for_app_connections(1)) == 1
 
     # WHEN the snapshot is about to be taken
     snapstart.before_snapshot()
 
     # THEN no socket goes into it (the server sees the connection gone), and the next call reconnects
-    assert mysql.app_connection_ids() == []
+    assert mysql.wait_for_app_connections(0) == []
     assert get_database().run(lambda cursor: cursor.execute("SELECT 1")) == 1
 
 

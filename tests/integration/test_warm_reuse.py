@@ -60,7 +60,7 @@ def test_warm_invocations_reuse_one_mysql_connection(orders_service: AwsWorld, m
     # THEN the server saw exactly one new connection, and it is still open for the next invocation
     assert statuses == [202] * 10
     assert mysql.connections_opened() - before == 1
-    assert len(mysql.app_connection_ids()) == 1
+    assert len(mysql.wait_for_app_connections(1)) == 1
 
 
 def test_a_connection_killed_server_side_is_reopened_transparently(orders_service: AwsWorld, mysql: MySqlAdmin):
