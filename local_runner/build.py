@@ -12,7 +12,9 @@ Nothing is rebuilt while the inputs are unchanged.
 from __future__ import annotations
 
 import compileall
+import contextlib
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import importlib.metadata
@@ -25,7 +27,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,26 @@ RUNTIME_DISTRIBUTIONS = (  # what the python3.13 runtime ships beside the standa
     "snapshot-restore-py",  # SnapStart's runtime hooks (src/orders/snapstart.py)
 )
 LOCAL_BUILD_ROOT = PROJECT_ROOT / ".aws-sam" / "local"
-_copy_lock = threading.Lock()
+
+
+class _BuildLock:
+    """One writer at a time in a build folder: across this run's threads, and across the runs of one
+    checkout (`start-api` in one terminal, `make demo` in another), which share `.aws-sam/local/`."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._threads = threading.Lock()
+
+    @contextlib.contextmanager
+    def held(self, root: Path) -> Iterator[None]:
+        with self._threads:
+            root.mkdir(parents=True, exist_ok=True)
+            with open(root / f".{self._name}.lock", "w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+                yield
+
+
+_copy_lock = _BuildLock("copies")
 # The properties of functions and layers `sam build` depends on (policies, events, sizes: it does not).
 _BUILD_PROPERTIES = ("CodeUri", "ContentUri", "Handler", "Runtime", "Architectures", "Layers", "CompatibleRuntimes")
 _HOST_WHEEL_PLATFORM = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux2014_aarch64"}
@@ -119,7 +140,7 @@ def installed_copy(name: str, distributions: tuple[str, ...], root: Path = LOCAL
     target = root / name
     stamp = root / f"{name}.fingerprint"
     fingerprint = hashlib.sha256("\0".join([*versions, sys.version]).encode()).hexdigest()[:16]
-    with _copy_lock:
+    with _copy_lock.held(root):
         if stamp.is_file() and stamp.read_text() == fingerprint and target.is_dir():
             return target
         _remove(target)
@@ -147,7 +168,7 @@ def runtime_dir(root: Path = LOCAL_BUILD_ROOT) -> Path:
 class LocalBuild:
     """`.aws-sam/local/`: functions, the host-architecture layer twin, and the runtime's packages."""
 
-    _lock = threading.Lock()
+    _lock = _BuildLock("build")
 
     def __init__(self, app: SamApplication) -> None:
         self.app = app
@@ -185,7 +206,7 @@ class LocalBuild:
         target = self.root / "sam"
         stamp = self.root / "sam.fingerprint"
         fingerprint = _fingerprint(self._inputs(), host_wheel_platform(), sys.version, self._build_view())
-        with self._lock:
+        with self._lock.held(self.root):
             if not (stamp.is_file() and stamp.read_text() == fingerprint and target.is_dir()):
                 self._build_into(target)
                 stamp.write_text(fingerprint)
@@ -222,7 +243,7 @@ class LocalBuild:
             shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__"))
             _compile(staging)
 
-        with self._lock:
+        with self._lock.held(self.root):
             return _staged(self.root / "extra" / f"{source.name}-{_fingerprint([source], sys.version)}", fill)
 
     def spec(self, function: FunctionSpec) -> FunctionSpec:
