@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Z0-9-]+$")]
 # The customer is the token's subject; OpenID Connect Core 1.0 §2 caps `sub` at 255 ASCII characters.
@@ -13,6 +13,11 @@ CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=255, patt
 
 MAX_ITEMS_PER_ORDER = 50
 MAX_QUANTITY_PER_LINE = 1000
+# Money is bounded by what stores it: catalog_items.unit_price_cents is INT UNSIGNED (src/orders/sql/schema.sql),
+# so no priced order exceeds these, and DynamoDB (38 digits) and the BIGINT daily totals hold any of them.
+MAX_UNIT_PRICE_CENTS = 2**32 - 1
+MAX_LINE_TOTAL_CENTS = MAX_UNIT_PRICE_CENTS * MAX_QUANTITY_PER_LINE
+MAX_ORDER_TOTAL_CENTS = MAX_LINE_TOTAL_CENTS * MAX_ITEMS_PER_ORDER
 
 
 class OrderLine(BaseModel):
@@ -49,8 +54,8 @@ class PricedLine(BaseModel):
 
     sku: Sku
     quantity: int = Field(strict=True, ge=1, le=MAX_QUANTITY_PER_LINE)
-    unit_price_cents: int = Field(strict=True, ge=0)
-    line_total_cents: int = Field(strict=True, ge=0)
+    unit_price_cents: int = Field(strict=True, ge=0, le=MAX_UNIT_PRICE_CENTS)
+    line_total_cents: int = Field(strict=True, ge=0, le=MAX_LINE_TOTAL_CENTS)
 
 
 class Order(BaseModel):
@@ -61,9 +66,18 @@ class Order(BaseModel):
     order_id: str = Field(min_length=1, max_length=64)
     customer_id: CustomerId
     items: list[PricedLine] = Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)
-    total_cents: int = Field(strict=True, ge=0)
+    total_cents: int = Field(strict=True, ge=0, le=MAX_ORDER_TOTAL_CENTS)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    created_at: dt.datetime
+    created_at: AwareDatetime  # a naive time has no UTC day to be rolled up into
+
+    @field_validator("created_at")
+    @classmethod
+    def _has_a_utc_day(cls, value: dt.datetime) -> dt.datetime:
+        try:
+            value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError("its UTC date must fall in the years 1 to 9999") from None
+        return value
 
     @property
     def order_date(self) -> str:

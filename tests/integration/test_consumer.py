@@ -107,6 +107,47 @@ def test_each_kind_of_bad_body_fails_alone(aws: AwsWorld, bad_body: str):
     assert aws.stored_order_ids() == {good["order_id"]}
 
 
+@pytest.mark.parametrize(
+    "poison",
+    [
+        order_message() | {"total_cents": 10**39},  # over DynamoDB's 38 digits
+        order_message(MUG_CERAMIC_350ML=2**32),  # a price the catalog's INT UNSIGNED cannot hold
+        order_message(created_at="0001-01-01T00:30:00+01:00"),  # its UTC day is in year 0
+        order_message(created_at="9999-12-31T23:30:00-01:00"),  # … or in year 10000
+        order_message(created_at="2026-11-22T14:03:11"),  # naive: no UTC day at all
+    ],
+)
+def test_an_order_dynamodb_or_the_totals_could_not_hold_fails_alone(aws: AwsWorld, poison: dict[str, object]):
+    # GIVEN nine good orders and one a second producer (or a hand-sent message) got wrong
+    good = [order_message() for _ in range(9)]
+    event = sqs_event([*good[:4], poison, *good[4:]])
+
+    # WHEN the consumer handles the batch
+    response = consume(event)
+
+    # THEN only that one fails (and goes on to the DLQ); the nine are stored
+    assert failed_ids(response) == {event["Records"][4]["messageId"]}
+    assert aws.stored_order_ids() == {order["order_id"] for order in good}
+
+
+def test_an_order_that_cannot_become_an_item_fails_alone_in_write_orders(aws: AwsWorld):
+    # GIVEN orders for write_orders, one of them never validated (as a future caller might build it)
+    from orders.adapters.orders_table import write_orders
+    from orders.config import get_settings
+    from orders.models import Order
+
+    good = [Order.model_validate(order_message()) for _ in range(3)]
+    broken = Order.model_validate(order_message()).model_copy(update={"total_cents": 10**39})  # not validated
+
+    # WHEN they are written together
+    unstored = write_orders(get_settings(), [good[0], broken, *good[1:]])
+
+    # THEN the one that cannot be serialized is reported, the others are stored
+    assert set(unstored) == {broken.order_id}
+    assert unstored[broken.order_id].startswith("not storable:")
+    assert aws.stored_order_ids() == {order.order_id for order in good}
+
+
 def test_a_redelivered_order_in_the_same_batch_is_written_once(aws: AwsWorld):
     # GIVEN the same order delivered twice in one batch (SQS is at-least-once)
     order = order_message()

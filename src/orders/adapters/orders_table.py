@@ -65,8 +65,14 @@ def write_orders(settings: Settings, orders: Sequence[Order]) -> dict[str, str]:
     A key may appear only once per call, so repeated deliveries of one order are collapsed first.
     """
     unique = {order.order_id: order for order in orders}
-    items = [{"PutRequest": {"Item": to_item(order)}} for order in unique.values()]
+    items: list[dict[str, Any]] = []
     unstored: dict[str, str] = {}
+    for order in unique.values():
+        try:  # one order that cannot be an item fails alone, never the chunk it would have been sent with
+            items.append({"PutRequest": {"Item": to_item(order)}})
+        except (TypeError, ValueError, ArithmeticError) as error:
+            logger.warning("order cannot be stored as a DynamoDB item", order_id=order.order_id, error=str(error))
+            unstored[order.order_id] = f"not storable: {error}"
     for start in range(0, len(items), BATCH_WRITE_LIMIT):
         chunk: list[WriteRequestTypeDef] = items[start : start + BATCH_WRITE_LIMIT]  # type: ignore[assignment]
         unstored |= _write_chunk(settings, chunk)
