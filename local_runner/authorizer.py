@@ -18,6 +18,7 @@ Signatures and claims are checked with joserfc, a maintained JOSE library: no cr
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import threading
@@ -150,8 +151,8 @@ class JwtAuthorizer:
         if claims.get("iss") != self.issuer:
             return Refusal(HTTPStatus.UNAUTHORIZED, "the token does not have a valid issuer")
         audience = claims.get("aud", claims.get("client_id"))  # client_id only when there is no aud
-        offered = audience if isinstance(audience, list) else [audience]
-        if not set(self.audiences) & set(offered):
+        offered = {a for a in (audience if isinstance(audience, list) else [audience]) if isinstance(a, str)}
+        if not set(self.audiences) & offered:  # an object or a number is no audience
             return Refusal(HTTPStatus.UNAUTHORIZED, "the token does not have a valid audience")
         if not _is_time(claims.get("exp")) or claims["exp"] <= now:
             return Refusal(HTTPStatus.UNAUTHORIZED, "the token has expired")
@@ -175,11 +176,15 @@ def _signing_key(keys: KeySet) -> Callable[[GuestProtocol], Key]:
 
 
 def _said(error: Exception) -> str:
-    return (str(error) or type(error).__name__).replace('"', "'")
+    """The library's words, fit for a header: they may quote the token's own (kid, alg, crit), CR/LF
+    and all, and a header carries printable ASCII only (RFC 9110 §5.5) — anything else would be a 500."""
+    said = str(error) or type(error).__name__
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in said)
 
 
 def _is_time(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A NumericDate (RFC 7519 §2): a finite number; NaN compares false with everything, so it would pass."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _scopes(claims: Mapping[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import math
 import os
 import subprocess
 import sys
@@ -55,6 +56,10 @@ def other_issuer(tmp_path_factory: pytest.TempPathFactory) -> LocalIssuer:
     return LocalIssuer.load(tmp_path_factory.mktemp("other") / "key.json")
 
 
+def _unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return f"{_segment(header)}.{_segment(claims)}."
+
+
 def _forged_tokens(issuer: LocalIssuer, other_issuer: LocalIssuer) -> dict[str, str]:
     """Tokens API Gateway refuses for their signature, each built the way an attacker would."""
     claims = _claims()
@@ -70,6 +75,10 @@ def _forged_tokens(issuer: LocalIssuer, other_issuer: LocalIssuer) -> dict[str, 
     return {
         "other key": other_issuer.token(COGNITO, "c-1", ["orders/write"]),
         "alg none": unsigned,
+        # the library quotes these in its error: a header must never carry them (a 500 if it did)
+        "CR/LF in kid": _unsigned({"alg": "none", "kid": "k\r\nX-Injected: 1"}, claims),
+        "not Latin-1 in alg": _unsigned({"alg": "RS256✓", "kid": issuer.key.kid}, claims),
+        "CR/LF in crit": _unsigned({"alg": "RS256", "kid": issuer.key.kid, "crit": ["x\r\ny"]}, claims),
         "HS256 with the public key": confused,
         "no kid": no_kid,
         "claims changed after signing": tampered,
@@ -80,15 +89,26 @@ def _forged_tokens(issuer: LocalIssuer, other_issuer: LocalIssuer) -> dict[str, 
 # ---------------------------------------------------------------- the authorizer's rules, no server
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["other key", "alg none", "HS256 with the public key", "no kid", "claims changed after signing", "not a JWT"],
-)
+FORGED = [
+    "other key",
+    "alg none",
+    "CR/LF in kid",
+    "not Latin-1 in alg",
+    "CR/LF in crit",
+    "HS256 with the public key",
+    "no kid",
+    "claims changed after signing",
+    "not a JWT",
+]
+
+
+@pytest.mark.parametrize("name", FORGED)
 def test_a_token_the_issuer_did_not_sign_is_401(issuer: LocalIssuer, other_issuer: LocalIssuer, name: str):
     verdict = COGNITO.authorize({"authorization": _forged_tokens(issuer, other_issuer)[name]}, [], issuer.keys)
     assert isinstance(verdict, Refusal)
     assert verdict.status == HTTPStatus.UNAUTHORIZED
     assert verdict.reason.startswith("the token is not signed by the issuer")
+    assert all(" " <= c <= "~" for c in verdict.www_authenticate)  # a header: printable ASCII only
 
 
 @pytest.mark.parametrize(
@@ -108,6 +128,11 @@ def test_a_token_the_issuer_did_not_sign_is_401(issuer: LocalIssuer, other_issue
         (lambda _: {"exp": "tomorrow"}, "the token has expired"),
         (lambda now: {"nbf": now + 300}, "the token is not valid yet"),
         (lambda now: {"iat": now + 300}, "the token was issued in the future"),
+        (lambda _: {"client_id": {"id": "app-client"}}, "the token does not have a valid audience"),  # an object
+        (lambda _: {"aud": [{"id": "app-client"}, 7]}, "the token does not have a valid audience"),
+        (lambda _: {"exp": math.nan}, "the token has expired"),  # NaN compares false: it must not pass
+        (lambda _: {"exp": math.inf}, "the token has expired"),
+        (lambda _: {"nbf": math.nan}, "the token is not valid yet"),
     ],
 )
 def test_claims_api_gateway_checks_are_each_a_401(
@@ -219,6 +244,8 @@ def _bad_tokens(service: LocalService, issuer_for_forgery: LocalIssuer) -> dict[
         "no token": (None, 401),
         "signed by another key": (forged["other key"], 401),
         "alg none": (forged["alg none"], 401),
+        "CR/LF in kid": (forged["CR/LF in kid"], 401),
+        "not Latin-1 in alg": (forged["not Latin-1 in alg"], 401),
         "HS256 with the public key": (forged["HS256 with the public key"], 401),
         "wrong issuer": (authorizers.token("c-1", ["orders/write"], claims={"iss": "https://evil.example"}), 401),
         "wrong audience": (authorizers.token("c-1", ["orders/write"], claims={"client_id": "another-client"}), 401),
@@ -232,6 +259,8 @@ BAD_TOKENS = [
     "no token",
     "signed by another key",
     "alg none",
+    "CR/LF in kid",
+    "not Latin-1 in alg",
     "HS256 with the public key",
     "wrong issuer",
     "wrong audience",
