@@ -189,6 +189,7 @@ RUNNER_SCRIPT = textwrap.dedent(
     pool = FunctionPool(spec, {"AWS_REGION": "us-east-1"}, max_environments=1)
     pool.invoke({"iterations": 10})
     print("ready", flush=True)
+    sys.stdin.readline()  # the test looks at the cgroups first: ending on its own could beat the look
     if sys.argv[1] == "raise":
         raise RuntimeError("the runner fails")
     if sys.argv[1] == "wait":
@@ -209,13 +210,16 @@ def test_no_cgroup_outlives_the_runner(ending: str):
         [sys.executable, "-c", RUNNER_SCRIPT, "wait" if ending == "sigterm" else ending, str(FUNCTIONS)],
         cwd=PROJECT_ROOT,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    assert runner.stdout is not None
+    assert runner.stdout is not None and runner.stdin is not None
     assert runner.stdout.readline().strip() == "ready"
     assert own_cgroups(runner.pid)  # it had one while it ran
+    runner.stdin.write("go on\n")
+    runner.stdin.close()
     if ending == "sigterm":
         runner.send_signal(signal.SIGTERM)
     runner.wait(timeout=30)
