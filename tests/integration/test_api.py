@@ -250,3 +250,25 @@ def test_the_contract_names_each_routes_scope_as_the_template_does_and_no_custom
     scheme = document["components"]["securitySchemes"][api.JWT_SCHEME]
     assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
     assert "customer_id" not in document["components"]["schemas"]["OrderRequest"]["properties"]
+
+
+def test_every_answer_is_neither_cached_nor_sniffed(orders_service: AwsWorld):
+    # GIVEN requests that end in each kind of answer: accepted, read, refused before routing, unknown, invalid
+    stored = _store(orders_service, "order-for-headers")
+    events = {
+        202: post_order_event(order_request(MUG_CERAMIC_350ML=1)),
+        200: get_order_event(stored.order_id),
+        401: get_order_event(stored.order_id, customer=None),
+        404: get_order_event("missing"),
+        400: post_order_event({"items": []}),
+        413: post_order_event("x" * (70 * 1024)),
+    }
+
+    for status, event in events.items():
+        # WHEN each is answered
+        response = api.handler(event, FakeLambdaContext())
+
+        # THEN its headers forbid caching and sniffing
+        assert response["statusCode"] == status
+        assert response["headers"]["Cache-Control"] == "no-store", status
+        assert response["headers"]["X-Content-Type-Options"] == "nosniff", status

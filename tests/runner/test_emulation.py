@@ -215,7 +215,8 @@ def test_no_cgroup_outlives_the_runner(ending: str):
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    assert runner.stdout is not None and runner.stdin is not None
+    assert runner.stdout is not None
+    assert runner.stdin is not None
     assert runner.stdout.readline().strip() == "ready"
     assert own_cgroups(runner.pid)  # it had one while it ran
     runner.stdin.write("go on\n")

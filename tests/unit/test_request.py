@@ -150,6 +150,22 @@ def test_a_path_that_is_not_utf8_once_decoded_is_a_400_on_the_path():
     assert (refused.status, refused.field, refused.type) == (HTTPStatus.BAD_REQUEST, "path", "path_encoding")
 
 
+@pytest.mark.parametrize("encoded", ["%0A", "%0D%0A", "%00", "%7F", "%C2%85"])  # LF, CRLF, NUL, DEL, NEL (C1)
+def test_a_control_character_in_the_path_once_decoded_is_a_400_on_the_path(encoded: str):
+    event = load_event("api_get_order.json")
+    order_id = event["pathParameters"]["order_id"]
+    refused = refusal_of(decoded_path_event, event | {"rawPath": f"/orders/{order_id}{encoded}"})
+    assert (refused.status, refused.field, refused.type) == (HTTPStatus.BAD_REQUEST, "path", "path_encoding")
+
+
+def test_the_body_limit_counts_bytes_not_characters():
+    # GIVEN a body under the limit in characters and over it in UTF-8 bytes (é is two)
+    body = '{"items": [], "note": "' + "é" * (MAX_BODY_BYTES // 2) + '"}'
+    assert len(body) < MAX_BODY_BYTES < len(body.encode())
+    # THEN it is refused for its size
+    assert refusal(post_order_event(body)).status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
 def refusal_of(check: Any, event: dict[str, Any]) -> RequestRefused:
     with pytest.raises(RequestRefused) as raised:
         check(event)

@@ -259,7 +259,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         customer_id = authenticated_customer(event)  # who calls, before anything they sent is read
         checked = decoded_path_event(canonical_json_event(event))  # JSON the resolver can read, or a 4xx here
     except RequestRefused as refused:
-        return _raw_error(refused)
+        return _with_response_headers(_raw_error(refused))
     app.context["customer_id"] = customer_id  # routing context: resolve() clears it when the request is answered
     idempotency_config().register_lambda_context(context)
-    return app.resolve(checked, context)
+    return _with_response_headers(app.resolve(checked, context))
+
+
+# On every answer: a customer's orders are never kept by a browser or a shared cache, and no client
+# second-guesses the declared JSON (OWASP REST Security Cheat Sheet, "Security headers").
+RESPONSE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _with_response_headers(response: dict[str, Any]) -> dict[str, Any]:
+    return response | {"headers": {**(response.get("headers") or {}), **RESPONSE_HEADERS}}

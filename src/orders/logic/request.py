@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import math
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -97,21 +98,27 @@ def decoded_path_event(event: dict[str, Any]) -> dict[str, Any]:
     `/orders/%41` would look up "%41", and an id of 11 "é" would fail a 64-character limit at 66.
     """
     raw_path = str(event.get("rawPath") or "/")
-    if "%" not in raw_path:
-        return event
     try:
-        return event | {"rawPath": unquote(raw_path, errors="strict")}
+        path = unquote(raw_path, errors="strict") if "%" in raw_path else raw_path
     except UnicodeDecodeError:
         message = "the path is not UTF-8 once percent-decoded"
         raise RequestRefused(HTTPStatus.BAD_REQUEST, message, "path_encoding", field="path") from None
+    if any(unicodedata.category(c) == "Cc" for c in path):  # `/orders/<id>%0A` must not serve order <id>
+        message = "the path has a control character once percent-decoded"
+        raise RequestRefused(HTTPStatus.BAD_REQUEST, message, "path_encoding", field="path")
+    return event if path == raw_path else event | {"rawPath": path}
 
 
 def _body_text(event: dict[str, Any]) -> str:
     body = event.get("body") or ""
     if not event.get("isBase64Encoded"):
-        if len(body) > MAX_BODY_BYTES:  # characters ≤ bytes: a cheap first look at the size
+        text = str(body)
+        # Characters ≤ bytes ≤ 4 x characters: count the UTF-8 bytes only where the two could differ.
+        if len(text) > MAX_BODY_BYTES or (
+            len(text) * 4 > MAX_BODY_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES
+        ):
             raise _too_large()
-        return str(body)
+        return text
     if len(body) * 3 // 4 > MAX_BODY_BYTES:
         raise _too_large()
     try:
