@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 import subprocess
 import sys
@@ -41,26 +43,130 @@ def test_only_deploy_jobs_get_an_oidc_token_and_pull_requests_never_deploy():
                 assert "github.event_name == 'push'" in job["if"], f"{name}: never on a pull request"
 
 
-def test_the_deploy_role_trusts_only_this_repositorys_environments():
+def _statements(resource: str) -> list[dict[str, Any]]:
+    properties = ROLE_TEMPLATE["Resources"][resource]["Properties"]
+    documents = [p["PolicyDocument"] for p in properties.get("Policies", [])] or [properties["PolicyDocument"]]
+    return [statement for document in documents for statement in document["Statement"]]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_the_deploy_role_trusts_only_its_own_environments_jobs():
+    # one pipeline stack per environment: dev's job cannot assume prod's role and skip prod's reviewers
     role = ROLE_TEMPLATE["Resources"]["GitHubDeployRole"]["Properties"]
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
     condition = statement["Condition"]
     assert list(condition) == ["StringEquals"]  # exact subjects: no StringLike wildcard on the repository
     assert condition["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-    subjects = condition["StringEquals"]["token.actions.githubusercontent.com:sub"]
-    assert [s["Fn::Sub"] for s in subjects] == [
-        "repo:${GitHubOrg}/${GitHubRepo}:environment:dev",
-        "repo:${GitHubOrg}/${GitHubRepo}:environment:prod",
+    subject = condition["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    assert subject == {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:environment:${Environment}"}
+    assert ROLE_TEMPLATE["Parameters"]["Environment"]["AllowedValues"] == ["dev", "prod"]
+
+
+def test_the_deploy_role_reaches_only_its_environments_stack_and_functions():
+    resources = [s["Resource"] for s in _statements("GitHubDeployRole") if s["Effect"] == "Allow"]
+    scoped = [r["Fn::Sub"] for r in resources if isinstance(r, dict) and "Fn::Sub" in r]
+    stack = [r for r in scoped if ":stack/" in r]
+    functions = [r for r in scoped if ":function:" in r]
+    assert stack == [
+        "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackNamePrefix}-${Environment}/*"
+    ]
+    assert functions == [
+        "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${StackNamePrefix}-${Environment}-*"
     ]
 
 
-def test_the_deploy_role_can_pass_only_the_execution_role_and_only_to_cloudformation():
-    (policy,) = ROLE_TEMPLATE["Resources"]["GitHubDeployRole"]["Properties"]["Policies"]
-    statements = policy["PolicyDocument"]["Statement"]
+def test_the_deploy_role_can_pass_only_its_execution_role_and_only_to_cloudformation():
+    statements = _statements("GitHubDeployRole")
     (pass_role,) = [s for s in statements if "iam:PassRole" in s["Action"]]
     assert pass_role["Resource"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
     assert not any(s["Action"] == "*" or s["Action"] == ["*"] for s in statements)
+
+
+# What IAM checks iam:PermissionsBoundary on: writing one of these without the boundary is escalation.
+ROLE_WRITES = {
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+}
+
+
+def test_the_execution_role_writes_roles_only_with_the_boundary_and_only_its_environments():
+    statements = _statements("CloudFormationExecutionRole")
+    allowed = [s for s in statements if s["Effect"] == "Allow"]
+    for statement in allowed:
+        actions = set(_actions(statement))
+        assert not {a for a in actions if a in {"iam:*", "*"}}, statement.get("Sid")
+        if actions & ROLE_WRITES:
+            assert statement["Condition"] == {
+                "StringEquals": {"iam:PermissionsBoundary": {"Ref": "ServiceRolesBoundary"}}
+            }
+        if any(a.startswith("iam:") and a != "iam:CreateServiceLinkedRole" for a in actions):
+            assert statement["Resource"] == {
+                "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${StackNamePrefix}-${Environment}-*"
+            }
+    assert {a for s in allowed for a in _actions(s)} >= ROLE_WRITES  # CloudFormation can still create the roles
+    denied = {a for s in statements if s["Effect"] == "Deny" for a in _actions(s)}
+    assert {"iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"} <= denied
+
+
+def test_the_boundary_admits_no_iam_sts_or_wildcard_action():
+    actions = {a for s in _statements("ServiceRolesBoundary") for a in _actions(s)}
+    assert actions
+    assert [a for a in actions if a.split(":")[0] in {"iam", "sts", "organizations", "s3"} or "*" in a] == []
+
+
+def _service_roles(boundary_name: str) -> dict[str, dict[str, Any]]:
+    from local_runner.template import SamApplication
+
+    app = SamApplication(parameter_overrides={"PermissionsBoundaryName": boundary_name})
+    return app.resources_of_type("AWS::IAM::Role")
+
+
+def test_every_role_of_the_service_stack_carries_the_pipelines_boundary():
+    expected = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${PermissionsBoundaryName}"}
+    roles = _service_roles("orders-service-dev-boundary")
+    assert roles
+    for name, role in roles.items():
+        boundary = role["Properties"].get("PermissionsBoundary")
+        assert boundary == {"Fn::If": ["HasPermissionsBoundary", expected, {"Ref": "AWS::NoValue"}]}, name
+
+
+def test_each_environments_samconfig_names_the_boundary_its_pipeline_stack_creates():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    name = ROLE_TEMPLATE["Resources"]["ServiceRolesBoundary"]["Properties"]["ManagedPolicyName"]["Fn::Sub"]
+    prefix = ROLE_TEMPLATE["Parameters"]["StackNamePrefix"]["Default"]
+    for section, environment in (("default", "dev"), ("prod", "prod")):
+        overrides = dict(
+            o.split("=", 1) for o in config[section]["deploy"]["parameters"]["parameter_overrides"].split()
+        )
+        expected = name.replace("${StackNamePrefix}", prefix).replace("${Environment}", environment)
+        assert overrides["PermissionsBoundaryName"] == expected, section
+        assert config[section]["global"]["parameters"]["stack_name"] == f"{prefix}-{environment}"
+
+
+def test_the_boundary_leaves_every_service_role_what_its_policies_grant():
+    # GIVEN the actions the boundary admits, and what each role of the stack is granted
+    admitted = [a for s in _statements("ServiceRolesBoundary") for a in _actions(s)]
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    managed = json.loads(aws_managed_policies_data)
+    for name, role in _service_roles("b").items():
+        documents = [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            documents.append(managed[arn.rsplit("/", 1)[1]]["Document"])
+        granted = {a for d in documents for s in d["Statement"] if s["Effect"] == "Allow" for a in _actions(s)}
+        # THEN each granted action is admitted (a boundary that cuts one breaks that path on AWS only)
+        assert [a for a in granted if not any(fnmatch.fnmatchcase(a, b) for b in admitted)] == [], name
 
 
 def test_the_pre_commit_hooks_are_valid_and_run_the_venvs_pinned_tools():
