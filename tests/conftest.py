@@ -37,6 +37,7 @@ LAMBDA_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "ORDERS_TABLE_NAME": "orders-test",
     "IDEMPOTENCY_TABLE_NAME": "idempotency-test",
+    "LATE_DAYS_TABLE_NAME": "late-days-test",
     "ORDERS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/orders-test",
     "DB_SECRET_ID": "orders/test/db",
     "DB_TLS": "false",
@@ -239,6 +240,12 @@ def _create_resources(session: boto3.session.Session) -> None:
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    dynamodb.create_table(
+        TableName=LAMBDA_ENV["LATE_DAYS_TABLE_NAME"],
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "sales_date", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "sales_date", "KeyType": "HASH"}],
     )
     session.client("sqs").create_queue(QueueName="orders-test")
     session.client("secretsmanager").create_secret(

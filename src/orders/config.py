@@ -20,6 +20,7 @@ class Settings(BaseModel):
     orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
     orders_by_date_index: str = Field(default="by-order-date", alias="ORDERS_BY_DATE_INDEX")
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    late_days_table_name: str = Field(alias="LATE_DAYS_TABLE_NAME", min_length=1)
     orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL", min_length=1)
 
     db_host: str = Field(alias="DB_HOST", min_length=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -224,3 +225,21 @@ def test_arbitrary_bodies_fail_alone(aws: AwsWorld, bad_bodies: list[str]):
     # THEN exactly the arbitrary bodies failed, by messageId, and the valid orders are stored
     assert failed_ids(response) == bad_ids
     assert {order["order_id"] for order in good} <= aws.stored_order_ids()
+
+
+def test_a_late_order_whose_day_cannot_be_marked_fails_alone(aws: AwsWorld, monkeypatch: pytest.MonkeyPatch):
+    # GIVEN the late-days table is unreachable, and a batch of an order of a past day and one of today
+    monkeypatch.setenv("LATE_DAYS_TABLE_NAME", "no-such-table")
+    from tests.conftest import reset_execution_environment
+
+    reset_execution_environment()
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).replace(microsecond=0).isoformat()
+    late, current = order_message(created_at="2026-11-22T08:00:00Z"), order_message(created_at=soon)
+    event = sqs_event([late, current])
+
+    # WHEN the consumer handles it
+    response = consume(event)
+
+    # THEN both are stored, but the late one is delivered again (its day must reach the rollup)
+    assert failed_ids(response) == {event["Records"][0]["messageId"]}
+    assert aws.stored_order_ids() == {late["order_id"], current["order_id"]}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
+from orders.adapters.late_days import clear_late_day, late_days, mark_late_days
 from orders.adapters.orders_table import to_item
-from orders.handlers import migrate, rollup
+from orders.config import get_settings
+from orders.handlers import consumer, migrate, rollup
 from orders.models import Order
 from tests.conftest import LAMBDA_ENV, AwsWorld, MySqlAdmin
-from tests.factories import FakeLambdaContext, load_event, order_message
+from tests.factories import FakeLambdaContext, load_event, order_message, sqs_event
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +47,7 @@ def test_a_day_spanning_several_pages_is_summed_into_mysql(orders_service: AwsWo
     result = rollup.handler(load_event("schedule_daily_rollup.json"), FakeLambdaContext())
 
     # THEN yesterday's totals are in MySQL, read through every page of the index
-    assert result == {"sales_date": "2026-11-22", "orders": 30, "skus": 2}
+    assert result == {"sales_date": "2026-11-22", "orders": 30, "skus": 2, "late_days_recomputed": []}
     assert orders_service.calls["dynamodb.Query"] >= 5
     assert totals(mysql) == {
         ("2026-11-22", "MUG-CERAMIC-350ML"): (30, 30 * 1200, 30),
@@ -71,6 +75,46 @@ def test_a_re_run_after_late_orders_updates_the_totals(orders_service: AwsWorld,
     assert totals(mysql) == {("2026-11-22", "SCALE-01G"): (2, 7000, 2)}
 
 
+def test_an_order_stored_after_its_days_rollup_is_counted_by_the_next_run(orders_service: AwsWorld, mysql):
+    # GIVEN 2026-11-22 rolled up with one order
+    store(orders_service, [order_message(created_at="2026-11-22T08:00:00Z", SCALE_01G=3500)])
+    rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
+    assert totals(mysql) == {("2026-11-22", "SCALE-01G"): (1, 3500, 1)}
+
+    # WHEN another order of that day reaches the consumer later (a slow retry, a DLQ redrive) …
+    late = order_message(created_at="2026-11-22T09:00:00Z", SCALE_01G=3500)
+    assert consumer.handler(sqs_event([late]), FakeLambdaContext()) == {"batchItemFailures": []}
+    # … and the next scheduled run rolls up another day
+    result = rollup.handler({"date": "2026-11-30"}, FakeLambdaContext())
+
+    # THEN the late order's day was recomputed and its mark cleared
+    assert result["late_days_recomputed"] == ["2026-11-22"]
+    assert totals(mysql) == {("2026-11-22", "SCALE-01G"): (2, 7000, 2)}
+    assert late_days(get_settings()) == {}
+
+
+def test_a_day_marked_again_while_the_rollup_ran_stays_marked(orders_service: AwsWorld, mysql):
+    # GIVEN a mark the rollup read, then a new one for the same day (an order stored meanwhile)
+    settings = get_settings()
+    mark_late_days(settings, [dt.date(2026, 11, 22)], dt.datetime(2026, 12, 1, 0, 15, tzinfo=dt.UTC))
+    seen = late_days(settings)[dt.date(2026, 11, 22)]
+    mark_late_days(settings, [dt.date(2026, 11, 22)], dt.datetime(2026, 12, 1, 0, 16, tzinfo=dt.UTC))
+
+    # WHEN the rollup clears the mark it read
+    cleared = clear_late_day(settings, dt.date(2026, 11, 22), seen)
+
+    # THEN the newer mark is kept for the next run
+    assert cleared is False
+    assert dt.date(2026, 11, 22) in late_days(settings)
+
+
+def test_an_order_of_today_marks_no_day(orders_service: AwsWorld):
+    # an hour ahead: its day is never before the consumer's today, even across midnight
+    soon = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
+    consumer.handler(sqs_event([order_message(created_at=soon.isoformat())]), FakeLambdaContext())
+    assert late_days(get_settings()) == {}
+
+
 def test_the_totals_are_written_in_one_statement(orders_service: AwsWorld, mysql, statements_sent: list[str]):
     store(
         orders_service,
@@ -85,7 +129,7 @@ def test_the_totals_are_written_in_one_statement(orders_service: AwsWorld, mysql
 
 def test_a_day_without_orders_writes_nothing(orders_service: AwsWorld, mysql):
     result = rollup.handler({"date": "2026-01-01"}, FakeLambdaContext())
-    assert result == {"sales_date": "2026-01-01", "orders": 0, "skus": 0}
+    assert result == {"sales_date": "2026-01-01", "orders": 0, "skus": 0, "late_days_recomputed": []}
     assert totals(mysql) == {}
 
 

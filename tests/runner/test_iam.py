@@ -352,7 +352,7 @@ API_SECRET_POLICY = """        - AWSSecretsManagerGetSecretValuePolicy:
         CreateOrder:"""
 API_READ_POLICY = """        - DynamoDBReadPolicy:
             TableName: !Ref OrdersTable
-        - Statement:"""
+        - Statement:  # what Powertools idempotency calls"""
 
 
 @pytest.mark.integration

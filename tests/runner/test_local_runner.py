@@ -381,10 +381,10 @@ def test_each_function_calls_the_local_cloud_as_its_own_role_with_the_templates_
     assert sts_of["OrdersConsumer"].endswith(f"{service.cloud.stack_name}-OrdersConsumerRole/OrdersConsumer")
     # … whose inline policies are the template's, resolved to the local resources, with a Version
     role = f"{service.cloud.stack_name}-OrdersConsumerRole"
-    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
-    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-    assert document["Version"] == "2012-10-17"
-    resources = json.dumps(document["Statement"])
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    documents = [iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"] for name in names]
+    assert all(document["Version"] == "2012-10-17" for document in documents)
+    resources = json.dumps([document["Statement"] for document in documents])
     assert service.cloud.symbols["OrdersTable"]["Arn"] in resources
     assert "Fn::" not in resources
 

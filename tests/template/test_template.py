@@ -329,3 +329,23 @@ def test_the_user_pool_exists_only_without_an_issuer_of_your_own(issuer: str, us
         condition = template["Resources"][name]["Condition"]
         (left, right) = template["Conditions"][condition]["Fn::Equals"]
         assert (parameters[left["Ref"]] == right) is user_pool
+
+
+def test_the_orders_table_survives_a_deleted_stack_and_a_careless_delete():
+    table = sam_template()["Resources"]["OrdersTable"]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_a_late_orders_day_is_marked_by_the_consumer_and_cleared_by_the_rollup_only():
+    late_days = {"Fn::GetAtt": ["LateDaysTable", "Arn"]}
+    granted: dict[str, set[str]] = {}
+    for role, statement in _statements(cloudformation()):
+        if statement.get("Resource") == late_days:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            granted.setdefault(role, set()).update(actions)
+    assert granted == {
+        "OrdersConsumerRole": {"dynamodb:UpdateItem"},
+        "DailyRollupFunctionRole": {"dynamodb:Scan", "dynamodb:DeleteItem"},
+    }

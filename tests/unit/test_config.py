@@ -10,6 +10,7 @@ from orders.config import Settings
 REQUIRED = {
     "ORDERS_TABLE_NAME": "orders",
     "IDEMPOTENCY_TABLE_NAME": "idempotency",
+    "LATE_DAYS_TABLE_NAME": "late-days",
     "ORDERS_QUEUE_URL": "https://sqs.example/q",
     "DB_HOST": "proxy.example",
     "DB_NAME": "orders",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -11,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from orders.adapters.aws_clients import dynamodb_client, prime
+from orders.adapters.late_days import mark_late_days
 from orders.adapters.orders_table import write_orders
 from orders.config import get_settings
 from orders.models import Order
@@ -22,6 +24,15 @@ prime(get_settings, dynamodb_client)  # INIT runs at full CPU, the first invocat
 
 class OrderNotStoredError(Exception):
     """DynamoDB did not store this order (unprocessed after the retry bound, or refused); SQS will deliver it again."""
+
+
+class LateDayNotMarkedError(Exception):
+    """Stored, but its day (already rolled up) could not be marked for the rollup: delivered again, stored again
+    (the same item), marked then."""
+
+
+def order_day(order: Order) -> dt.date:
+    return dt.date.fromisoformat(order.order_date)
 
 
 def _parse(record: SQSRecord) -> Order | ValidationError:
@@ -39,7 +50,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     outcomes = {record.message_id: _parse(record) for record in map(SQSRecord, event["Records"])}
     orders = [outcome for outcome in outcomes.values() if isinstance(outcome, Order)]
     unstored = write_orders(get_settings(), orders)
-    metrics.add_metric(name="OrdersStored", unit="Count", value=len({o.order_id for o in orders} - unstored.keys()))
+    stored = [order for order in orders if order.order_id not in unstored]
+    metrics.add_metric(name="OrdersStored", unit="Count", value=len({o.order_id for o in stored}))
+    # An order of a day that has ended may have missed that day's rollup: mark the day, after the write.
+    now = dt.datetime.now(dt.UTC)
+    late = {day for day in map(order_day, stored) if day < now.date()}
+    unmarked = mark_late_days(get_settings(), late, now) if late else set()
+    if late:
+        metrics.add_metric(name="LateOrderDays", unit="Count", value=len(late))
 
     def settle(record: SQSRecord) -> str:
         """Fail exactly the malformed and the unstored records; Powertools reports them by messageId."""
@@ -48,6 +66,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
             raise outcome
         if outcome.order_id in unstored:
             raise OrderNotStoredError(f"{outcome.order_id}: {unstored[outcome.order_id]}")
+        if order_day(outcome) in unmarked:
+            raise LateDayNotMarkedError(f"{outcome.order_id}: its day {outcome.order_date} was not marked")
         return outcome.order_id
 
     # If every record failed this raises, so Lambda retries the whole batch: never swallow that.

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders.adapters.aws_clients import dynamodb_client, prime, secretsmanager_client
 from orders.adapters.catalog import upsert_daily_totals
+from orders.adapters.late_days import clear_late_day, late_days
 from orders.adapters.mysql import database_tls, get_database
 from orders.adapters.orders_table import orders_for_date
 from orders.adapters.secrets import secrets_provider
@@ -25,9 +26,23 @@ prime(get_settings, dynamodb_client, secretsmanager_client, secrets_provider, da
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
     request = RollupRequest.model_validate(event)
     sales_date = request.sales_date(now=dt.datetime.now(dt.UTC))
-    rollup = roll_up_day(sales_date, orders_for_date(get_settings(), sales_date))
+    orders, rows = _roll_up(sales_date)
+    # Days an order arrived for after their rollup ran (the consumer marked them): recompute, then clear.
+    recomputed = []
+    for day, marked_at in sorted(late_days(settings).items()):
+        if day != sales_date:
+            _roll_up(day)
+        clear_late_day(settings, day, marked_at)  # marked again meanwhile: kept for the next run
+        recomputed.append(day.isoformat())
+    return {"sales_date": sales_date.isoformat(), "orders": orders, "skus": rows, "late_days_recomputed": recomputed}
+
+
+def _roll_up(day: dt.date) -> tuple[int, int]:
+    """One day's totals from all its orders, upserted (a recomputation converges); (orders, rows)."""
+    rollup = roll_up_day(day, orders_for_date(get_settings(), day))
     rows = upsert_daily_totals(get_database(), rollup.totals)
-    logger.info("daily rollup written", sales_date=sales_date.isoformat(), orders=rollup.order_count, rows=rows)
-    return {"sales_date": sales_date.isoformat(), "orders": rollup.order_count, "skus": rows}
+    logger.info("daily rollup written", sales_date=day.isoformat(), orders=rollup.order_count, rows=rows)
+    return rollup.order_count, rows
