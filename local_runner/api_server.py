@@ -190,10 +190,16 @@ class HttpApiGateway:
         self.routes = http_api_routes(service.app)
         self.quiet = quiet
         self.authorizers = service.authorizers
-        for authorizer in self.authorizers.by_name.values():
+        for name, authorizer in self.authorizers.by_name.items():
+            grant = self.authorizers.grants[name]
+            issues = (
+                f"it signs only what the template's pool can give {grant.client}: {' '.join(sorted(grant.scopes))}"
+                if grant is not None
+                else "what scopes your issuer grants is not known here: it signs the scopes asked for"
+            )
             say_once(
                 f"{authorizer.name}: JWT authorizer emulated; tokens are checked against the local issuer's key "
-                f"(.aws-sam/local-issuer/), standing in for {authorizer.issuer}'s published keys; "
+                f"(.aws-sam/local-issuer/), standing in for {authorizer.issuer}'s published keys; {issues}; "
                 "`python -m local_runner token --sub <customer> --scope <scope>` prints one"
             )
         emulated = {None, *self.authorizers.by_name}

@@ -225,11 +225,53 @@ def jwt_authorizers(app: SamApplication, resolve: Callable[[Any], Any]) -> dict[
     return authorizers
 
 
+COGNITO_SIGN_IN_SCOPE = "aws.cognito.signin.user.admin"  # what InitiateAuth's access tokens carry, alone
+
+
+@dataclass(frozen=True)
+class PoolGrant:
+    """What the template's own user pool can put in an app client's access tokens, and why not more."""
+
+    client: str  # the app client's logical id
+    scopes: frozenset[str]
+    limit: str  # why a scope outside `scopes` cannot be had
+
+
+def pool_grant(app: SamApplication, resolve: Callable[[Any], Any], authorizer: JwtAuthorizer) -> PoolGrant | None:
+    """The grant of the template's user pool client the authorizer trusts; None when the issuer is not
+    the template's pool (an issuer of your own: the runner cannot know what it issues)."""
+    resources = app.sam_template["Resources"]
+    for logical_id, client in resources.items():
+        if (
+            client.get("Type") != "AWS::Cognito::UserPoolClient"
+            or resolve({"Ref": logical_id}) not in authorizer.audiences
+        ):
+            continue
+        properties = client.get("Properties", {})
+        pool = properties.get("UserPoolId", {}).get("Ref")
+        has_domain = any(
+            r.get("Type") == "AWS::Cognito::UserPoolDomain"
+            and r.get("Properties", {}).get("UserPoolId") == {"Ref": pool}
+            for r in resources.values()
+        )
+        oauth = bool(properties.get("AllowedOAuthFlowsUserPoolClient")) and bool(properties.get("AllowedOAuthFlows"))
+        if not has_domain:
+            limit = f"{pool} has no AWS::Cognito::UserPoolDomain (custom scopes come only from its OAuth endpoints)"
+            return PoolGrant(logical_id, frozenset({COGNITO_SIGN_IN_SCOPE}), limit)
+        if not oauth:
+            limit = f"{logical_id} allows no OAuth flow (AllowedOAuthFlowsUserPoolClient, AllowedOAuthFlows)"
+            return PoolGrant(logical_id, frozenset({COGNITO_SIGN_IN_SCOPE}), limit)
+        scopes = frozenset(str(scope) for scope in properties.get("AllowedOAuthScopes", []))
+        return PoolGrant(logical_id, scopes | {COGNITO_SIGN_IN_SCOPE}, f"{logical_id}'s AllowedOAuthScopes")
+    return None
+
+
 class LocalAuthorizers:
     """The template's JWT authorizers, the local issuer's keys they check against, and what they refused."""
 
     def __init__(self, app: SamApplication, resolve: Callable[[Any], Any], issuer: LocalIssuer | None = None) -> None:
         self.by_name = jwt_authorizers(app, resolve)
+        self.grants = {name: pool_grant(app, resolve, authorizer) for name, authorizer in self.by_name.items()}
         self.issuer = issuer or LocalIssuer.load()
         self.refused: Counter[tuple[str, int, str]] = Counter()  # (route, status, reason): the function never ran
         self._lock = threading.Lock()
@@ -244,7 +286,15 @@ class LocalAuthorizers:
         """A token the template's (only) JWT authorizer accepts, scopes permitting; options: LocalIssuer.token's."""
         if len(self.by_name) != 1:
             raise ValueError(f"the template has {len(self.by_name)} JWT authorizers; name one: {sorted(self.by_name)}")
-        return self.issuer.token(next(iter(self.by_name.values())), subject, scopes, **options)
+        ((name, authorizer),) = self.by_name.items()
+        scopes = list(scopes)
+        grant = self.grants[name]
+        if grant is not None and (missing := sorted(set(scopes) - grant.scopes)):
+            # the local issuer must not sign what the deployed pool could never give a user: that 403 would hide here
+            raise ValueError(
+                f"the template's user pool cannot issue {' '.join(missing)} to {grant.client}: {grant.limit}"
+            )
+        return self.issuer.token(authorizer, subject, scopes, **options)
 
     def authorize(
         self, name: str, route_key: str, headers: Mapping[str, str], scopes: Iterable[str]

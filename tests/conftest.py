@@ -11,7 +11,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pymysql
 import pytest
 from local_runner.db_proxy import CountingRelay
 from local_runner.run_scope import RunScope, stop_cleanly_on_sigterm, sweep
+from local_runner.template import PROJECT_ROOT
 from moto import mock_aws
 
 # The functions' environment, set before any orders module (and Powertools) is imported.
@@ -283,3 +285,24 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
 def orders_service(aws: AwsWorld, mysql: MySqlAdmin) -> AwsWorld:
     """Everything the functions need: moto resources and the MySQL catalog."""
     return aws
+
+
+# ---------------------------------------------------------------- modified templates, as a team would run them
+
+
+@pytest.fixture
+def template_with() -> Iterator[Callable[[str, str], Path]]:
+    """A copy of template.yaml with one text replaced, beside it (so its CodeUri paths still resolve)."""
+    made: list[Path] = []
+
+    def make(old: str, new: str) -> Path:
+        text = (PROJECT_ROOT / "template.yaml").read_text()
+        assert text.count(old) == 1, f"template.yaml no longer has exactly one {old!r}"
+        path = PROJECT_ROOT / f".template-test-{uuid.uuid4().hex[:8]}.yaml"
+        path.write_text(text.replace(old, new))
+        made.append(path)
+        return path
+
+    yield make
+    for path in made:
+        path.unlink(missing_ok=True)

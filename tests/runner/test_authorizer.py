@@ -307,3 +307,56 @@ def test_customer_a_can_neither_read_nor_order_as_customer_b(service: LocalServi
     # WHEN c-2 names c-1 in the body, THEN 400 on that field: the token says who orders
     status, _, refused = call("POST", "/orders", c2, {"customer_id": "c-1"} | ORDER)
     assert (status, [e["field"] for e in refused["errors"]]) == (400, ["body.customer_id"])
+
+
+# ---------------------------------------------------------------- what the template's pool can issue
+
+TEMPLATE_TEXT = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
+_DOMAIN_AT = TEMPLATE_TEXT.index("  OrdersUserPoolDomain:")
+POOL_DOMAIN = TEMPLATE_TEXT[_DOMAIN_AT : TEMPLATE_TEXT.index("  # ---", _DOMAIN_AT)]  # the domain and its branding
+APP_CLIENT_SCOPES = "      AllowedOAuthScopes: [openid, email, orders/read, orders/write]\n"
+
+
+def test_the_stacks_pool_can_issue_the_routes_scopes_and_the_local_issuer_signs_them():
+    authorizers = LocalAuthorizers.of_template(SamApplication())
+    (grant,) = authorizers.grants.values()
+    assert grant is not None
+    assert {"orders/read", "orders/write"} <= grant.scopes
+    assert authorizers.token("c-1", ["orders/read", "orders/write"])
+
+
+def test_without_a_pool_domain_the_local_issuer_refuses_custom_scopes_as_cognito_would(template_with):
+    # GIVEN the template without its user pool's domain (no OAuth endpoints: InitiateAuth tokens only)
+    app = SamApplication(template_with(POOL_DOMAIN, ""))
+    authorizers = LocalAuthorizers.of_template(app)
+
+    # WHEN / THEN a token with a route's scope cannot be had, and the reason names the missing domain
+    with pytest.raises(ValueError, match=r"cannot issue orders/write to OrdersAppClient: .*UserPoolDomain"):
+        authorizers.token("c-1", ["orders/write"])
+    assert authorizers.token("c-1", ["aws.cognito.signin.user.admin"])  # what the deployed pool would give
+
+
+def test_a_scope_the_app_client_does_not_allow_is_refused(template_with):
+    app = SamApplication(template_with(APP_CLIENT_SCOPES, APP_CLIENT_SCOPES.replace(", orders/write", "")))
+    with pytest.raises(ValueError, match="AllowedOAuthScopes"):
+        LocalAuthorizers.of_template(app).token("c-1", ["orders/write"])
+
+
+def test_an_issuer_of_your_own_is_not_second_guessed():
+    app = SamApplication(parameter_overrides={"JwtIssuer": "https://id.example", "JwtAudience": "orders-api"})
+    authorizers = LocalAuthorizers.of_template(app)
+    assert authorizers.grants == {"OrdersJwt": None}
+    assert authorizers.token("c-1", ["orders/write"])
+
+
+def test_the_token_command_says_why_in_one_line_and_exits_2(template_with):
+    template = template_with(POOL_DOMAIN, "")
+    result = subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "local_runner", "token", "--sub", "c-1", "-t", str(template)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: the template's user pool cannot issue")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -9,7 +9,6 @@ import random
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import IO, Any
 
 import boto3
@@ -19,7 +18,7 @@ from local_runner.__main__ import main as runner_main
 from local_runner.event_sources import DrainError, Schedule, SqsEventSource
 from local_runner.iam import Check, ParsedRequest, Statement, checks_for, evaluate
 from local_runner.service import LocalService
-from local_runner.template import PROJECT_ROOT, SamApplication
+from local_runner.template import SamApplication
 from local_runner.traffic import get_order_status, post_order, random_order
 
 from orders.adapters.orders_table import to_item
@@ -324,25 +323,7 @@ def test_a_policy_on_a_table_does_not_cover_its_indexes(service: LocalService):
     assert any(d["action"] == "dynamodb:Query" and d["resource"] == index for d in denied), denied
 
 
-# ---------------------------------------------------------------- modified templates, as a team would run them
-@pytest.fixture
-def template_with() -> Iterator[Callable[[str, str], Path]]:
-    """A copy of template.yaml with one text replaced, beside it (so its CodeUri paths still resolve)."""
-    made: list[Path] = []
-
-    def make(old: str, new: str) -> Path:
-        text = (PROJECT_ROOT / "template.yaml").read_text()
-        assert text.count(old) == 1, f"template.yaml no longer has exactly one {old!r}"
-        path = PROJECT_ROOT / f".template-test-{uuid.uuid4().hex[:8]}.yaml"
-        path.write_text(text.replace(old, new))
-        made.append(path)
-        return path
-
-    yield make
-    for path in made:
-        path.unlink(missing_ok=True)
-
-
+# ---------------------------------------------------------------- modified templates (conftest's template_with)
 CONSUMER_WRITE_POLICY = """        - DynamoDBWritePolicy:
             TableName: !Ref OrdersTable
 """

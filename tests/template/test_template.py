@@ -349,3 +349,19 @@ def test_a_late_orders_day_is_marked_by_the_consumer_and_cleared_by_the_rollup_o
         "OrdersConsumerRole": {"dynamodb:UpdateItem"},
         "DailyRollupFunctionRole": {"dynamodb:Scan", "dynamodb:DeleteItem"},
     }
+
+
+def test_a_deployed_pool_can_give_a_user_a_token_with_the_routes_scopes():
+    # Cognito issues custom scopes only from its OAuth endpoints, which need the pool's domain
+    resources = sam_template()["Resources"]
+    (domain,) = [r for r in resources.values() if r["Type"] == "AWS::Cognito::UserPoolDomain"]
+    assert domain["Properties"]["UserPoolId"] == {"Ref": "OrdersUserPool"}
+    assert domain["Condition"] == "CreateUserPool"
+    client = resources["OrdersAppClient"]["Properties"]
+    assert client["AllowedOAuthFlowsUserPoolClient"] is True
+    assert client["AllowedOAuthFlows"] == ["code"]
+    assert client["GenerateSecret"] is False  # a public client: the code flow with PKCE
+    assert {"orders/read", "orders/write"} <= set(client["AllowedOAuthScopes"])
+    outputs = sam_template()["Outputs"]
+    assert {"AuthorizeUrl", "TokenUrl", "AppClientId", "Scopes"} <= set(outputs)
+    assert "/oauth2/token" in outputs["TokenUrl"]["Value"]["Fn::Sub"]
