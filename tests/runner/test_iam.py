@@ -261,9 +261,10 @@ def test_the_books_list_allowed_actions_that_nothing_used(service: LocalService)
     _api_work(service)
     labels = service.cloud.policy_labels
     unused = service.cloud.iam_report()["ApiFunction"].never_used(labels)
-    # DynamoDBReadPolicy grants Scan and BatchGetItem on the orders table; the API only reads single items
-    assert {"dynamodb:Scan", "dynamodb:BatchGetItem"} <= set(unused["DynamoDBReadPolicy"])
-    assert "dynamodb:GetItem" not in unused["DynamoDBReadPolicy"]
+    # the orders table's one statement grants GetItem, which GET uses; the idempotency statement keeps
+    # GetItem and DeleteItem, which Powertools needs only on its failure paths (named unused here)
+    assert "Policies[1] Statement" not in unused
+    assert set(unused.get("Policies[2] Statement", [])) <= {"dynamodb:GetItem", "dynamodb:DeleteItem"}
     report = service.cloud.iam_report()["ApiFunction"]
     assert report.calls.get("sqs:SendMessage", 0) > 0  # its explicit statement grants exactly what it uses
     assert "sqs:SendMessage" not in unused.get("Policies[0] Statement", [])
@@ -324,21 +325,22 @@ def test_a_policy_on_a_table_does_not_cover_its_indexes(service: LocalService):
 
 
 # ---------------------------------------------------------------- modified templates (conftest's template_with)
-CONSUMER_WRITE_POLICY = """        - DynamoDBWritePolicy:
-            TableName: !Ref OrdersTable
+CONSUMER_WRITE_POLICY = """        - Statement:  # BatchWriteItem only (DynamoDBWritePolicy would add PutItem, UpdateItem, DeleteItem)
+            - Effect: Allow
+              Action: dynamodb:BatchWriteItem
+              Resource: !GetAtt OrdersTable.Arn
 """
 API_SECRET_POLICY = """        - AWSSecretsManagerGetSecretValuePolicy:
             SecretArn: !Ref AppDatabaseSecret
       Events:
         CreateOrder:"""
-API_READ_POLICY = """        - DynamoDBReadPolicy:
-            TableName: !Ref OrdersTable
-        - Statement:  # what Powertools idempotency calls"""
+API_READ_POLICY = """              Action: dynamodb:GetItem
+              Resource: !GetAtt OrdersTable.Arn"""
 
 
 @pytest.mark.integration
 def test_without_the_consumers_write_policy_invoke_fails_every_record_with_access_denied(template_with, capfd):
-    # GIVEN template.yaml without the consumer's DynamoDBWritePolicy
+    # GIVEN template.yaml without the consumer's BatchWriteItem statement
     template = template_with(CONSUMER_WRITE_POLICY, "")
 
     # WHEN the batch is invoked through the CLI with -t, as `sam local invoke -t` would
@@ -383,7 +385,7 @@ def test_without_the_apis_secret_policy_post_answers_5xx_and_logs_access_denied(
 
 @pytest.mark.integration
 def test_with_the_read_policy_scoped_to_another_table_get_answers_5xx_and_logs_access_denied(template_with):
-    # GIVEN the API's DynamoDBReadPolicy on the idempotency table instead of the orders table
+    # GIVEN the API's GetItem statement on the idempotency table instead of the orders table
     template = template_with(API_READ_POLICY, API_READ_POLICY.replace("OrdersTable", "IdempotencyTable"))
     logs = tempfile.TemporaryFile("w+")  # noqa: SIM115 - read below, closed at the end of the test
     with LocalService(template=template, log_sink=logs) as local:
