@@ -26,6 +26,7 @@ from local_runner.api_server import make_server
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
 from local_runner.traffic import (
+    UNTHROTTLED,
     customer_tokens,
     post_order,
     queue_bodies,
@@ -200,6 +201,7 @@ def _run_chaos(report_dir: Path, orders: int, seed: int, clients: int, kill_inte
     with (
         logs_path.open("w") as logs,
         LocalService(
+            parameter_overrides=UNTHROTTLED,  # faults, not the stage's rate limit, are what this run is about
             env_vars={"OrdersConsumer": chaos_env},
             log_sink=logs,
         ) as service,

@@ -50,6 +50,7 @@ class Route:
     pattern: re.Pattern[str]
     authorizer: str | None = None  # the route's (or its API's default) authorizer, as the template names it
     scopes: tuple[str, ...] = ()  # the route's AuthorizationScopes: a token needs one of them
+    throttle: tuple[float, int] | None = None  # (rate/s, burst) from its API's DefaultRouteSettings
 
     @property
     def route_key(self) -> str:
@@ -72,8 +73,40 @@ def http_api_routes(app: SamApplication) -> list[Route]:
             method = properties.get("Method", "ANY").upper()
             scopes = tuple(properties.get("Auth", {}).get("AuthorizationScopes", []))
             guard = None if authorizer == "NONE" else authorizer
-            routes.append(Route(spec.logical_id, method, path, re.compile(regex), guard, scopes))
+            settings = api.get("DefaultRouteSettings", {})
+            rate, burst = (_parameter(app, settings.get(k)) for k in ("ThrottlingRateLimit", "ThrottlingBurstLimit"))
+            throttle = (float(rate), int(burst)) if rate is not None and burst is not None else None
+            routes.append(Route(spec.logical_id, method, path, re.compile(regex), guard, scopes, throttle))
     return routes
+
+
+def _parameter(app: SamApplication, value: Any) -> Any:
+    """A literal, or a `!Ref` to one of the template's parameters."""
+    if isinstance(value, dict) and "Ref" in value:
+        return app.parameters.get(value["Ref"])
+    return value
+
+
+class TokenBucket:
+    """API Gateway's throttle of one route: `burst` requests at once, refilled at `rate` a second."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens = float(burst)
+        self._last = clock()
+        self._lock = threading.Lock()
+        self.throttled = 0
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            self.throttled += 1
+            return False
 
 
 def route_scopes(app: SamApplication) -> list[str]:
@@ -155,6 +188,7 @@ _GATEWAY_ERRORS = {  # API Gateway's own answers for HTTP APIs, before or instea
     HTTPStatus.FORBIDDEN: "Forbidden",
     HTTPStatus.NOT_FOUND: "Not Found",
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "Request Entity Too Large",
+    HTTPStatus.TOO_MANY_REQUESTS: "Too Many Requests",
     HTTPStatus.INTERNAL_SERVER_ERROR: "Internal Server Error",
     HTTPStatus.SERVICE_UNAVAILABLE: "Service Unavailable",
 }
@@ -167,13 +201,21 @@ class Admitted:
 
 
 def admit(
-    routes: list[Route], authorizers: LocalAuthorizers, method: str, target: str, headers: dict[str, str]
+    routes: list[Route],
+    authorizers: LocalAuthorizers,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    throttles: dict[str, TokenBucket] | None = None,
 ) -> Admitted | tuple[int, dict[str, str], bytes]:
-    """API Gateway before the integration: the route, then its authorizer — or API Gateway's own answer."""
+    """API Gateway before the integration: the route, its throttle, then its authorizer — or its own answer."""
     path = urlsplit(target).path
     route = next((r for r in routes if r.method in (method, "ANY") and r.pattern.match(path)), None)
     if route is None:
         return _gateway_error(HTTPStatus.NOT_FOUND)
+    bucket = (throttles or {}).get(route.route_key)
+    if bucket is not None and not bucket.take():
+        return _gateway_error(HTTPStatus.TOO_MANY_REQUESTS)
     if route.authorizer not in authorizers.by_name:
         return Admitted(route, None)
     verdict = authorizers.authorize(route.authorizer, route.route_key, headers, route.scopes)
@@ -188,6 +230,7 @@ class HttpApiGateway:
     def __init__(self, service: LocalService, *, quiet: bool = False) -> None:
         self.service = service
         self.routes = http_api_routes(service.app)
+        self.throttles = {r.route_key: TokenBucket(*r.throttle) for r in self.routes if r.throttle is not None}
         self.quiet = quiet
         self.authorizers = service.authorizers
         for name, authorizer in self.authorizers.by_name.items():
@@ -223,7 +266,7 @@ class HttpApiGateway:
 
     def _answer(self, environ: dict[str, Any], method: str, target: str) -> tuple[int, dict[str, str], bytes]:
         headers = wsgi_headers(environ)
-        admitted = admit(self.routes, self.authorizers, method, target, headers)
+        admitted = admit(self.routes, self.authorizers, method, target, headers, self.throttles)
         if not isinstance(admitted, Admitted):
             return admitted
         route = admitted.route

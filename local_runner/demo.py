@@ -34,6 +34,7 @@ from local_runner.service import LocalService
 from local_runner.template import DEFAULT_TEMPLATE
 from local_runner.traffic import (
     CUSTOMERS,
+    UNTHROTTLED,
     customer_name,
     customer_tokens,
     get_order_status,
@@ -136,7 +137,8 @@ def run_demo(
     rng = random.Random(seed)  # noqa: S311 - a reproducible scenario, not cryptography
     logs = tempfile.NamedTemporaryFile("w", prefix="orders-demo-", suffix=".log", delete=False)  # noqa: SIM115
     started = time.monotonic()
-    with LocalService(template=template, parameter_overrides=parameter_overrides, trace=True, log_sink=logs) as service:
+    overrides = UNTHROTTLED | (parameter_overrides or {})  # the scenario's burst, not the stage's limit
+    with LocalService(template=template, parameter_overrides=overrides, trace=True, log_sink=logs) as service:
         console.print(
             f"[bold]Orders service, locally[/] — moto at {service.cloud.endpoint_url}, "
             f"{service.describe_database()}; function logs: {logs.name}"

@@ -10,6 +10,11 @@ from typing import Any
 from local_runner.api_server import route_scopes
 from local_runner.service import LocalService
 
+# The stage's route throttling (100/s, burst 200 by default) would turn part of a run's burst into 429s:
+# the demo, chaos and load runs exercise the service behind the gateway, so they lift it through the
+# template's parameters (start-api applies the template's own; tests/runner/test_http_api.py checks the 429).
+UNTHROTTLED = {"ApiThrottlingRateLimit": "1000000", "ApiThrottlingBurstLimit": "1000000"}
+
 CATALOG = {  # db/seed_catalog.sql, active SKUs and their per-order limits
     "COFFEE-BEANS-1KG": 20,
     "FILTER-PAPER-100": 50,

@@ -13,7 +13,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from local_runner.api_server import TokenBucket, admit, http_api_routes
+from local_runner.authorizer import LocalAuthorizers
 from local_runner.service import LocalService
+from local_runner.template import SamApplication
 from local_runner.traffic import random_order
 
 from tests.start_api import running_start_api, serving, signed_in_token
@@ -225,3 +228,44 @@ def test_hostile_bodies_over_the_socket_get_a_json_400(port: int, body: bytes):
     assert response.status == 400
     assert answer["message"] == "the request is not valid"
     assert answer["errors"][0]["field"].startswith("body")
+
+
+# ---------------------------------------------------------------- route throttling, as the stage declares it
+
+
+def test_a_route_takes_its_burst_then_refills_at_its_rate():
+    now = [0.0]
+    bucket = TokenBucket(rate=2, burst=3, clock=lambda: now[0])  # the test owns the clock: no timing
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    now[0] += 0.5  # one token back at 2 a second
+    assert [bucket.take(), bucket.take()] == [True, False]
+    now[0] += 100  # never more than the burst
+    assert sum(bucket.take() for _ in range(10)) == 3
+    assert bucket.throttled == 1 + 1 + 7
+
+
+def test_over_its_limit_a_route_answers_api_gateways_429_before_the_authorizer_and_the_function():
+    # GIVEN the template's routes with a throttle of one request and no refill (its parameters, as a team sets them)
+    app = SamApplication(parameter_overrides={"ApiThrottlingRateLimit": "0", "ApiThrottlingBurstLimit": "1"})
+    routes = http_api_routes(app)
+    assert {route.throttle for route in routes} == {(0.0, 1)}
+    authorizers = LocalAuthorizers.of_template(app)
+    throttles = {route.route_key: TokenBucket(*route.throttle) for route in routes if route.throttle}
+
+    # WHEN two requests without a token reach POST /orders
+    first = admit(routes, authorizers, "POST", "/orders", {}, throttles)
+    second = admit(routes, authorizers, "POST", "/orders", {}, throttles)
+
+    # THEN the first is the authorizer's 401, the second the throttle's 429, which the authorizer never saw
+    assert isinstance(first, tuple)
+    assert first[0] == 401
+    assert isinstance(second, tuple)
+    assert (second[0], json.loads(second[2])) == (429, {"message": "Too Many Requests"})
+    assert authorizers.refused_total == 1
+    # … and the other route has a bucket of its own
+    assert admit(routes, authorizers, "GET", "/orders/x", {}, throttles)[0] == 401  # type: ignore[index]
+
+
+def test_the_stage_limits_are_the_templates_parameters():
+    routes = http_api_routes(SamApplication())
+    assert {route.throttle for route in routes} == {(100.0, 200)}

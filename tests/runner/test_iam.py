@@ -325,7 +325,7 @@ def test_a_policy_on_a_table_does_not_cover_its_indexes(service: LocalService):
 
 
 # ---------------------------------------------------------------- modified templates (conftest's template_with)
-CONSUMER_WRITE_POLICY = """        - Statement:  # BatchWriteItem only (DynamoDBWritePolicy would add PutItem, UpdateItem, DeleteItem)
+CONSUMER_WRITE_POLICY = """        - Statement:  # BatchWriteItem only: DynamoDBWritePolicy adds PutItem, UpdateItem
             - Effect: Allow
               Action: dynamodb:BatchWriteItem
               Resource: !GetAtt OrdersTable.Arn
