@@ -119,3 +119,18 @@ def test_connection_reuse_counts_only_its_own_connections_whatever_else_connects
     assert comparison.counts[figure] == {"optimized": 1, "naive": 100}
     assert connects[0] > 0
     assert server_after - server_before >= 101 + connects[0]
+
+
+@pytest.mark.integration
+def test_batch_writes_count_one_call_per_25_against_one_per_message_each_twin_as_the_consumers_role(bench: Bench):
+    comparison = bench.batch_writes()
+    assert comparison.count_failures() == []
+    counts = comparison.counts["DynamoDB write requests"]
+    assert counts["naive"] == bench.sizes.messages  # PutItem per message, granted to the twin alone
+    assert counts["optimized"] < counts["naive"]
+    assert (
+        "lab-twin-grant"
+        not in bench.service.cloud.client("iam").list_role_policies(
+            RoleName=bench.service.cloud.role_names["OrdersConsumer"]
+        )["PolicyNames"]
+    )  # the grant went with the comparison
