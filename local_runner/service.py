@@ -54,6 +54,23 @@ class LocalService:
         self.emulation = emulation or Emulation.from_environment()
         stop_cleanly_on_sigterm()  # close() must run: the MySQL server is shared
         self.mysql = LocalMySql()
+        try:
+            self._start(template, parameter_overrides, aws_host, aws_port)
+        except BaseException:  # a run that cannot start still drops what it made on the shared server
+            if hasattr(self, "cloud"):
+                self.cloud.stop()
+            if hasattr(self, "database_proxy"):
+                self.database_proxy.close()
+            self.mysql.close()
+            raise
+        self.authorizers = LocalAuthorizers(self.app, self.cloud.resolve)  # the HTTP API's, and tokens for them
+        self.env_vars = env_vars or {}
+        self.traces = TraceCollector() if trace else None
+        self.log_sink = log_sink
+        self.pools: dict[str, FunctionPool] = {}
+        self._pools_lock = threading.Lock()
+
+    def _start(self, template: Path, parameter_overrides: dict[str, str] | None, aws_host: str, aws_port: int) -> None:
         self.app = SamApplication(template, parameter_overrides)
         if "DatabaseName" not in self.app.parameter_overrides:  # this run's own, unless chosen on purpose
             default = self.app.parameters.get("DatabaseName") or "db"
@@ -68,13 +85,8 @@ class LocalService:
         self.build = LocalBuild(self.app)
         self.build.sam_build()
         say_once(self.build.native_note)
-        self.cloud = LocalCloud(self.app, functions_database, self.mysql.scope, host=aws_host, port=aws_port).start()
-        self.authorizers = LocalAuthorizers(self.app, self.cloud.resolve)  # the HTTP API's, and tokens for them
-        self.env_vars = env_vars or {}
-        self.traces = TraceCollector() if trace else None
-        self.log_sink = log_sink
-        self.pools: dict[str, FunctionPool] = {}
-        self._pools_lock = threading.Lock()
+        self.cloud = LocalCloud(self.app, functions_database, self.mysql.scope, host=aws_host, port=aws_port)
+        self.cloud.start()
 
     def environment(self, logical_id: str) -> dict[str, str]:
         variables = self.cloud.function_environment(logical_id)
