@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from waitress.server import BaseWSGIServer, create_server
 
 from local_runner.authorizer import LocalAuthorizers, Refusal
+from local_runner.cloud import STACK_NAME, local_names, resolve_intrinsics
 from local_runner.environment import say_once
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
@@ -60,6 +61,7 @@ class Route:
 def http_api_routes(app: SamApplication) -> list[Route]:
     routes = []
     resources = app.sam_template["Resources"]
+    names = local_names(app)  # what its settings' intrinsics resolve against, before anything runs
     for spec in app.functions.values():
         for properties in spec.events_of_type("HttpApi").values():
             api = resources.get(properties.get("ApiId", {}).get("Ref", ""), {}).get("Properties", {})
@@ -73,18 +75,11 @@ def http_api_routes(app: SamApplication) -> list[Route]:
             method = properties.get("Method", "ANY").upper()
             scopes = tuple(properties.get("Auth", {}).get("AuthorizationScopes", []))
             guard = None if authorizer == "NONE" else authorizer
-            settings = api.get("DefaultRouteSettings", {})
-            rate, burst = (_parameter(app, settings.get(k)) for k in ("ThrottlingRateLimit", "ThrottlingBurstLimit"))
+            settings = resolve_intrinsics(app, names, STACK_NAME, api.get("DefaultRouteSettings", {}))
+            rate, burst = settings.get("ThrottlingRateLimit"), settings.get("ThrottlingBurstLimit")
             throttle = (float(rate), int(burst)) if rate is not None and burst is not None else None
             routes.append(Route(spec.logical_id, method, path, re.compile(regex), guard, scopes, throttle))
     return routes
-
-
-def _parameter(app: SamApplication, value: Any) -> Any:
-    """A literal, or a `!Ref` to one of the template's parameters."""
-    if isinstance(value, dict) and "Ref" in value:
-        return app.parameters.get(value["Ref"])
-    return value
 
 
 class TokenBucket:

@@ -14,16 +14,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from dataclasses import dataclass
 
 _CHUNK = 65_536
-
-
-@dataclass(frozen=True)
-class ConnectionCounts:
-    opened: int  # client connections accepted since the relay started
-    open_now: int
-    peak: int  # the most open at once
 
 
 class CountingRelay:
@@ -35,17 +27,13 @@ class CountingRelay:
         self.host = host
         self.port = int(self._listener.getsockname()[1])
         self._lock = threading.Lock()
-        self._opened = 0
-        self._open: set[socket.socket] = set()
-        self._peak = 0
+        self._opened = 0  # client connections accepted since the relay started
+        self._open: set[socket.socket] = set()  # both ends of each relayed connection, for close()
         threading.Thread(target=self._accept, name="db-proxy", daemon=True).start()
 
-    def counts(self) -> ConnectionCounts:
-        with self._lock:
-            return ConnectionCounts(self._opened, len(self._open) // 2, self._peak)
-
     def connections_opened(self) -> int:
-        return self.counts().opened
+        with self._lock:
+            return self._opened
 
     def _accept(self) -> None:
         while True:
@@ -64,7 +52,6 @@ class CountingRelay:
             with self._lock:
                 self._opened += 1
                 self._open |= {client, server}
-                self._peak = max(self._peak, len(self._open) // 2)
             threading.Thread(target=self._pipe, args=(client, server), daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client), daemon=True).start()
 

@@ -57,11 +57,7 @@ class LocalService:
         try:
             self._start(template, parameter_overrides, aws_host, aws_port)
         except BaseException:  # a run that cannot start still drops what it made on the shared server
-            if hasattr(self, "cloud"):
-                self.cloud.stop()
-            if hasattr(self, "database_proxy"):
-                self.database_proxy.close()
-            self.mysql.close()
+            self._release()
             raise
         self.authorizers = LocalAuthorizers(self.app, self.cloud.resolve)  # the HTTP API's, and tokens for them
         self.env_vars = env_vars or {}
@@ -190,9 +186,15 @@ class LocalService:
             pool.close()
         if self.traces is not None:
             self.traces.close()
-        self.cloud.stop()
-        self.database_proxy.close()
-        self.mysql.close()  # drops this run's database and users
+        self._release()
+
+    def _release(self) -> None:
+        """Stop what _start() started, as far as it got; drop this run's database and users."""
+        if hasattr(self, "cloud"):
+            self.cloud.stop()
+        if hasattr(self, "database_proxy"):
+            self.database_proxy.close()
+        self.mysql.close()
 
     def __enter__(self) -> LocalService:
         return self

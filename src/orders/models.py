@@ -80,9 +80,14 @@ class Order(BaseModel):
         return value
 
     @property
+    def sales_day(self) -> dt.date:
+        """The UTC calendar day the order belongs to."""
+        return self.created_at.astimezone(dt.UTC).date()
+
+    @property
     def order_date(self) -> str:
-        """The UTC calendar day the order belongs to: the rollup's partition key."""
-        return self.created_at.astimezone(dt.UTC).date().isoformat()
+        """The sales day as the rollup's index keys it."""
+        return self.sales_day.isoformat()
 
 
 class OrderAccepted(BaseModel):

@@ -31,10 +31,6 @@ class LateDayNotMarkedError(Exception):
     (the same item), marked then."""
 
 
-def order_day(order: Order) -> dt.date:
-    return dt.date.fromisoformat(order.order_date)
-
-
 def _parse(record: SQSRecord) -> Order | ValidationError:
     try:
         return Order.model_validate_json(record.body)
@@ -54,9 +50,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     metrics.add_metric(name="OrdersStored", unit="Count", value=len({o.order_id for o in stored}))
     # An order of a day that has ended may have missed that day's rollup: mark the day, after the write.
     now = dt.datetime.now(dt.UTC)
-    late = {day for day in map(order_day, stored) if day < now.date()}
-    unmarked = mark_late_days(get_settings(), late, now) if late else set()
+    late = {order.sales_day for order in stored if order.sales_day < now.date()}
+    unmarked: set[dt.date] = set()
     if late:
+        unmarked = mark_late_days(get_settings(), late, now)
         metrics.add_metric(name="LateOrderDays", unit="Count", value=len(late))
 
     def settle(record: SQSRecord) -> str:
@@ -66,7 +63,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
             raise outcome
         if outcome.order_id in unstored:
             raise OrderNotStoredError(f"{outcome.order_id}: {unstored[outcome.order_id]}")
-        if order_day(outcome) in unmarked:
+        if outcome.sales_day in unmarked:
             raise LateDayNotMarkedError(f"{outcome.order_id}: its day {outcome.order_date} was not marked")
         return outcome.order_id
 
