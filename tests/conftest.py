@@ -21,6 +21,7 @@ import boto3
 import botocore.session
 import pymysql
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 from local_runner.db_proxy import CountingRelay
 from local_runner.run_scope import RunScope, stop_cleanly_on_sigterm, sweep
 from local_runner.template import PROJECT_ROOT
@@ -208,6 +209,12 @@ class AwsWorld:
     def stored_order_ids(self) -> set[str]:
         pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"])
         return {item["order_id"]["S"] for page in pages for item in page["Items"]}
+
+    def stored_order(self, order_id: str) -> dict[str, Any]:
+        item = self.client("dynamodb").get_item(
+            TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"], Key={"order_id": {"S": order_id}}
+        )["Item"]
+        return {key: TypeDeserializer().deserialize(value) for key, value in item.items()}
 
     def put_db_secret(self, password: str) -> None:
         self.client("secretsmanager").put_secret_value(

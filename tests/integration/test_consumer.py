@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from faults.dynamodb import UnprocessedItemsInjector
+from faults.dynamodb import UnprocessedItemsInjector, _answer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orders.config import get_settings
 from orders.handlers import consumer
 from tests.conftest import AwsWorld
 from tests.factories import FakeLambdaContext, load_event, order_message, sqs_event
@@ -134,7 +136,6 @@ def test_an_order_dynamodb_or_the_totals_could_not_hold_fails_alone(aws: AwsWorl
 def test_an_order_that_cannot_become_an_item_fails_alone_in_write_orders(aws: AwsWorld):
     # GIVEN orders for write_orders, one of them never validated (as a future caller might build it)
     from orders.adapters.orders_table import write_orders
-    from orders.config import get_settings
     from orders.models import Order
 
     good = [Order.model_validate(order_message()) for _ in range(3)]
@@ -194,7 +195,7 @@ def test_a_throttled_batch_write_is_retried_by_the_consumer(aws: AwsWorld):
     assert aws.stored_order_ids() == {order["order_id"] for order in orders}
 
 
-def test_a_non_retryable_write_error_fails_the_chunk_not_the_batch(aws: AwsWorld, monkeypatch: pytest.MonkeyPatch):
+def test_an_unreadable_table_fails_every_order_unwritten(aws: AwsWorld, monkeypatch: pytest.MonkeyPatch):
     # GIVEN the orders table does not exist (a misconfiguration DynamoDB will not fix by retrying)
     monkeypatch.setenv("ORDERS_TABLE_NAME", "no-such-table")
     from tests.conftest import reset_execution_environment
@@ -203,10 +204,66 @@ def test_a_non_retryable_write_error_fails_the_chunk_not_the_batch(aws: AwsWorld
     event = sqs_event([order_message(), "{"])
 
     # WHEN the consumer handles a batch
-    # THEN every record fails and the batch is retried as a whole (nothing is acknowledged)
+    # THEN the stored orders could not be read, nothing was written unchecked, every record failed and the
+    # batch is retried as a whole (nothing is acknowledged)
     with pytest.raises(BatchProcessingError):
         consume(event)
-    assert aws.calls["dynamodb.BatchWriteItem"] == 1
+    assert aws.calls["dynamodb.BatchGetItem"] == 1
+    assert aws.calls["dynamodb.BatchWriteItem"] == 0
+
+
+def test_a_non_retryable_write_error_fails_the_chunk_not_the_batch(aws: AwsWorld):
+    # GIVEN BatchWriteItem is refused outright (as an IAM policy without it would), reads still work
+    def refuse(**_: object):
+        error = {"Code": "AccessDeniedException", "Message": "not authorized to perform: dynamodb:BatchWriteItem"}
+        return _answer(400), {"Error": error, "ResponseMetadata": {}}
+
+    _functions_session_events().register_first("before-call.dynamodb.BatchWriteItem", refuse)
+    orders = [order_message() for _ in range(30)]
+
+    # WHEN the consumer handles a batch of two chunks (25 + 5) and one malformed body
+    event = sqs_event([*orders, "{"])
+    with pytest.raises(BatchProcessingError) as raised:
+        consume(event)
+
+    # THEN each chunk was tried once, not retried, and every record failed naming why
+    assert aws.calls["dynamodb.BatchWriteItem"] == 2
+    assert "AccessDeniedException: not authorized" in str(raised.value.child_exceptions)
+
+
+def test_a_conflicting_duplicate_in_one_batch_fails_and_the_first_is_stored(aws: AwsWorld):
+    # GIVEN two messages with one order_id and different contents, and an unrelated order, in one batch
+    first = order_message(MUG_CERAMIC_350ML=1200)
+    changed = {
+        **first,
+        "total_cents": 1,
+        "items": [{**first["items"][0], "unit_price_cents": 1, "line_total_cents": 1}],
+    }
+    event = sqs_event([first, changed, order_message()])
+
+    # WHEN the consumer handles it
+    response = consume(event)
+
+    # THEN the later one fails (SQS redelivers it to the DLQ) and the first is what is stored
+    assert failed_ids(response) == {event["Records"][1]["messageId"]}
+    assert aws.stored_order(first["order_id"])["total_cents"] == first["total_cents"]
+
+
+def test_a_delivery_that_differs_from_the_stored_order_fails_and_never_overwrites_it(aws: AwsWorld):
+    # GIVEN an order stored by an earlier batch
+    stored = order_message(MUG_CERAMIC_350ML=1200)
+    assert consume(sqs_event([stored])) == {"batchItemFailures": []}
+
+    # WHEN a later batch brings other contents under its id, and a repeat of it as stored
+    changed = {**stored, "customer_id": "someone-else"}
+    event = sqs_event([changed, stored])
+    writes_before = aws.calls["dynamodb.BatchWriteItem"]
+    response = consume(event)
+
+    # THEN the changed one fails, the repeat succeeds without a write, and the stored order is untouched
+    assert failed_ids(response) == {event["Records"][0]["messageId"]}
+    assert aws.calls["dynamodb.BatchWriteItem"] == writes_before
+    assert aws.stored_order(stored["order_id"])["customer_id"] == stored["customer_id"]
 
 
 @given(
@@ -243,3 +300,22 @@ def test_a_late_order_whose_day_cannot_be_marked_fails_alone(aws: AwsWorld, monk
     # THEN both are stored, but the late one is delivered again (its day must reach the rollup)
     assert failed_ids(response) == {event["Records"][0]["messageId"]}
     assert aws.stored_order_ids() == {late["order_id"], current["order_id"]}
+
+
+def test_keys_dynamodb_leaves_unread_are_retried_then_the_orders_fail_unwritten(aws: AwsWorld):
+    # GIVEN DynamoDB hands back every key of every BatchGetItem unprocessed
+    def leave_unread(params: dict[str, Any], **_: object):
+        requested = json.loads(params["body"])["RequestItems"]  # before-call sees the serialized request
+        return _answer(200), {"Responses": {}, "UnprocessedKeys": requested, "ResponseMetadata": {}}
+
+    _functions_session_events().register_first("before-call.dynamodb.BatchGetItem", leave_unread)
+    event = sqs_event([order_message(), order_message()])
+
+    # WHEN the consumer handles a batch
+    with pytest.raises(BatchProcessingError) as raised:
+        consume(event)
+
+    # THEN the read was retried up to the bound, nothing was written unchecked, and each order says why
+    assert aws.calls["dynamodb.BatchGetItem"] == get_settings().batch_write_max_attempts
+    assert aws.calls["dynamodb.BatchWriteItem"] == 0
+    assert "not checked against stored orders" in str(raised.value.child_exceptions)

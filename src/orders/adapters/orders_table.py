@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
 
 BATCH_WRITE_LIMIT = 25  # DynamoDB rejects a BatchWriteItem of more than 25 requests
+BATCH_GET_LIMIT = 100  # and a BatchGetItem of more than 100 keys
 _RETRYABLE_ERRORS = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -32,6 +33,21 @@ _jitter = random.Random()  # noqa: S311 - pacing retries, not cryptography
 def reseed_retry_jitter() -> None:
     """A fresh seed from the OS: environments restored from one snapshot must not share a sequence."""
     _jitter.seed()
+
+
+class StoredOrdersUnreadError(Exception):
+    """DynamoDB left keys unread after the retry bound: the batch cannot be checked, so it is not written."""
+
+
+def _retry_delay_s(settings: Settings, attempt: int) -> float:
+    return full_jitter_delay_seconds(
+        attempt - 1, base_ms=settings.batch_write_base_delay_ms, cap_ms=settings.batch_write_max_delay_ms, rng=_jitter
+    )
+
+
+def _named(error: ClientError) -> str:
+    details = error.response.get("Error", {})
+    return f"{details.get('Code', '')}: {details.get('Message', '')}"
 
 
 def to_item(order: Order) -> dict[str, Any]:
@@ -91,27 +107,57 @@ def _write_chunk(settings: Settings, requests: list[WriteRequestTypeDef]) -> dic
         if attempt:
             metrics.add_metric(name="BatchWriteRetries", unit="Count", value=1)
             add_event("retry", attempt=attempt, unprocessed_items=len(pending))
-            time.sleep(
-                full_jitter_delay_seconds(
-                    attempt - 1,
-                    base_ms=settings.batch_write_base_delay_ms,
-                    cap_ms=settings.batch_write_max_delay_ms,
-                    rng=_jitter,
-                )
-            )
+            time.sleep(_retry_delay_s(settings, attempt))
         try:
             response = dynamodb_client().batch_write_item(RequestItems={table: pending})
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code not in _RETRYABLE_ERRORS:
                 logger.exception("BatchWriteItem failed; the chunk's messages go back to the queue")
-                reason = f"{code}: {error.response.get('Error', {}).get('Message', '')}"  # e.g. AccessDenied: named
+                reason = _named(error)  # e.g. AccessDenied: named
                 break
             continue
         pending = response.get("UnprocessedItems", {}).get(table, [])
         if not pending:
             return {}
     return {request["PutRequest"]["Item"]["order_id"]["S"]: reason for request in pending}
+
+
+@tracer.capture_method(capture_response=False)
+def stored_orders(settings: Settings, order_ids: Collection[str]) -> dict[str, Order]:
+    """The orders already stored under these ids, with BatchGetItem, 100 keys per call.
+
+    One eventually consistent read per batch (half a read unit per item up to 4 KB) is what lets the
+    consumer refuse a conflicting duplicate instead of overwriting the order it names. Two conflicting
+    deliveries in concurrent batches can still both find nothing; only a conditional write per order
+    (no batching) would close that window.
+    """
+    found: dict[str, Order] = {}
+    ids = sorted(set(order_ids))
+    table = settings.orders_table_name
+    for start in range(0, len(ids), BATCH_GET_LIMIT):
+        pending: Any = {
+            table: {"Keys": [{"order_id": {"S": order_id}} for order_id in ids[start : start + BATCH_GET_LIMIT]]}
+        }
+        for attempt in range(settings.batch_write_max_attempts):
+            if attempt:
+                time.sleep(_retry_delay_s(settings, attempt))
+            try:
+                response = dynamodb_client().batch_get_item(RequestItems=pending)
+            except ClientError as error:  # the SDK has retried what retrying can fix
+                logger.exception("BatchGetItem failed; the batch's orders go back to the queue unwritten")
+                raise StoredOrdersUnreadError(_named(error)) from error
+            for item in response.get("Responses", {}).get(table, []):
+                order = from_item(item)
+                found[order.order_id] = order
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+        else:
+            raise StoredOrdersUnreadError(
+                f"keys still unprocessed after {settings.batch_write_max_attempts} BatchGetItem attempts"
+            )
+    return found
 
 
 def get_order(settings: Settings, order_id: str) -> Order | None:

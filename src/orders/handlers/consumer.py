@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from orders.adapters.aws_clients import dynamodb_client, prime
 from orders.adapters.late_days import mark_late_days
-from orders.adapters.orders_table import write_orders
+from orders.adapters.orders_table import StoredOrdersUnreadError, stored_orders, write_orders
 from orders.config import get_settings
+from orders.logic.deliveries import Deliveries, sort_deliveries
 from orders.models import Order
 from orders.observability import logger, metrics, tracer
 
@@ -31,6 +32,10 @@ class LateDayNotMarkedError(Exception):
     (the same item), marked then."""
 
 
+class ConflictingDuplicateError(Exception):
+    """Another order already has this order_id: delivered again until the DLQ, the known order kept as it is."""
+
+
 def _parse(record: SQSRecord) -> Order | ValidationError:
     try:
         return Order.model_validate_json(record.body)
@@ -44,16 +49,37 @@ def _parse(record: SQSRecord) -> Order | ValidationError:
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # Parse the whole batch first, then write the valid orders together: BatchWriteItem needs them all.
     outcomes = {record.message_id: _parse(record) for record in map(SQSRecord, event["Records"])}
-    orders = [outcome for outcome in outcomes.values() if isinstance(outcome, Order)]
-    unstored = write_orders(get_settings(), orders)
-    stored = [order for order in orders if order.order_id not in unstored]
-    metrics.add_metric(name="OrdersStored", unit="Count", value=len({o.order_id for o in stored}))
+    delivered = [(message_id, order) for message_id, order in outcomes.items() if isinstance(order, Order)]
+    settings = get_settings()
+    unchecked: str | None = None
+    try:
+        deliveries = sort_deliveries(delivered, stored_orders(settings, {order.order_id for _, order in delivered}))
+    except StoredOrdersUnreadError as error:  # nothing is written unchecked: every order is delivered again
+        unchecked, deliveries = str(error), Deliveries()
+    for message_id, known in deliveries.conflicts.items():
+        logger.error(
+            "conflicting duplicate: another order already has this order_id",
+            message_id=message_id,
+            order_id=known.order_id,
+        )
+    if deliveries.conflicts:
+        metrics.add_metric(name="ConflictingDuplicateOrders", unit="Count", value=len(deliveries.conflicts))
+    unstored = write_orders(settings, deliveries.to_write)
+    metrics.add_metric(name="OrdersStored", unit="Count", value=len(deliveries.to_write) - len(unstored))
     # An order of a day that has ended may have missed that day's rollup: mark the day, after the write.
+    # Repeats of a stored order too: the delivery that stored it may have failed to mark its day.
     now = dt.datetime.now(dt.UTC)
-    late = {order.sales_day for order in stored if order.sales_day < now.date()}
+    written = {order.order_id for order in deliveries.to_write} - unstored.keys()
+    settled = [
+        order
+        for message_id, order in delivered
+        if message_id in deliveries.already_stored
+        or (order.order_id in written and message_id not in deliveries.conflicts)
+    ]
+    late = {order.sales_day for order in settled if order.sales_day < now.date()}
     unmarked: set[dt.date] = set()
     if late:
-        unmarked = mark_late_days(get_settings(), late, now)
+        unmarked = mark_late_days(settings, late, now)
         metrics.add_metric(name="LateOrderDays", unit="Count", value=len(late))
 
     def settle(record: SQSRecord) -> str:
@@ -61,6 +87,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         outcome = outcomes[record.message_id]
         if isinstance(outcome, ValidationError):
             raise outcome
+        if unchecked is not None:
+            raise OrderNotStoredError(f"{outcome.order_id}: not checked against stored orders: {unchecked}")
+        if record.message_id in deliveries.conflicts:
+            raise ConflictingDuplicateError(
+                f"{outcome.order_id}: its contents differ from the order already known under this id"
+            )
         if outcome.order_id in unstored:
             raise OrderNotStoredError(f"{outcome.order_id}: {unstored[outcome.order_id]}")
         if outcome.sales_day in unmarked:
