@@ -53,9 +53,13 @@ $(SCAN_VENV)/bin/.installed: requirements-scan.txt
 	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }; test "$${PIPESTATUS[0]}" = 0
 	touch $@
 
-security-scan: $(SCAN_VENV)/bin/.installed
+# cfripper reads CloudFormation, so it gets the service's template after the SAM transform.
+security-scan: $(SCAN_VENV)/bin/.installed venv
 	$(SCAN_VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(SCAN_VENV)/bin/checkov -f template.yaml -f pipeline/github-oidc-role.yaml --framework cloudformation --skip-download --compact --quiet
+	@transformed=$$(mktemp -d) && trap 'rm -rf "$$transformed"' EXIT && \
+	$(BIN)/python -m local_runner transform > "$$transformed/template.json" && \
+	$(SCAN_VENV)/bin/python tools/cfripper_scan.py "$$transformed/template.json" pipeline/github-oidc-role.yaml
 
 lint: venv
 	$(BIN)/ruff check src tests tools faults local_runner lab

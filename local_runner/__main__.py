@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
     token.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
 
+    transform = commands.add_parser(
+        "transform", help="print the template after the SAM transform, as CloudFormation receives it (JSON)"
+    )
+    transform.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
+    transform.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
+
     demo = commands.add_parser("demo", help="drive the whole service end to end and print the books")
     demo.add_argument("--orders", type=int, default=300)
     demo.add_argument("--poison", type=int, default=5)
@@ -127,9 +133,20 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transform(args: argparse.Namespace) -> int:
+    """For tools that read CloudFormation, not SAM (cfripper): Globals merged, events and policies expanded."""
+    from local_runner.template import SamApplication
+
+    app = SamApplication(args.template, parse_parameter_overrides(args.parameter_overrides))
+    print(json.dumps(app.cloudformation, indent=1, default=str))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "token":
         return _token(args)
+    if args.command == "transform":
+        return _transform(args)
     if args.command == "demo":
         from local_runner.demo import run_demo
 

@@ -187,9 +187,11 @@ class LocalCloud:
             self._create_secret(logical_id, secret["Properties"], master=logical_id in master)
         for logical_id in self.app.resources_of_type("AWS::RDS::DBProxy"):
             self.symbols[logical_id]["Endpoint"] = self.database.host
-        for logical_id in self.app.resources_of_type("AWS::RDS::DBCluster"):
+        for logical_id, cluster in self.app.resources_of_type("AWS::RDS::DBCluster").items():
             self.symbols[logical_id]["Endpoint.Address"] = self.database.host
             self.symbols[logical_id]["Endpoint.Port"] = str(self.database.port)
+            if self.applied(cluster["Properties"].get("ManageMasterUserPassword")) in (True, "true"):
+                self._create_managed_master_secret(logical_id)
         for logical_id in self.app.functions:
             self._create_execution_role(logical_id)
 
@@ -277,6 +279,15 @@ class LocalCloud:
                 self.database_users[logical_id] = secret["username"]
         arn = self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(secret))["ARN"]
         self.symbols[logical_id] = {"Ref": arn, "Arn": arn, "Id": arn}
+
+    def _create_managed_master_secret(self, cluster: str) -> None:
+        """ManageMasterUserPassword: RDS keeps the master credentials in a secret of its own (rds!cluster-…,
+        {"username", "password"}); here they are the local MySQL user's. RDS rotates it every 7 days: not here."""
+        name = f"rds!cluster-{self.stack_name}-{cluster}"
+        secret = {"username": self.database.username, "password": self.database.password}
+        arn = self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(secret))["ARN"]
+        self.symbols[cluster]["MasterUserSecret.SecretArn"] = arn
+        say_once(f"{cluster}: its RDS-managed master secret holds the local MySQL user; RDS's rotation is not emulated")
 
     # ---------------------------------------------------------------- intrinsics
     def resolve(self, value: Any) -> Any:

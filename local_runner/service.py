@@ -173,9 +173,10 @@ class LocalService:
         )
 
     def database_user(self, function: str) -> tuple[str, str]:
-        """(secret logical id, MySQL user) the function connects as: its DB_SECRET_ID's."""
+        """(the secret's resource, MySQL user) the function connects as: its DB_SECRET_ID's (a secret, or the
+        cluster whose RDS-managed master secret it is)."""
         arn = self.environment(function)["DB_SECRET_ID"]
-        logical_id = next(name for name, symbol in self.cloud.symbols.items() if symbol.get("Ref") == arn)
+        logical_id = next(name for name, symbol in self.cloud.symbols.items() if arn in symbol.values())
         return logical_id, self.cloud.database_users.get(logical_id, self.database.username)
 
     def queue_url(self, logical_id: str) -> str:

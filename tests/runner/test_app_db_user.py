@@ -47,7 +47,7 @@ def refused(connection: pymysql.connections.Connection, sql: str) -> int:
 def test_the_api_and_the_rollup_connect_as_the_app_user_and_only_the_migration_as_master(service: LocalService):
     assert service.database_user("ApiFunction")[0] == "AppDatabaseSecret"
     assert service.database_user("DailyRollupFunction")[0] == "AppDatabaseSecret"
-    assert service.database_user("SchemaMigrationFunction") == ("DatabaseSecret", service.database.username)
+    assert service.database_user("SchemaMigrationFunction") == ("DatabaseCluster", service.database.username)
 
 
 def test_the_app_user_does_its_job(app_user: pymysql.connections.Connection):

@@ -27,7 +27,7 @@ from local_runner.service import LocalService
 from local_runner.template import SamApplication
 
 from tests.conftest import RUN_SCOPE, MySqlAdmin
-from tests.factories import EVENTS_DIR, load_event, order_message
+from tests.factories import EVENTS_DIR, load_event, order_message, sqs_event
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[2]
@@ -354,11 +354,13 @@ def test_tracing_shows_subsegments_around_the_db_query_and_the_sqs_send(service:
     assert "└─ SQS.SendMessage" in tree
 
 
-def test_tracing_shows_the_batch_write(service: LocalService):
-    invocation = service.pool("OrdersConsumer").invoke(load_event("sqs_orders_batch.json"))
+def test_tracing_shows_the_batch_read_and_write(service: LocalService):
+    # GIVEN orders never stored before (a repeat of a stored one is not written again)
+    invocation = service.pool("OrdersConsumer").invoke(sqs_event([order_message(), order_message()]))
     assert service.traces is not None
-    service.traces.wait_for(invocation.trace_id, {"DynamoDB.BatchWriteItem"})
+    service.traces.wait_for(invocation.trace_id, {"DynamoDB.BatchGetItem", "DynamoDB.BatchWriteItem"})
     tree = service.traces.tree(invocation.trace_id, "trace")
+    assert "└─ DynamoDB.BatchGetItem" in tree
     assert "## orders.adapters.orders_table.write_orders" in tree
     assert "└─ DynamoDB.BatchWriteItem" in tree
 

@@ -42,6 +42,10 @@ def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict
     return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
 
 
+def _resources_of_type(resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in cloudformation()["Resources"].items() if r["Type"] == resource_type}
+
+
 def functions() -> dict[str, dict[str, Any]]:
     return resources_of(cloudformation(), "AWS::Lambda::Function")
 
@@ -197,10 +201,17 @@ def test_no_iam_statement_grants_a_wildcard_action():
             assert not action.endswith(":*"), f"{role} grants {action}"
 
 
+MASTER_SECRET = {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}
+MASTER_SECRET_JSON = json.dumps(MASTER_SECRET)
+
+
 def _secret_refs(resource: Any) -> set[str]:
-    """The secrets a statement's Resource names, as a Ref or as SAM's policy-template Sub."""
-    refs = re.findall(r'\{"Ref": "(\w+Secret)"\}', json.dumps(resource))
-    return set(refs)
+    """The secrets a statement's Resource names: a Ref, or the cluster's RDS-managed master secret."""
+    text = json.dumps(resource)
+    refs = set(re.findall(r'\{"Ref": "(\w+Secret)"\}', text))
+    if MASTER_SECRET_JSON in text:
+        refs.add("master secret")
+    return refs
 
 
 def test_each_role_reads_only_the_database_secrets_it_needs():
@@ -211,8 +222,8 @@ def test_each_role_reads_only_the_database_secrets_it_needs():
     assert readers == {
         "ApiFunctionRole": {"AppDatabaseSecret"},  # the least-privilege MySQL user
         "DailyRollupFunctionRole": {"AppDatabaseSecret"},
-        "SchemaMigrationFunctionRole": {"DatabaseSecret", "AppDatabaseSecret"},  # master, to create the app user
-        "DatabaseProxyRole": {"DatabaseSecret", "AppDatabaseSecret"},  # the proxy signs in as either
+        "SchemaMigrationFunctionRole": {"master secret", "AppDatabaseSecret"},  # master, to create the app user
+        "DatabaseProxyRole": {"master secret", "AppDatabaseSecret"},  # the proxy signs in as either
     }
 
 
@@ -225,16 +236,32 @@ def test_no_secret_value_is_in_an_environment_variable():
         for key, value in variables.items():
             if _SECRET_LOOKING.search(key) or "password" in json.dumps(value).lower():
                 assert key == "DB_SECRET_ID", f"{name}: {key} looks like a secret value"
-                assert value == {"Ref": "DatabaseSecret"}, f"{name}: DB_SECRET_ID must be the secret's ARN"
+                assert value in ({"Ref": "AppDatabaseSecret"}, MASTER_SECRET), f"{name}: DB_SECRET_ID must be an ARN"
 
 
 def test_the_proxy_requires_tls_and_reads_the_generated_secret():
     proxy = cloudformation()["Resources"]["DatabaseProxy"]["Properties"]
     assert proxy["RequireTLS"] is True
     assert proxy["EngineFamily"] == "MYSQL"
-    assert proxy["Auth"][0]["SecretArn"] == {"Ref": "DatabaseSecret"}
-    secret = cloudformation()["Resources"]["DatabaseSecret"]["Properties"]
-    assert "GenerateSecretString" in secret
+    assert [auth["SecretArn"] for auth in proxy["Auth"]] == [MASTER_SECRET, {"Ref": "AppDatabaseSecret"}]
+    assert "GenerateSecretString" in cloudformation()["Resources"]["AppDatabaseSecret"]["Properties"]
+
+
+def test_rds_manages_and_rotates_the_master_password():
+    # RDS creates the secret, never shows the password to CloudFormation, and rotates it (7 days by default).
+    cluster = cloudformation()["Resources"]["DatabaseCluster"]["Properties"]
+    assert cluster["ManageMasterUserPassword"] is True
+    assert "MasterUserPassword" not in cluster
+    assert not cloudformation()["Resources"].keys() & {"DatabaseSecret", "DatabaseSecretAttachment"}
+
+
+def test_every_security_group_names_its_egress_and_takes_ingress_only_from_security_groups():
+    # An inline egress list replaces the default allow-all; ingress by group, never by address range.
+    for name, group in _resources_of_type("AWS::EC2::SecurityGroup").items():
+        properties = group["Properties"]
+        assert properties.get("SecurityGroupEgress"), f"{name}: no explicit egress, so all outbound is allowed"
+        for rule in properties.get("SecurityGroupIngress", []):
+            assert set(rule) & {"SourceSecurityGroupId"}, f"{name}: ingress from {rule.get('CidrIp')}"
 
 
 def test_the_functions_reach_mysql_through_the_proxy():
