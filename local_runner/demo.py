@@ -1,9 +1,10 @@
 """`make demo`: the whole orders service end to end on this machine, then its books.
 
-A few hundred orders through the HTTP API (some invalid, some retried with the same
-Idempotency-Key), poison messages straight into the queue, the queue drained by the consumer as
-Lambda's poller would, the daily rollup fired as the scheduler would. Exits non-zero when the
-books do not balance: every accepted order is stored or in the DLQ, and the rollup agrees.
+A few hundred orders through the HTTP API (some invalid, some refused then corrected under the same
+Idempotency-Key, some retried with it), poison messages and a late order straight into the queue, the
+queue drained by the consumer as Lambda's poller would, the daily rollup fired as the scheduler would,
+and once with a broken Input. Exits non-zero when the books do not balance: every accepted order is
+stored or in the DLQ, the rollup agrees day by day, and every permission a role holds was used.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ API_CLIENTS = 4  # concurrent HTTP clients: overlapping requests start more API 
 
 @dataclass(frozen=True)
 class PlannedRequest:
-    kind: str  # valid, invalid (400), unpriceable (422), retry, or what the authorizer refuses
+    kind: str  # valid, invalid (400), unpriceable (422), retry, corrected, or what the authorizer refuses
     customer: str
     body: dict[str, Any]
     key: str | None  # Idempotency-Key
@@ -58,7 +59,7 @@ class PlannedRequest:
 
 
 def _request_plan(count: int, rng: random.Random) -> list[PlannedRequest]:
-    """Mostly valid orders; some 400s, 422s, requests the authorizer refuses, and retries."""
+    """Mostly valid orders; some 400s, 422s (then corrected), requests the authorizer refuses, and retries."""
     plan: list[PlannedRequest] = []
     for n in range(count):
         roll, customer = rng.random(), random_customer(rng)
@@ -71,17 +72,36 @@ def _request_plan(count: int, rng: random.Random) -> list[PlannedRequest]:
                 ]
             )
             plan.append(PlannedRequest("invalid", customer, body, None))
-        elif roll < 0.12:
-            plan.append(
-                PlannedRequest("unpriceable", customer, {"items": [{"sku": "NOT-IN-CATALOG", "quantity": 1}]}, None)
-            )
+        elif roll < 0.12:  # sent with a key, as a careful client sends every POST; corrected below
+            unpriceable = {"items": [{"sku": "NOT-IN-CATALOG", "quantity": 1}]}
+            plan.append(PlannedRequest("unpriceable", customer, unpriceable, f"demo-{n}"))
         elif roll < 0.16:
             credential = rng.choice(["none", "expired", "read-only"])
             plan.append(PlannedRequest("refused", customer, random_order(rng), None, credential))
         else:
             plan.append(PlannedRequest("valid", customer, random_order(rng), f"demo-{n}"))
     retries = rng.sample([p for p in plan if p.kind == "valid"], max(1, count // 12))
-    return plan + [PlannedRequest("retry", p.customer, p.body, p.key) for p in retries]
+    # A refused order's key is free again (Powertools deleted its record): the corrected order reuses it.
+    corrected = [
+        PlannedRequest("corrected", p.customer, random_order(rng), p.key) for p in plan if p.kind == "unpriceable"
+    ]
+    return plan + [PlannedRequest("retry", p.customer, p.body, p.key) for p in retries] + corrected
+
+
+def _late_order(rng: random.Random, created_at: dt.datetime) -> dict[str, Any]:
+    """A priced order as the API enqueues one (the consumer's message), created on an earlier day."""
+    lines = []
+    for line in random_order(rng)["items"]:
+        unit = rng.randint(100, 5000)  # yesterday's price, whatever the catalog says today
+        lines.append({**line, "unit_price_cents": unit, "line_total_cents": unit * line["quantity"]})
+    return {
+        "order_id": f"late-{rng.getrandbits(64):016x}",
+        "customer_id": random_customer(rng),
+        "items": lines,
+        "total_cents": sum(line["line_total_cents"] for line in lines),
+        "currency": "USD",
+        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+    }
 
 
 def _another(name: str) -> str:
@@ -174,7 +194,7 @@ def run_demo(
         retry_mismatches = 0
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("POST /orders", total=len(plan))
-            first_pass = [p for p in plan if p.kind != "retry"]
+            first_pass = [p for p in plan if p.kind not in {"retry", "corrected"}]
             with ThreadPoolExecutor(API_CLIENTS) as pool:
                 for request, (status, payload) in zip(first_pass, pool.map(send, first_pass), strict=True):
                     statuses[status] += 1
@@ -189,11 +209,24 @@ def run_demo(
                 statuses[status] += 1
                 retry_mismatches += status != 202 or payload.get("order_id") != first_response.get(request.key or "")
                 progress.advance(task)
+            corrections_refused = 0
+            for request in (p for p in plan if p.kind == "corrected"):
+                status, payload = send(request)
+                statuses[status] += 1
+                corrections_refused += status != 202
+                if status == 202:
+                    accepted[payload["order_id"]] = payload["total_cents"]
+                    owner[payload["order_id"]] = request.customer
+                progress.advance(task)
 
             orders_queue = service.queue_url("OrdersQueue")
             sqs = service.cloud.client("sqs")
             for n in range(poison):
                 sqs.send_message(QueueUrl=orders_queue, MessageBody=["{", '{"order_id": 1}', "[]", "null", "x"][n % 5])
+            # An order of yesterday, redriven today: stored late, its day marked, recomputed by the next rollup.
+            yesterday = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0) - dt.timedelta(1)
+            late = _late_order(rng, yesterday)
+            sqs.send_message(QueueUrl=orders_queue, MessageBody=json.dumps(late))
             task = progress.add_task("OrdersConsumer draining the queue", total=None)
             consumer = SqsEventSource(service, "OrdersConsumer")
             consumer.drain()
@@ -207,16 +240,30 @@ def run_demo(
         schedule = Schedule(service, "DailyRollupFunction")
         tomorrow = dt.datetime.now(dt.UTC).replace(hour=0, minute=15, second=0, microsecond=0) + dt.timedelta(days=1)
         run = schedule.fire(tomorrow)
+        # A schedule whose Input was edited wrong: every attempt fails, then Lambda sends it on as the role.
+        failed_run = schedule.fire(tomorrow, input_override='{"scheduled_time": "tomorrow"}')
+        failure_queue = [
+            body
+            for logical_id in service.app.resources_of_type("AWS::SQS::Queue")
+            if service.cloud.symbols[logical_id].get("Arn") == schedule.failure_destination_arn
+            for body in queue_bodies(service, service.queue_url(logical_id))
+        ]
         server.shutdown()
 
         stored = stored_order_ids(service)
         dlq_bodies = queue_bodies(service, service.queue_url("OrdersDeadLetterQueue"))
         accepted_in_dlq = {b.get("order_id") for b in dlq_bodies if isinstance(b, dict)} & set(accepted)
         revenue_rows = service.mysql.execute(
-            f"SELECT COALESCE(SUM(revenue_cents), 0) FROM `{service.database.database}`.daily_sku_sales"  # noqa: S608
+            "SELECT sales_date, COALESCE(SUM(revenue_cents), 0) "  # noqa: S608
+            f"FROM `{service.database.database}`.daily_sku_sales GROUP BY sales_date"
         )
-        rollup_revenue = int(revenue_rows[0][0])
-        expected_revenue = sum(total for order_id, total in accepted.items() if order_id in stored)
+        rollup_revenue = {str(day): int(cents) for day, cents in revenue_rows}
+        expected_revenue = {
+            run.attempts[-1].response["sales_date"]: sum(
+                total for order_id, total in accepted.items() if order_id in stored
+            ),
+            yesterday.date().isoformat(): late["total_cents"],
+        }
         connections = service.database_proxy.connections_opened() - connections_before
         calls = service.cloud.requests.snapshot()
         roles = service.cloud.iam_report()
@@ -245,10 +292,21 @@ def run_demo(
                 "accepted = stored + accepted in DLQ",
                 len(accepted) == len(set(accepted) & stored) + len(accepted_in_dlq),
             ),
-            ("nothing stored that was not accepted", stored <= set(accepted)),
+            ("nothing stored that was not accepted (or redriven)", stored <= set(accepted) | {late["order_id"]}),
             ("poison messages all in the DLQ", len(dlq_bodies) - len(accepted_in_dlq) == poison),
             ("idempotent retries returned the first order", retry_mismatches == 0),
-            ("rollup revenue = revenue of stored orders", rollup_revenue == expected_revenue),
+            ("a refused order's Idempotency-Key took its corrected order", corrections_refused == 0),
+            ("rollup revenue = revenue of stored orders, day by day", rollup_revenue == expected_revenue),
+            (
+                "the late order's day was recomputed by the rollup",
+                run.attempts[-1].response["late_days_recomputed"] == [yesterday.date().isoformat()],
+            ),
+            (
+                "a run failing every attempt reached the rollup failure queue",
+                failed_run.sent_to_failure_destination
+                and len(failed_run.attempts) == schedule.max_retries + 1
+                and len(failure_queue) == 1,
+            ),
             ("stored orders read back by their customer (GET 200)", reads.count(200) == len(reads)),
             ("another customer's order is not found (GET 404)", strangers.count(404) == len(strangers)),
             (
@@ -257,6 +315,10 @@ def run_demo(
                 and len(service.pools["ApiFunction"].invocations) == requests_sent - service.authorizers.refused_total,
             ),
             ("no call denied by IAM (each function as its role)", not any(r.denied_count for r in roles.values())),
+            (
+                "every permission a role holds was used (least privilege, failure paths walked)",
+                not any(r.never_used(service.cloud.policy_labels) for r in roles.values()),
+            ),
         ]
 
         table = Table(title="The books")
@@ -274,6 +336,10 @@ def run_demo(
             f"{consumer.stats.batches} / {consumer.stats.messages_returned}",
         )
         table.add_row("daily rollup (as scheduled for tomorrow 00:15 UTC)", json.dumps(run.attempts[-1].response))
+        table.add_row(
+            "a run with a broken Input: attempts / to the failure queue",
+            f"{len(failed_run.attempts)} / {len(failure_queue)}",
+        )
         table.add_row("MySQL connections opened (counted at the proxy)", str(connections))
         table.add_row("GetSecretValue calls", str(calls.get("secretsmanager.GetSecretValue", 0)))
         table.add_row(
