@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from local_runner.authorizer import DEFAULT_TOKEN_LIFETIME_S
+from local_runner.environment import RequestTooLargeError
 from local_runner.event_sources import DrainError
 from local_runner.mysql_server import NoMySqlError
 from local_runner.template import DEFAULT_TEMPLATE
@@ -201,7 +202,11 @@ def _serve_aws(service: Any, docker_host: str, env_json: Path) -> int:
 
 def _invoke(service: Any, logical_id: str, event: Any, trace: bool) -> int:
     print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
-    invocation = service.pool(logical_id).invoke(event)
+    try:
+        invocation = service.pool(logical_id).invoke(event)
+    except RequestTooLargeError as error:  # what `aws lambda invoke` prints for it; the function never ran
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(invocation.report_line(), file=sys.stderr)
     if trace and service.traces is not None:
         service.traces.settle()  # UDP: let the last segments land

@@ -4,9 +4,11 @@ HTTP itself is waitress's, a maintained WSGI server: request framing, keep-alive
 bodies, a bad Content-Length (400, connection closed), idle and slow clients (`channel_timeout`).
 This module is API Gateway's part: routes, the payload v2 event, the reading of the function's
 response, and API Gateway's own errors in HTTP APIs' shapes — `{"message":"Not Found"}` (404, no
-route), `Request Entity Too Large` (413, over 10 MB), `Internal Server Error` (500, the function
-failed), `Service Unavailable` (503, over the 30 s integration timeout) — and its JWT authorizers'
-`Unauthorized` (401) and `Forbidden` (403) before the function runs (local_runner/authorizer.py).
+route), `Request Header Fields Too Large` (431, request line and headers over 10,240 bytes), `Request
+Entity Too Large` (413, over 10 MB), `Internal Server Error` (500, the function failed, or Lambda
+refused an event or a response over its 6 MB), `Service Unavailable` (503, over the 30 s integration
+timeout) — and its JWT authorizers' `Unauthorized` (401) and `Forbidden` (403) before the function
+runs (local_runner/authorizer.py).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from waitress.server import BaseWSGIServer, create_server
 
 from local_runner.authorizer import LocalAuthorizers, Refusal
 from local_runner.cloud import STACK_NAME, local_names, resolve_intrinsics
-from local_runner.environment import say_once
+from local_runner.environment import RequestTooLargeError, say_once
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
 from local_runner.template import SamApplication
@@ -38,6 +40,9 @@ from local_runner.template import SamApplication
 # (AWS Compute Blog, "Handling binary data using Amazon API Gateway HTTP APIs", R. Potucek).
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs accept request bodies up to 10 MB
+# API Gateway quotas for HTTP APIs: 10,240 bytes for the request line and header values. What API Gateway
+# answers over it is not documented; here HTTP's own 431 (RFC 6585), in API Gateway's JSON shape.
+MAX_REQUEST_LINE_AND_HEADERS_BYTES = 10_240
 INTEGRATION_TIMEOUT_S = 30  # HTTP APIs' integration timeout (its maximum)
 SERVER_THREADS = 64  # one per request in flight: an invocation blocks its thread, as a client waits
 IDLE_TIMEOUT_S = 30  # a client that sends nothing (headers or body) for this long is dropped
@@ -183,6 +188,7 @@ _GATEWAY_ERRORS = {  # API Gateway's own answers for HTTP APIs, before or instea
     HTTPStatus.FORBIDDEN: "Forbidden",
     HTTPStatus.NOT_FOUND: "Not Found",
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "Request Entity Too Large",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "Request Header Fields Too Large",
     HTTPStatus.TOO_MANY_REQUESTS: "Too Many Requests",
     HTTPStatus.INTERNAL_SERVER_ERROR: "Internal Server Error",
     HTTPStatus.SERVICE_UNAVAILABLE: "Service Unavailable",
@@ -261,6 +267,10 @@ class HttpApiGateway:
 
     def _answer(self, environ: dict[str, Any], method: str, target: str) -> tuple[int, dict[str, str], bytes]:
         headers = wsgi_headers(environ)
+        request_line = f"{method} {target} {environ.get('SERVER_PROTOCOL', 'HTTP/1.1')}"
+        head_bytes = len(request_line.encode()) + sum(len(value.encode()) for value in headers.values())
+        if head_bytes > MAX_REQUEST_LINE_AND_HEADERS_BYTES:
+            return _gateway_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
         admitted = admit(self.routes, self.authorizers, method, target, headers, self.throttles)
         if not isinstance(admitted, Admitted):
             return admitted
@@ -269,7 +279,11 @@ class HttpApiGateway:
         if len(body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
         event = to_event(route, method, target, headers, body, environ.get("REMOTE_ADDR", ""), admitted.authorizer)
-        invocation = self.service.pool(route.function).invoke(event)
+        try:
+            invocation = self.service.pool(route.function).invoke(event)
+        except RequestTooLargeError as error:  # Lambda refused the event: the integration failed
+            print(f"{route.function} not invoked: {error}", file=sys.stderr)
+            return _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR)
         if invocation.duration_ms > INTEGRATION_TIMEOUT_S * 1000:
             return _gateway_error(HTTPStatus.SERVICE_UNAVAILABLE)
         if invocation.error is not None:

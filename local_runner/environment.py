@@ -82,6 +82,22 @@ class Emulation:
         return sandbox.Sandbox(host, memory_mb, throttle_init=self.throttle_init)
 
 
+# Lambda quotas: 6 MB each for a synchronous invocation's request and response. The response's bound is the
+# figure Lambda's own Function.ResponseSizeTooLarge message names.
+REQUEST_LIMIT_BYTES = 6 * 1024 * 1024
+RESPONSE_LIMIT_BYTES = 6_291_556
+
+
+class RequestTooLargeError(Exception):
+    """The Invoke API's RequestTooLargeException (HTTP 413): refused before any environment runs."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"RequestTooLargeException: Request must be smaller than {REQUEST_LIMIT_BYTES} bytes for the "
+            f"InvokeFunction operation (this one: {size} bytes)"
+        )
+
+
 @dataclass
 class Invocation:
     """What Lambda reports about one invocation."""
@@ -298,6 +314,14 @@ class ExecutionEnvironment:
         else:
             assert isinstance(message, dict)
             outcome = message
+            size = len(json.dumps(outcome.get("payload")).encode())
+            if outcome.get("error") is None and size > RESPONSE_LIMIT_BYTES:  # Lambda drops it, says why
+                outcome["error"] = {
+                    "errorType": "Function.ResponseSizeTooLarge",
+                    "errorMessage": f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
+                    f"({RESPONSE_LIMIT_BYTES} bytes).",
+                }
+                outcome["payload"] = None
         return Invocation(
             request_id=request_id,
             payload=outcome.get("payload"),
@@ -456,6 +480,10 @@ class FunctionPool:
             self._condition.notify()
 
     def invoke(self, event: Any, *, cold: bool = False) -> Invocation:
+        """A synchronous invocation; an event over Lambda's request quota raises RequestTooLargeError."""
+        size = len(json.dumps(event).encode())
+        if size > REQUEST_LIMIT_BYTES:
+            raise RequestTooLargeError(size)
         environment = self._acquire(cold)
         try:
             if environment is None:

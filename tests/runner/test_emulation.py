@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 from local_runner import sandbox
 from local_runner.build import LocalBuild, runtime_dir
-from local_runner.environment import Emulation, FunctionPool
+from local_runner.environment import (
+    REQUEST_LIMIT_BYTES,
+    RESPONSE_LIMIT_BYTES,
+    Emulation,
+    FunctionPool,
+    RequestTooLargeError,
+)
 from local_runner.template import PROJECT_ROOT, FunctionSpec, SamApplication
 from tools.check_layer import check_bytecode
 
@@ -322,3 +328,32 @@ def test_on_cgroup_v2_the_same_limits_are_written_to_its_files(tmp_path: Path):
             file.unlink()
         box.remove()
     assert not path.exists()
+
+
+# ---------------------------------------------------------------- Lambda's payload quotas
+
+
+def test_an_event_over_six_mb_is_refused_before_any_environment_runs(app: SamApplication, pools: list[FunctionPool]):
+    # GIVEN a function, and an event just over Lambda's 6 MB synchronous request quota
+    pool = make_pool(pools, app, "echo_size", 256)
+    event = {"pad": "x" * REQUEST_LIMIT_BYTES}
+
+    # WHEN it is invoked, THEN the Invoke API's RequestTooLargeException, and no environment started
+    with pytest.raises(RequestTooLargeError, match="RequestTooLargeException"):
+        pool.invoke(event)
+    assert pool.invocations == []
+
+
+def test_a_response_over_six_mb_becomes_lambdas_response_size_error(app: SamApplication, pools: list[FunctionPool]):
+    pool = make_pool(pools, app, "echo_size", 512)
+
+    # GIVEN responses either side of the quota; WHEN each is returned
+    within = pool.invoke({"bytes": RESPONSE_LIMIT_BYTES - 100})
+    over = pool.invoke({"bytes": RESPONSE_LIMIT_BYTES})
+
+    # THEN the smaller one arrives whole, the larger one is Lambda's Function.ResponseSizeTooLarge and no payload
+    assert within.error is None
+    assert len(within.payload["blob"]) == RESPONSE_LIMIT_BYTES - 100
+    assert over.payload is None
+    assert over.error is not None
+    assert over.error["errorType"] == "Function.ResponseSizeTooLarge"

@@ -163,6 +163,39 @@ def test_over_ten_mb_is_api_gateways_413_in_its_shape(port: int):
     assert raw.endswith(b'{"message": "Request Entity Too Large"}')
 
 
+NAMES = ("Host", "Authorization", "Connection")
+
+
+def test_a_request_line_and_headers_over_10240_bytes_get_a_431_before_the_authorizer(service: LocalService, port: int):
+    # GIVEN two GETs whose request line and header values are just within and just over the HTTP API quota
+    ran_before = len(service.pool("ApiFunction").invocations)
+    values = ["local", f"Bearer {token()}", "close"]
+
+    def padded_to(total: int) -> bytes:
+        pad = total - len(b"GET /orders/x HTTP/1.1") - sum(len(value.encode()) for value in values)
+        head = ["GET /orders/x HTTP/1.1", *(f"{name}: {value}" for name, value in zip(NAMES, values, strict=True))]
+        return ("\r\n".join([*head, f"X-Pad: {'p' * pad}"]) + "\r\n\r\n").encode()
+
+    within, over = padded_to(10_240), padded_to(10_241)
+
+    # WHEN each is sent, THEN the one within reaches the function (404: no such order), the other is refused
+    assert statuses(exchange(port, within)) == [404]
+    raw = exchange(port, over)
+    assert statuses(raw) == [431]
+    assert raw.endswith(b'{"message": "Request Header Fields Too Large"}')
+    assert len(service.pool("ApiFunction").invocations) == ran_before + 1
+
+
+def test_a_body_within_api_gateways_10_mb_but_over_lambdas_6_mb_is_a_500_and_the_function_never_runs(
+    service: LocalService, port: int
+):
+    ran_before = len(service.pool("ApiFunction").invocations)
+    raw = exchange(port, post(b"x" * (7 * 1024 * 1024), "Connection: close"), wait_s=30)
+    assert statuses(raw) == [500]
+    assert raw.endswith(b'{"message": "Internal Server Error"}')
+    assert len(service.pool("ApiFunction").invocations) == ran_before
+
+
 @pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "application/json; charset=UTF-8"])
 def test_json_in_any_spelling_is_accepted(port: int, content_type: str):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

@@ -44,3 +44,8 @@ def where(event, context):
     import boto3
 
     return {"boto3": boto3.__file__, "sys_path": sys.path}
+
+
+def echo_size(event, context):
+    """A response of `bytes` characters: over Lambda's 6 MB, Lambda drops it and says why."""
+    return {"blob": "x" * event.get("bytes", 0)}
