@@ -144,10 +144,6 @@ class LocalService:
     def docker_env_vars(self, docker_host: str) -> dict[str, dict[str, str]]:
         """`sam local invoke --env-vars` for functions in Docker: this moto and this MySQL, seen from a container."""
         local = self.cloud.endpoint_url.split("//")[1].split(":")[0]
-        secret_names = {
-            str(self.cloud.symbols[name]["Ref"]): f"{self.cloud.stack_name}/{name}"
-            for name in self.app.resources_of_type("AWS::SecretsManager::Secret")
-        }
         document: dict[str, dict[str, str]] = {}
         for logical_id in self.app.functions:
             variables = self.environment(logical_id)
@@ -157,8 +153,8 @@ class LocalService:
                 if key in set(self.app.functions[logical_id].raw_environment) | _LOCAL_ONLY
             }
             for key, value in list(document[logical_id].items()):
-                if value in secret_names:  # by name: a secret's ARN ends in a random suffix
-                    document[logical_id][key] = secret_names[value]
+                if ":secretsmanager:" in value and ":secret:" in value:  # by name: its ARN ends in a random suffix
+                    document[logical_id][key] = value.split(":secret:", 1)[1].rsplit("-", 1)[0]
             document[logical_id]["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon beside `sam local`
         return document
 

@@ -42,7 +42,7 @@ class _Unread(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage().splitlines()[0]
         if not message.startswith("Instantiation of GenericResource"):  # a type pycfmodel models generically
-            self.messages.append(message)
+            self.messages.append(message if len(message) < 160 else f"{message[:80]} … {message[-60:]}")
 
 
 def justifications(template: dict[str, Any]) -> dict[tuple[str, str], str]:

@@ -392,3 +392,42 @@ def test_a_deployed_pool_can_give_a_user_a_token_with_the_routes_scopes():
     outputs = sam_template()["Outputs"]
     assert {"AuthorizeUrl", "TokenUrl", "AppClientId", "Scopes"} <= set(outputs)
     assert "/oauth2/token" in outputs["TokenUrl"]["Value"]["Fn::Sub"]
+
+
+def test_the_machine_client_is_opt_in_read_only_and_signs_in_by_client_credentials_only():
+    resources, conditions = sam_template()["Resources"], sam_template()["Conditions"]
+    client = resources["OrdersMachineClient"]
+    # GIVEN the parameter off by default (Cognito bills each such client monthly)
+    assert sam_template()["Parameters"]["MachineClient"]["Default"] == "false"
+    assert conditions[client["Condition"]] == {
+        "Fn::And": [{"Condition": "CreateUserPool"}, {"Fn::Equals": [{"Ref": "MachineClient"}, "true"]}]
+    }
+    # THEN a confidential client whose only grant is client credentials, for reading
+    properties = client["Properties"]
+    assert properties["GenerateSecret"] is True
+    assert properties["AllowedOAuthFlows"] == ["client_credentials"]
+    assert properties["AllowedOAuthScopes"] == ["orders/read"]
+    assert properties["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]
+    # … that the authorizer accepts only when it exists, and whose secret the pipeline's role can name
+    audience = resources["OrdersHttpApi"]["Properties"]["Auth"]["Authorizers"]["OrdersJwt"]["JwtConfiguration"]
+    assert audience["audience"]["Fn::If"][1] == {
+        "Fn::If": [
+            "CreateMachineClient",
+            [{"Ref": "OrdersAppClient"}, {"Ref": "OrdersMachineClient"}],
+            [{"Ref": "OrdersAppClient"}],
+        ]
+    }
+    assert resources["OrdersMachineClientSecret"]["Properties"]["Name"] == {
+        "Fn::Sub": "${AWS::StackName}/machine-client"
+    }
+
+
+def test_only_dev_pays_for_the_machine_client_its_smoke_test_signs_in_with():
+    samconfig = tomllib.loads((TEMPLATE.parent / "samconfig.toml").read_text())
+    overrides = {
+        env: section["deploy"]["parameters"]["parameter_overrides"]
+        for env, section in samconfig.items()
+        if isinstance(section, dict)  # not `version`
+    }
+    assert "MachineClient=true" in overrides["default"]
+    assert "MachineClient" not in overrides["prod"]

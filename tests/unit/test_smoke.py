@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import pytest
@@ -49,13 +51,60 @@ def _payload(document: dict[str, Any]) -> StreamingBody:
     return StreamingBody(io.BytesIO(raw), len(raw))
 
 
-def _stubbed(monkeypatch: pytest.MonkeyPatch, api_url: str, get_status: int, post_status: int) -> None:
+MACHINE = {"client_id": "machine-client", "client_secret": "s3cr3t"}
+
+
+@pytest.fixture
+def cognito_and_api() -> Iterator[str]:
+    """Cognito's token endpoint (client credentials) and the API, whose authorizer knows that token only."""
+
+    class Both(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            basic = base64.b64encode(f"{MACHINE['client_id']}:{MACHINE['client_secret']}".encode()).decode()
+            granted = (
+                self.headers.get("Authorization") == f"Basic {basic}"
+                and form == {"grant_type": ["client_credentials"], "scope": ["orders/read"]}
+                and self.path == "/oauth2/token"
+            )
+            self._answer(200 if granted else 400, {"access_token": "real-token"} if granted else {})
+
+        def do_GET(self) -> None:
+            authorization = self.headers.get("Authorization")
+            self._answer(404 if authorization == "Bearer real-token" else 401, {})
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(json.dumps(body).encode())
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Both)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def _stubbed(
+    monkeypatch: pytest.MonkeyPatch, api_url: str, get_status: int, post_status: int, *, machine: str | None = None
+) -> None:
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
     lambda_client = boto3.client("lambda", region_name="us-east-1")
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
     outputs = [
         {"OutputKey": "ApiUrl", "OutputValue": api_url},
         {"OutputKey": "SchemaMigrationFunctionName", "OutputValue": "migrate-fn"},
     ]
+    with_secrets = Stubber(secrets)
+    if machine is not None:  # the stack has the machine client: its secret's name and Cognito's token URL
+        outputs += [
+            {"OutputKey": "MachineClientSecretName", "OutputValue": f"{STACK}/machine-client"},
+            {"OutputKey": "TokenUrl", "OutputValue": f"{api_url}/oauth2/token"},
+        ]
+        answer = {"SecretString": json.dumps(MACHINE | {"client_secret": machine})}
+        with_secrets.add_response("get_secret_value", answer, {"SecretId": f"{STACK}/machine-client"})
     stack = {"StackName": STACK, "CreationTime": "2026-11-24T00:00:00Z", "StackStatus": "UPDATE_COMPLETE"}
     with_cfn = Stubber(cloudformation)
     with_cfn.add_response("describe_stacks", {"Stacks": [stack | {"Outputs": outputs}]}, {"StackName": STACK})
@@ -79,7 +128,8 @@ def _stubbed(monkeypatch: pytest.MonkeyPatch, api_url: str, get_status: int, pos
         )
     with_cfn.activate()
     with_lambda.activate()
-    clients = {"cloudformation": cloudformation, "lambda": lambda_client}
+    with_secrets.activate()
+    clients = {"cloudformation": cloudformation, "lambda": lambda_client, "secretsmanager": secrets}
     monkeypatch.setattr(smoke.boto3, "client", lambda service: clients[service])
 
 
@@ -100,6 +150,25 @@ def test_a_function_that_cannot_reach_its_stores_fails_the_smoke_test(
 ):
     _stubbed(monkeypatch, guarded_api, get_status=500, post_status=500)
     assert len(smoke.smoke(STACK)) == 2
+
+
+def test_with_the_machine_client_a_real_token_gets_past_the_authorizer(
+    monkeypatch: pytest.MonkeyPatch, cognito_and_api: str
+):
+    # GIVEN a stack with the machine client, whose secret holds the credentials Cognito knows
+    _stubbed(monkeypatch, cognito_and_api, get_status=404, post_status=202, machine=MACHINE["client_secret"])
+
+    # WHEN the smoke test runs, THEN it got a token by client credentials and the GET reached the function
+    assert smoke.smoke(STACK) == []
+
+
+def test_credentials_cognito_refuses_fail_the_smoke_test(monkeypatch: pytest.MonkeyPatch, cognito_and_api: str):
+    # GIVEN the machine client's secret is stale: Cognito refuses it (400)
+    _stubbed(monkeypatch, cognito_and_api, get_status=404, post_status=202, machine="rotated-away")
+
+    # WHEN / THEN the smoke test names it rather than skip the real-token check
+    (problem,) = smoke.smoke(STACK)
+    assert problem.startswith("Cognito's token endpoint refused the machine client: 400")
 
 
 def test_no_stack_name_is_exit_2():
