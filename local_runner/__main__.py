@@ -92,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     transform.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
     transform.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
 
+    rotate = commands.add_parser(
+        "rotate-secret", help="rotate a secret once with its RotationSchedule's function, as Secrets Manager does"
+    )
+    rotate.add_argument("secret_logical_id")
+    _common(rotate)
+
     demo = commands.add_parser("demo", help="drive the whole service end to end and print the books")
     demo.add_argument("--orders", type=int, default=300)
     demo.add_argument("--poison", type=int, default=5)
@@ -175,6 +181,8 @@ def _run(args: argparse.Namespace) -> int:
         service.prepare_database()
         if args.command == "invoke":
             return _invoke(service, args.function_logical_id, read_event(args.event), args.trace)
+        if args.command == "rotate-secret":
+            return _rotate(service, args.secret_logical_id)
         if serving_aws:
             return _serve_aws(service, args.docker_host, args.write_env_json)
         from local_runner.api_server import serve_forever
@@ -198,6 +206,21 @@ def _serve_aws(service: Any, docker_host: str, env_json: Path) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
     return 0
+
+
+def _rotate(service: Any, secret: str) -> int:
+    from local_runner.rotation import STEPS, rotate
+
+    try:
+        run = rotate(service, secret)
+    except KeyError as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 2
+    for step, invocation in zip(STEPS, run.invocations, strict=False):
+        outcome = "ok" if invocation.error is None else f"failed: {invocation.error.get('errorMessage')}"
+        print(f"{secret} version {run.token}: {step} {outcome} ({invocation.duration_ms:.0f} ms)", file=sys.stderr)
+    print(f"{secret}: {'rotated' if run.completed else 'not rotated (AWSPENDING left, as Secrets Manager leaves it)'}")
+    return 0 if run.completed else 1
 
 
 def _invoke(service: Any, logical_id: str, event: Any, trace: bool) -> int:

@@ -20,7 +20,7 @@ import boto3
 from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicResolver
 from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
 
-from local_runner.aws_server import COUNTS_PATH, ERRORS_PATH
+from local_runner.aws_server import COUNTS_PATH, ERRORS_PATH, ROTATION_PATH
 from local_runner.environment import say_once
 from local_runner.iam import ADMIN_ACCESS_KEY, REPORT_PATH, TARGET_PREFIXES
 from local_runner.run_scope import RunScope
@@ -163,6 +163,13 @@ class LocalCloud:
             region_name=self.app.region,
         ).client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
 
+    def secret_rotation(self, secret: str, **change: str) -> None:
+        """What Secrets Manager does to a secret itself (local_runner/aws_server.py, `secret_rotation`)."""
+        body = json.dumps({"secret": str(self.symbols[secret]["Ref"]), **change}).encode()
+        request = urllib.request.Request(f"{self.endpoint_url}{ROTATION_PATH}", data=body, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - the local cloud
+            pass
+
     def iam_report(self) -> dict[str, RoleUsage]:
         """Per function: what its role was allowed, denied and never used (local_runner/iam.py)."""
         with urllib.request.urlopen(f"{self.endpoint_url}{REPORT_PATH}", timeout=10) as response:  # noqa: S310
@@ -194,6 +201,12 @@ class LocalCloud:
                 self._create_managed_master_secret(logical_id)
         for logical_id in self.app.functions:
             self._create_execution_role(logical_id)
+        for rotated, function in rotation_schedules(self.app).items():  # what creating the schedule does
+            self.secret_rotation(rotated, function=self._arn("lambda", f"function:{self.stack_name}-{function}"))
+            say_once(
+                f"{rotated}: rotated by {function} on a schedule in AWS, not here; "
+                f"`python -m local_runner rotate-secret {rotated}` runs one rotation as Secrets Manager does"
+            )
 
     def _create_execution_role(self, function: str) -> None:
         """The function's role as the translated template declares it, and temporary credentials of it.
@@ -310,6 +323,18 @@ class LocalCloud:
             variables["DB_TLS"] = "false"  # the local server offers no TLS; RDS Proxy requires it
         credentials = self.role_credentials.get(logical_id, ADMIN_CREDENTIALS)  # no role: a template's own Role ARN
         return variables | credentials | {"AWS_ENDPOINT_URL": self.endpoint_url}
+
+
+def rotation_schedules(app: SamApplication) -> dict[str, str]:
+    """Each RotationSchedule's secret (logical id) -> the template function that rotates it."""
+    schedules: dict[str, str] = {}
+    for schedule in app.resources_of_type("AWS::SecretsManager::RotationSchedule").values():
+        properties = schedule["Properties"]
+        function = properties.get("RotationLambdaARN", {}).get("Fn::GetAtt", [None])[0]
+        secret = properties.get("SecretId", {}).get("Ref")
+        if function in app.functions and secret:
+            schedules[secret] = function
+    return schedules
 
 
 def local_names(app: SamApplication, stack_name: str = STACK_NAME) -> dict[str, dict[str, Any]]:

@@ -2,9 +2,10 @@
 
 A few hundred orders through the HTTP API (some invalid, some refused then corrected under the same
 Idempotency-Key, some retried with it), poison messages and a late order straight into the queue, the
-queue drained by the consumer as Lambda's poller would, the daily rollup fired as the scheduler would,
-and once with a broken Input. Exits non-zero when the books do not balance: every accepted order is
-stored or in the DLQ, the rollup agrees day by day, and every permission a role holds was used.
+queue drained by the consumer as Lambda's poller would, the app user's password rotated mid-run as
+Secrets Manager would, the daily rollup fired as the scheduler would, and once with a broken Input.
+Exits non-zero when the books do not balance: every accepted order is stored or in the DLQ, the
+rollup agrees day by day, and every permission a role holds was used.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from local_runner.api_server import make_server, route_scopes
-from local_runner.cloud import RoleUsage
+from local_runner.cloud import RoleUsage, rotation_schedules
 from local_runner.environment import Invocation
 from local_runner.event_sources import Schedule, SqsEventSource
+from local_runner.rotation import rotate
 from local_runner.service import LocalService
 from local_runner.template import DEFAULT_TEMPLATE
 from local_runner.traffic import (
@@ -204,6 +206,8 @@ def run_demo(
                         if request.key:
                             first_response[request.key] = payload["order_id"]
                     progress.advance(task)
+            # The app user's password rotates now, mid-run, as Secrets Manager's schedule would rotate it.
+            rotations = [rotate(service, secret) for secret in rotation_schedules(service.app)]
             for request in (p for p in plan if p.kind == "retry"):
                 status, payload = send(request)
                 statuses[status] += 1
@@ -296,6 +300,10 @@ def run_demo(
             ("poison messages all in the DLQ", len(dlq_bodies) - len(accepted_in_dlq) == poison),
             ("idempotent retries returned the first order", retry_mismatches == 0),
             ("a refused order's Idempotency-Key took its corrected order", corrections_refused == 0),
+            (
+                "the database secrets with a rotation schedule rotated mid-run, every step",
+                bool(rotations) and all(run.completed for run in rotations),
+            ),
             ("rollup revenue = revenue of stored orders, day by day", rollup_revenue == expected_revenue),
             (
                 "the late order's day was recomputed by the rollup",

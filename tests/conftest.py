@@ -22,6 +22,7 @@ import botocore.session
 import pymysql
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
+from local_runner import moto_secrets
 from local_runner.db_proxy import CountingRelay
 from local_runner.run_scope import RunScope, stop_cleanly_on_sigterm, sweep
 from local_runner.template import PROJECT_ROOT
@@ -49,6 +50,7 @@ LAMBDA_ENV = {
 }
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.update(LAMBDA_ENV)
+moto_secrets.apply()  # the tests' moto reads AWSCURRENT after a rotation, as AWS and the local cloud do
 
 MYSQL_ADMIN = {
     "host": os.environ.get("MYSQL_HOST", "127.0.0.1"),

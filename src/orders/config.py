@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,9 @@ class Settings(BaseModel):
     db_secret_id: str = Field(alias="DB_SECRET_ID", min_length=1)
     app_db_secret_id: str | None = Field(default=None, alias="APP_DB_SECRET_ID")  # the migration's only
     db_tls: bool = Field(default=True, alias="DB_TLS")
+    # proxy: RDS Proxy's ACM certificate, which the runtime's trust store verifies; rds: the cluster's own,
+    # signed by an RDS root no public store holds (the rotation function signs in to the cluster directly).
+    db_tls_trust: Literal["proxy", "rds"] = Field(default="proxy", alias="DB_TLS_TRUST")
     db_connect_timeout_seconds: int = Field(default=3, alias="DB_CONNECT_TIMEOUT_SECONDS", gt=0)
     db_read_timeout_seconds: int = Field(default=5, alias="DB_READ_TIMEOUT_SECONDS", gt=0)
 
@@ -38,6 +42,9 @@ class Settings(BaseModel):
     batch_write_max_delay_ms: int = Field(default=1000, alias="BATCH_WRITE_MAX_DELAY_MS", ge=0)
     rollup_query_page_size: int = Field(default=500, alias="ROLLUP_QUERY_PAGE_SIZE", ge=1, le=1000)
     idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
+    # The rotation function's: new passwords as the secret's GenerateSecretString made the first.
+    password_length: int = Field(default=32, alias="PASSWORD_LENGTH", ge=16, le=4096)
+    password_exclude_characters: str = Field(default="", alias="PASSWORD_EXCLUDE_CHARACTERS")
 
 
 class TracingSettings(BaseModel):

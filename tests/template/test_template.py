@@ -50,11 +50,20 @@ def functions() -> dict[str, dict[str, Any]]:
     return resources_of(cloudformation(), "AWS::Lambda::Function")
 
 
-def test_there_are_the_four_functions():
-    assert set(functions()) == {"ApiFunction", "OrdersConsumer", "DailyRollupFunction", "SchemaMigrationFunction"}
+FUNCTIONS = [
+    "ApiFunction",
+    "OrdersConsumer",
+    "DailyRollupFunction",
+    "SchemaMigrationFunction",
+    "AppSecretRotationFunction",
+]
 
 
-@pytest.mark.parametrize("name", ["ApiFunction", "OrdersConsumer", "DailyRollupFunction", "SchemaMigrationFunction"])
+def test_there_are_the_five_functions():
+    assert set(functions()) == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_every_function_is_python313_arm64_traced_with_the_layer(name: str):
     properties = functions()[name]["Properties"]
     assert properties["Runtime"] == "python3.13"
@@ -182,7 +191,20 @@ def test_each_samconfig_environment_picks_a_strategy():
 
 def test_the_http_api_routes_reach_the_live_alias():
     permissions = resources_of(cloudformation(), "AWS::Lambda::Permission").values()
-    assert {json.dumps(p["Properties"]["FunctionName"]) for p in permissions} == {'{"Ref": "ApiFunctionAliaslive"}'}
+    invoked_by_the_api = [p for p in permissions if p["Properties"]["Principal"] == "apigateway.amazonaws.com"]
+    assert {json.dumps(p["Properties"]["FunctionName"]) for p in invoked_by_the_api} == {
+        '{"Ref": "ApiFunctionAliaslive"}'
+    }
+
+
+def test_only_secrets_manager_invokes_the_rotation_function_and_only_for_its_secret():
+    permissions = resources_of(cloudformation(), "AWS::Lambda::Permission")
+    rotation = permissions["AppSecretRotationPermission"]["Properties"]
+    assert rotation["Principal"] == "secretsmanager.amazonaws.com"
+    assert rotation["SourceArn"] == {"Ref": "AppDatabaseSecret"}
+    schedule = cloudformation()["Resources"]["AppDatabaseSecretRotation"]["Properties"]
+    assert schedule["RotationLambdaARN"] == {"Fn::GetAtt": ["AppSecretRotationFunction", "Arn"]}
+    assert schedule["RotateImmediatelyOnUpdate"] is False  # the app user exists only after the migration
 
 
 def _statements(template: dict[str, Any]):
@@ -224,6 +246,7 @@ def test_each_role_reads_only_the_database_secrets_it_needs():
         "DailyRollupFunctionRole": {"AppDatabaseSecret"},
         "SchemaMigrationFunctionRole": {"master secret", "AppDatabaseSecret"},  # master, to create the app user
         "DatabaseProxyRole": {"master secret", "AppDatabaseSecret"},  # the proxy signs in as either
+        "AppSecretRotationFunctionRole": {"AppDatabaseSecret"},  # the one secret it rotates
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import pymysql
@@ -40,18 +41,49 @@ if TYPE_CHECKING:
     Connection = _Connection[DictCursor]
 
 
+RDS_ROOTS = Path(__file__).with_name("rds-ca-g1.pem")  # tools/rds_ca.py writes it
+
+
 @functools.cache
-def tls_context() -> ssl.SSLContext:
+def tls_context(trust: str = "proxy") -> ssl.SSLContext:
     """Built once: PyMySQL >= 1.2 otherwise builds a new context (loading the CA store) on every connect.
 
-    RDS Proxy presents an ACM certificate, which the runtime's default trust store verifies.
+    RDS Proxy presents an ACM certificate, which the runtime's default trust store verifies; the
+    cluster itself presents one of its region's RDS root, which only RDS's own bundle holds.
     """
-    return ssl.create_default_context()
+    return ssl.create_default_context(cafile=str(RDS_ROOTS) if trust == "rds" else None)
 
 
 def database_tls() -> ssl.SSLContext | None:
     """The TLS context this environment's connections use; None where the settings turn TLS off."""
-    return tls_context() if get_settings().db_tls else None
+    settings = get_settings()
+    return tls_context(settings.db_tls_trust) if settings.db_tls else None
+
+
+def sign_in(settings: Settings, username: str, password: str) -> Connection:
+    """A connection as `username`, uncached and unpooled: for checking credentials, not for work."""
+    return pymysql.connect(
+        host=settings.db_host,
+        port=settings.db_port,
+        user=username,
+        password=password,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        read_timeout=settings.db_read_timeout_seconds,
+        charset="utf8mb4",
+        cursorclass=DictCursor,
+        ssl=tls_context(settings.db_tls_trust) if settings.db_tls else None,
+        ssl_disabled=not settings.db_tls,
+    )
+
+
+def set_own_password(connection: Connection, password: str) -> None:
+    """The signed-in user changes its own password: no privilege needed, in either dialect."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT VERSION() AS version")
+        row = cursor.fetchone()
+        mariadb = row is not None and "mariadb" in str(row["version"]).lower()
+        # MySQL 8 (Aurora MySQL 3) takes the password itself; MariaDB wants PASSWORD(), which MySQL 8 removed.
+        cursor.execute("SET PASSWORD = PASSWORD(%s)" if mariadb else "SET PASSWORD = %s", (password,))
 
 
 class Database:
@@ -138,7 +170,7 @@ class Database:
             autocommit=True,  # reads end their transaction at once, so the proxy can multiplex freely
             charset="utf8mb4",
             cursorclass=DictCursor,
-            ssl=tls_context() if settings.db_tls else None,  # the one context database_tls() primes
+            ssl=tls_context(settings.db_tls_trust) if settings.db_tls else None,  # database_tls() primes it
             ssl_disabled=not settings.db_tls,  # off only where the server has no TLS, e.g. a local MySQL
         )
 

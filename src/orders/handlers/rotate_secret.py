@@ -1,0 +1,91 @@
+"""AppSecretRotationFunction: rotates the app user's MySQL password, Secrets Manager's four steps, single user.
+
+The user signs in and changes its own password, directly on the cluster: RDS Proxy knows only the
+current password, so it could not test the new one. The functions' next connection through the proxy
+is refused the old password and reads the secret again (orders/adapters/mysql.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pymysql
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pymysql.constants import ER
+
+from orders.adapters import secret_versions
+from orders.adapters.aws_clients import prime, secretsmanager_client
+from orders.adapters.mysql import database_tls, set_own_password, sign_in
+from orders.config import Settings, get_settings
+from orders.logic.rotation import CURRENT, RotationRefusedError, RotationRequest, has_work
+from orders.observability import logger
+
+prime(get_settings, secretsmanager_client, database_tls)  # INIT runs at full CPU
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> None:
+    request = RotationRequest.model_validate(event)
+    enabled, stages = secret_versions.versions(request.secret_id)
+    if not has_work(stages, request.token, rotation_enabled=enabled):
+        logger.info("version already current", step=request.step, version=request.token)
+        return
+    settings = get_settings()
+    if request.step == "createSecret":
+        _create(settings, request)
+    elif request.step == "setSecret":
+        _set(settings, request)
+    elif request.step == "testSecret":
+        _test(settings, request)
+    else:
+        secret_versions.promote(request.secret_id, request.token, stages)
+    logger.info("rotation step done", step=request.step, version=request.token)
+
+
+def _create(settings: Settings, request: RotationRequest) -> None:
+    """A pending version: the current one with a new password (again the same if this step is retried)."""
+    if secret_versions.pending(request.secret_id, request.token) is not None:
+        return
+    document = secret_versions.value(request.secret_id, CURRENT)
+    document["password"] = secret_versions.random_password(
+        settings.password_length, settings.password_exclude_characters
+    )
+    secret_versions.put_pending(request.secret_id, request.token, document)
+
+
+def _set(settings: Settings, request: RotationRequest) -> None:
+    """The database takes the pending password — unless it already has it (a retried step)."""
+    new = _required(secret_versions.pending(request.secret_id, request.token), request)
+    if _signs_in(settings, new):
+        return
+    old = secret_versions.value(request.secret_id, CURRENT)
+    if old["username"] != new["username"]:
+        raise RotationRefusedError("the pending version names another user: single-user rotation changes none")
+    connection = sign_in(settings, old["username"], old["password"])
+    try:
+        set_own_password(connection, new["password"])
+    finally:
+        connection.close()
+
+
+def _test(settings: Settings, request: RotationRequest) -> None:
+    new = _required(secret_versions.pending(request.secret_id, request.token), request)
+    if not _signs_in(settings, new):
+        raise RotationRefusedError("the pending password does not sign in")
+
+
+def _signs_in(settings: Settings, document: dict[str, Any]) -> bool:
+    try:
+        connection = sign_in(settings, document["username"], document["password"])
+    except pymysql.err.OperationalError as error:
+        if error.args[0] != ER.ACCESS_DENIED_ERROR:
+            raise  # unreachable or broken: not an answer about the password
+        return False
+    connection.close()
+    return True
+
+
+def _required(document: dict[str, Any] | None, request: RotationRequest) -> dict[str, Any]:
+    if document is None:
+        raise RotationRefusedError(f"{request.step}: no pending version {request.token} (createSecret first)")
+    return document

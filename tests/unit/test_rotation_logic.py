@@ -1,0 +1,34 @@
+"""Secrets Manager's rotation protocol, the pure part: which requests have work, which are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from orders.logic.rotation import RotationRefusedError, current_version, has_work
+
+VERSIONS = {"old": ["AWSCURRENT"], "new": ["AWSPENDING"], "older": ["AWSPREVIOUS"]}
+
+
+def test_a_pending_version_has_work():
+    assert has_work(VERSIONS, "new", rotation_enabled=True) is True
+
+
+def test_a_version_already_current_has_none_a_repeated_finish_changes_nothing():
+    assert has_work(VERSIONS, "old", rotation_enabled=True) is False
+
+
+@pytest.mark.parametrize(
+    ("token", "enabled", "reason"),
+    [
+        ("new", False, "rotation is not enabled"),
+        ("unknown", True, "is not a version of this secret"),
+        ("older", True, "is not staged AWSPENDING"),
+    ],
+)
+def test_a_request_that_does_not_fit_the_versions_is_refused(token: str, enabled: bool, reason: str):
+    with pytest.raises(RotationRefusedError, match=reason):
+        has_work(VERSIONS, token, rotation_enabled=enabled)
+
+
+def test_the_current_version_is_the_one_staged_current():
+    assert current_version(VERSIONS) == "old"
