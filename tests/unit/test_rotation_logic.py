@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orders.logic.rotation import RotationRefusedError, current_version, has_work
+from orders.logic.rotation import RotationRefusedError, current_version, has_work, new_password
 
 VERSIONS = {"old": ["AWSCURRENT"], "new": ["AWSPENDING"], "older": ["AWSPREVIOUS"]}
 
@@ -32,3 +32,12 @@ def test_a_request_that_does_not_fit_the_versions_is_refused(token: str, enabled
 
 def test_the_current_version_is_the_one_staged_current():
     assert current_version(VERSIONS) == "old"
+
+
+def test_a_new_password_has_the_length_asked_and_none_of_the_excluded_characters():
+    excluded = "\"@/\\' "
+    passwords = {new_password(32, excluded) for _ in range(50)}
+    assert len(passwords) == 50  # never the same twice
+    for password in passwords:
+        assert len(password) == 32
+        assert not set(password) & set(excluded)

@@ -45,13 +45,6 @@ def put_pending(secret_id: str, token: str, document: dict[str, Any]) -> None:
     )
 
 
-def random_password(length: int, exclude_characters: str) -> str:
-    response = secretsmanager_client().get_random_password(
-        PasswordLength=length, ExcludeCharacters=exclude_characters, ExcludePunctuation=False
-    )
-    return str(response["RandomPassword"])
-
-
 def promote(secret_id: str, token: str, stages: dict[str, list[str]]) -> None:
     """The pending version becomes current; the one it replaces becomes AWSPREVIOUS (Secrets Manager does that)."""
     secretsmanager_client().update_secret_version_stage(

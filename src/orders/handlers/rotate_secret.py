@@ -17,7 +17,7 @@ from orders.adapters import secret_versions
 from orders.adapters.aws_clients import prime, secretsmanager_client
 from orders.adapters.mysql import database_tls, set_own_password, sign_in
 from orders.config import Settings, get_settings
-from orders.logic.rotation import CURRENT, RotationRefusedError, RotationRequest, has_work
+from orders.logic.rotation import CURRENT, RotationRefusedError, RotationRequest, has_work, new_password
 from orders.observability import logger
 
 prime(get_settings, secretsmanager_client, database_tls)  # INIT runs at full CPU
@@ -47,9 +47,7 @@ def _create(settings: Settings, request: RotationRequest) -> None:
     if secret_versions.pending(request.secret_id, request.token) is not None:
         return
     document = secret_versions.value(request.secret_id, CURRENT)
-    document["password"] = secret_versions.random_password(
-        settings.password_length, settings.password_exclude_characters
-    )
+    document["password"] = new_password(settings.password_length, settings.password_exclude_characters)
     secret_versions.put_pending(request.secret_id, request.token, document)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -40,3 +42,14 @@ def has_work(versions: Mapping[str, Sequence[str]], token: str, *, rotation_enab
 
 def current_version(versions: Mapping[str, Sequence[str]]) -> str:
     return next(version for version, stages in versions.items() if CURRENT in stages)
+
+
+# What GetRandomPassword draws from by default: letters, digits and punctuation (no space).
+_ALPHABET = string.ascii_letters + string.digits + string.punctuation
+
+
+def new_password(length: int, exclude_characters: str) -> str:
+    """A password from the OS's CSPRNG, as GenerateSecretString made the first: no API call, no permission
+    (GetRandomPassword takes no resource, so granting it means granting it on "*")."""
+    alphabet = [character for character in _ALPHABET if character not in exclude_characters]
+    return "".join(secrets.choice(alphabet) for _ in range(length))
