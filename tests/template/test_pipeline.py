@@ -18,13 +18,15 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ROLE_TEMPLATE = cfn_yaml.load(str(ROOT / "pipeline" / "github-oidc-role.yaml"))
 
 
+def _workflows() -> list[dict[str, Any]]:
+    assert WORKFLOWS, "no workflow in .github/workflows"
+    return [yaml.safe_load(workflow.read_text()) for workflow in WORKFLOWS]
+
+
 def _steps() -> list[dict[str, Any]]:
-    return [
-        step
-        for workflow in WORKFLOWS
-        for job in yaml.safe_load(workflow.read_text())["jobs"].values()
-        for step in job.get("steps", [])
-    ]
+    found = [step for document in _workflows() for job in document["jobs"].values() for step in job.get("steps", [])]
+    assert found, "the workflows have no steps"
+    return found
 
 
 def test_every_action_is_pinned_to_a_full_commit_sha():
@@ -34,19 +36,23 @@ def test_every_action_is_pinned_to_a_full_commit_sha():
 
 
 def test_only_deploy_jobs_get_an_oidc_token_and_pull_requests_never_deploy():
-    for workflow in WORKFLOWS:
-        document = yaml.safe_load(workflow.read_text())
+    deploying = 0
+    for document in _workflows():
         assert "id-token" not in document.get("permissions", {})  # not workflow-wide
         for name, job in document["jobs"].items():
             if job.get("permissions", {}).get("id-token") == "write":
+                deploying += 1
                 assert job.get("environment"), f"{name}: an OIDC token only in an environment the role trusts"
                 assert "github.event_name == 'push'" in job["if"], f"{name}: never on a pull request"
+    assert deploying, "no deploy job found to check"
 
 
 def _statements(resource: str) -> list[dict[str, Any]]:
     properties = ROLE_TEMPLATE["Resources"][resource]["Properties"]
     documents = [p["PolicyDocument"] for p in properties.get("Policies", [])] or [properties["PolicyDocument"]]
-    return [statement for document in documents for statement in document["Statement"]]
+    found = [statement for document in documents for statement in document["Statement"]]
+    assert found, f"{resource} has no statement"
+    return found
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
@@ -101,6 +107,7 @@ ROLE_WRITES = {
 def test_the_execution_role_writes_roles_only_with_the_boundary_and_only_its_environments():
     statements = _statements("CloudFormationExecutionRole")
     allowed = [s for s in statements if s["Effect"] == "Allow"]
+    assert any(set(_actions(s)) & ROLE_WRITES for s in allowed), "no role-writing statement found to check"
     for statement in allowed:
         actions = set(_actions(statement))
         assert not {a for a in actions if a in {"iam:*", "*"}}, statement.get("Sid")
@@ -127,7 +134,9 @@ def _service_roles(boundary_name: str) -> dict[str, dict[str, Any]]:
     from local_runner.template import SamApplication
 
     app = SamApplication(parameter_overrides={"PermissionsBoundaryName": boundary_name})
-    return app.resources_of_type("AWS::IAM::Role")
+    roles = app.resources_of_type("AWS::IAM::Role")
+    assert len(roles) > len(app.functions), "a role per function, and the proxy's"
+    return roles
 
 
 def test_every_role_of_the_service_stack_carries_the_pipelines_boundary():

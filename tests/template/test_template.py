@@ -39,11 +39,14 @@ def cloudformation() -> dict[str, Any]:
 
 
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
+    """The template's resources of one type; none found fails, so no test passes on an empty loop."""
+    found = {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
+    assert found, f"no {resource_type} in the template"
+    return found
 
 
 def _resources_of_type(resource_type: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in cloudformation()["Resources"].items() if r["Type"] == resource_type}
+    return resources_of(cloudformation(), resource_type)
 
 
 def functions() -> dict[str, dict[str, Any]]:
@@ -207,12 +210,16 @@ def test_only_secrets_manager_invokes_the_rotation_function_and_only_for_its_sec
     assert schedule["RotateImmediatelyOnUpdate"] is False  # the app user exists only after the migration
 
 
-def _statements(template: dict[str, Any]):
-    for name, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::IAM::Role":
-            for policy in resource["Properties"].get("Policies", []):
-                for statement in policy["PolicyDocument"]["Statement"]:
-                    yield name, statement
+def _statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(role, statement) for every inline statement of every role; none found fails."""
+    found = [
+        (name, statement)
+        for name, resource in resources_of(template, "AWS::IAM::Role").items()
+        for policy in resource["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    assert len(found) >= len(FUNCTIONS), "fewer statements than functions: did the template change shape?"
+    return found
 
 
 def test_no_iam_statement_grants_a_wildcard_action():
@@ -316,9 +323,14 @@ def test_queues_and_tables_are_encrypted_and_logs_expire():
 
 
 def test_every_scanner_skip_says_why():
-    for name, resource in sam_template()["Resources"].items():
-        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
-            assert len(skip.get("comment", "")) > 20, f"{name} skips {skip['id']} without a reason"
+    skips = [
+        (name, skip)
+        for name, resource in sam_template()["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips, "no checkov skip found: has the Metadata layout changed?"
+    for name, skip in skips:
+        assert len(skip.get("comment", "")) > 20, f"{name} skips {skip['id']} without a reason"
 
 
 def test_singleton_functions_are_capped_at_one():
