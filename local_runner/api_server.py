@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from waitress.server import BaseWSGIServer, create_server
 
 from local_runner.authorizer import LocalAuthorizers, Refusal
-from local_runner.cloud import STACK_NAME, local_names, resolve_intrinsics
+from local_runner.cloud import ACCOUNT_ID, STACK_NAME, local_names, resolve_intrinsics
 from local_runner.environment import RequestTooLargeError, say_once
 from local_runner.event_sources import SqsEventSource
 from local_runner.service import LocalService
@@ -138,7 +138,7 @@ def to_event(
         "rawQueryString": url.query,
         "headers": headers,
         "requestContext": {
-            "accountId": "123456789012",
+            "accountId": ACCOUNT_ID,
             "apiId": "local",
             "domainName": headers.get("host", "localhost"),
             "domainPrefix": "local",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicResolver
 from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
 
@@ -26,7 +27,7 @@ from local_runner.iam import ADMIN_ACCESS_KEY, REPORT_PATH, TARGET_PREFIXES
 from local_runner.run_scope import RunScope
 from local_runner.template import PROJECT_ROOT, SamApplication
 
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = DEFAULT_ACCOUNT_ID  # the account moto's backends (and so every ARN the local cloud makes) are in
 STACK_NAME = "orders-local"  # local resources are named "<stack>-<LogicalId>", as the names CloudFormation gives
 LOCAL_SERVICES = set(TARGET_PREFIXES.values())  # what the functions call; IAM judges each call
 # The runner's own calls (provisioning, the event sources' emulation devices, tests' inspection):

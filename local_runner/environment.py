@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from moto.core.models import DEFAULT_ACCOUNT_ID
+
 from local_runner import sandbox
 from local_runner.build import runtime_dir
 from local_runner.template import FunctionSpec
@@ -219,7 +221,7 @@ class ExecutionEnvironment:
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "LAMBDA_RUNTIME_DIR": str(runtime),  # the runtime's own packages (boto3, botocore, …)
             "_HANDLER": spec.handler,
-            "LOCAL_FUNCTION_ARN": f"arn:aws:lambda:us-east-1:123456789012:function:{spec.logical_id}",
+            "LOCAL_FUNCTION_ARN": f"arn:aws:lambda:us-east-1:{DEFAULT_ACCOUNT_ID}:function:{spec.logical_id}",
             "LOCAL_LAYER_PATHS": ":".join(str(p) for p in layer_paths),  # /opt/python on Lambda
         }
         env.update(environment)

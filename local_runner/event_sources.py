@@ -322,7 +322,7 @@ class Schedule:
                 "timestamp": dt.datetime.now(dt.UTC).isoformat(),
                 "requestContext": {
                     "requestId": attempts[-1].request_id,
-                    "functionArn": f"arn:aws:lambda:{self.service.app.region}:123456789012:function:{self.logical_id}",
+                    "functionArn": f"arn:aws:lambda:{self.service.app.region}:{ACCOUNT_ID}:function:{self.logical_id}",
                     "condition": "RetriesExhausted",
                     "approximateInvokeCount": len(attempts),
                 },
