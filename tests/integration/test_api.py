@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from tools import openapi
 
 from orders.adapters.orders_table import to_item
 from orders.handlers import api
@@ -240,7 +241,7 @@ def test_the_contract_names_each_routes_scope_as_the_template_does_and_no_custom
     from local_runner.template import SamApplication
 
     # GIVEN the OpenAPI document and the template's routes
-    document = api.openapi_document()
+    document = openapi.openapi_document()
     routes = http_api_routes(SamApplication())
     # THEN every route's operation asks for the template's authorizer and scopes, and documents its 401/403
     for route in routes:

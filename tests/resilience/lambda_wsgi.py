@@ -15,6 +15,7 @@ from typing import Any
 from local_runner.api_server import Admitted, admit, from_result, http_api_routes, to_event, wsgi_headers
 from local_runner.authorizer import LocalAuthorizers
 from local_runner.template import SamApplication
+from tools import openapi
 
 from orders.handlers import api
 from tests.factories import FakeLambdaContext
@@ -29,7 +30,11 @@ FUZZER_TOKEN = signed_in_token("c-fuzz")  # what Schemathesis authenticates with
 def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     path, method = environ.get("PATH_INFO", "/"), environ["REQUEST_METHOD"]
     if path == "/openapi.json":
-        status, headers, body = 200, {"content-type": "application/json"}, json.dumps(api.openapi_document()).encode()
+        status, headers, body = (
+            200,
+            {"content-type": "application/json"},
+            json.dumps(openapi.openapi_document()).encode(),
+        )
     else:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""

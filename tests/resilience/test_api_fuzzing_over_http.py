@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from tools import openapi
 
-from orders.handlers import api
 from tests.resilience.lambda_wsgi import FUZZER_TOKEN
 from tests.start_api import running_start_api
 
@@ -28,7 +28,7 @@ EXAMPLES_PER_OPERATION = 300
 def test_schemathesis_finds_nothing_with_every_check_and_the_stateful_phase(tmp_path: Path):
     # GIVEN start-api, as a user runs it, and the API's published contract
     contract = tmp_path / "openapi.json"
-    contract.write_text(json.dumps(api.openapi_document()))
+    contract.write_text(json.dumps(openapi.openapi_document()))
     with running_start_api() as port:
         # WHEN Schemathesis runs everything it has against it
         st = Path(sys.executable).with_name("st")

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
@@ -225,30 +224,6 @@ def _raw_error(refused: RequestRefused) -> dict[str, Any]:
         ),
         "isBase64Encoded": False,
     }
-
-
-def openapi_document() -> dict[str, Any]:
-    """The API's contract: Powertools' document without the 422 it adds to every validated route.
-
-    Request validation errors are this API's 400 (invalid_request above); a 422 stays only where a
-    route documents its own (POST: orders that cannot be priced). Not called at run time.
-    """
-    bearer = HTTPBearer(
-        bearerFormat="JWT", description="An access token of the API's issuer (template.yaml, OrdersJwt)"
-    )
-    document: dict[str, Any] = json.loads(
-        app.get_openapi_json_schema(title="Orders API", version="1.0.0", security_schemes={JWT_SCHEME: bearer})
-    )
-    for operation in (op for operations in document["paths"].values() for op in operations.values()):
-        if operation["responses"].get("422", {}).get("description") == "Validation Error":
-            del operation["responses"]["422"]
-    schemas = document.get("components", {}).get("schemas", {})
-    unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in json.dumps(document)]
-    while unused:  # what only those 422s referred to, and what only that referred to
-        for name in unused:
-            del schemas[name]
-        unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in json.dumps(document)]
-    return document
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
