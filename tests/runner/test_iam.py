@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from local_runner.__main__ import main as runner_main
 from local_runner.event_sources import DrainError, Schedule, SqsEventSource
 from local_runner.iam import Check, ParsedRequest, Statement, checks_for, evaluate
+from local_runner.rotation import rotate
 from local_runner.service import LocalService
 from local_runner.template import SamApplication
 from local_runner.traffic import get_order_status, post_order, random_order
@@ -221,11 +222,17 @@ def _migration_work(service: LocalService) -> list[str]:
     return [] if invocation.error is None else [f"migration: {invocation.error}"]
 
 
+def _rotation_work(service: LocalService) -> list[str]:
+    run = rotate(service, "AppDatabaseSecret")
+    return [] if run.completed else [f"rotation: {[i.error for i in run.invocations if i.error]}"]
+
+
 WORK: dict[str, Callable[[LocalService], list[str]]] = {
     "ApiFunction": _api_work,
     "OrdersConsumer": _consumer_work,
     "DailyRollupFunction": _rollup_work,
     "SchemaMigrationFunction": _migration_work,
+    "AppSecretRotationFunction": _rotation_work,
 }
 
 
@@ -262,9 +269,9 @@ def test_the_books_list_allowed_actions_that_nothing_used(service: LocalService)
     labels = service.cloud.policy_labels
     unused = service.cloud.iam_report()["ApiFunction"].never_used(labels)
     # the orders table's one statement grants GetItem, which GET uses; the idempotency statement keeps
-    # GetItem and DeleteItem, which Powertools needs only on its failure paths (named unused here)
+    # DeleteItem, which Powertools needs only on its failure path (named unused here; the demo walks it)
     assert "Policies[1] Statement" not in unused
-    assert set(unused.get("Policies[2] Statement", [])) <= {"dynamodb:GetItem", "dynamodb:DeleteItem"}
+    assert set(unused.get("Policies[2] Statement", [])) <= {"dynamodb:DeleteItem"}
     report = service.cloud.iam_report()["ApiFunction"]
     assert report.calls.get("sqs:SendMessage", 0) > 0  # its explicit statement grants exactly what it uses
     assert "sqs:SendMessage" not in unused.get("Policies[0] Statement", [])
