@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from local_runner.app_config import AppConfigError
 from local_runner.authorizer import DEFAULT_TOKEN_LIFETIME_S
 from local_runner.environment import RequestTooLargeError
 from local_runner.event_sources import DrainError
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except NoMySqlError as error:
+    except (NoMySqlError, AppConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except DrainError as error:  # the consumer left work behind: the books cannot balance

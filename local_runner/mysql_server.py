@@ -17,9 +17,6 @@ import pymysql
 from local_runner.cloud import DatabaseEndpoint
 from local_runner.environment import say_once
 from local_runner.run_scope import RunScope, sweep
-from local_runner.template import PROJECT_ROOT
-
-SEED_SQL = PROJECT_ROOT / "db" / "seed_catalog.sql"
 
 
 class NoMySqlError(RuntimeError):
@@ -144,9 +141,10 @@ class LocalMySql:
             tls=self.offers_tls(),
         )
 
-    def seed_catalog(self, database: str) -> None:
+    def load_sql(self, database: str, path: Path) -> None:
+        """An application's seed file, run in this run's database as one statement."""
         self.execute(f"USE `{database}`")
-        self.execute(SEED_SQL.read_text())
+        self.execute(path.read_text())
 
     def close(self) -> None:
         """Drop what this run made (its lock goes with the connection), then stop a server we started."""

@@ -1,4 +1,4 @@
-"""The orders service running locally: MySQL, moto provisioned from the template, function pools."""
+"""A SAM application running locally: MySQL, moto provisioned from the template, function pools."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from local_runner.app_config import AppConfig
 from local_runner.authorizer import LocalAuthorizers
 from local_runner.build import LocalBuild
 from local_runner.cloud import LocalCloud
@@ -18,7 +19,6 @@ from local_runner.run_scope import stop_cleanly_on_sigterm
 from local_runner.template import DEFAULT_TEMPLATE, SamApplication
 from local_runner.xray import TraceCollector
 
-_HOST_BEARING = {"AWS_ENDPOINT_URL", "ORDERS_QUEUE_URL", "DB_HOST"}
 _LOCAL_ONLY = {
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
@@ -67,6 +67,7 @@ class LocalService:
         self._pools_lock = threading.Lock()
 
     def _start(self, template: Path, parameter_overrides: dict[str, str] | None, aws_host: str, aws_port: int) -> None:
+        self.config = AppConfig.beside(template)
         self.app = SamApplication(template, parameter_overrides)
         if "DatabaseName" not in self.app.parameter_overrides:  # this run's own, unless chosen on purpose
             default = self.app.parameters.get("DatabaseName") or "db"
@@ -134,12 +135,14 @@ class LocalService:
         return int(reserved) if reserved else DEFAULT_MAX_ENVIRONMENTS
 
     def prepare_database(self, seed: bool = True) -> None:
-        """Run the schema migration as it runs after a deploy, then load the demo catalog."""
-        invocation = self.pool("SchemaMigrationFunction").invoke({})
-        if invocation.error:
-            raise RuntimeError(f"schema migration failed: {invocation.error}")
-        if seed:
-            self.mysql.seed_catalog(self.database.database)
+        """What the application says runs after start (`[tool.local-runner]`, local_runner/app_config.py):
+        its functions invoked in order (a deploy's migration), then its SQL loaded into this run's database."""
+        for function in self.config.after_start:
+            invocation = self.pool(function).invoke({})
+            if invocation.error:
+                raise RuntimeError(f"{function}, run after start, failed: {invocation.error}")
+        for sql in self.config.seed_sql if seed else ():
+            self.mysql.load_sql(self.database.database, sql)
 
     def docker_env_vars(self, docker_host: str) -> dict[str, dict[str, str]]:
         """`sam local invoke --env-vars` for functions in Docker: this moto and this MySQL, seen from a container."""
@@ -148,7 +151,7 @@ class LocalService:
         for logical_id in self.app.functions:
             variables = self.environment(logical_id)
             document[logical_id] = {
-                key: value.replace(local, docker_host) if key in _HOST_BEARING else value
+                key: value.replace(local, docker_host)  # a variable that holds the local address carries a host
                 for key, value in variables.items()
                 if key in set(self.app.functions[logical_id].raw_environment) | _LOCAL_ONLY
             }

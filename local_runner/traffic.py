@@ -5,24 +5,32 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import re
 from typing import Any
 
 from local_runner.api_server import route_scopes
+from local_runner.app_config import AppConfig
 from local_runner.service import LocalService
+from local_runner.template import DEFAULT_TEMPLATE
 
 # The stage's route throttling (100/s, burst 200 by default) would turn part of a run's burst into 429s:
 # the demo, chaos and load runs exercise the service behind the gateway, so they lift it through the
 # template's parameters (start-api applies the template's own; tests/runner/test_http_api.py checks the 429).
 UNTHROTTLED = {"ApiThrottlingRateLimit": "1000000", "ApiThrottlingBurstLimit": "1000000"}
 
-CATALOG = {  # db/seed_catalog.sql, active SKUs and their per-order limits
-    "COFFEE-BEANS-1KG": 20,
-    "FILTER-PAPER-100": 50,
-    "MUG-CERAMIC-350ML": 12,
-    "GRINDER-BURR": 2,
-    "KETTLE-GOOSENECK": 3,
-    "SCALE-01G": 5,
-}
+# A catalog row of the seed data: ('SKU', 'name', unit_price_cents, max_quantity, active).
+_SEED_ROW = re.compile(
+    r"\(\s*'(?P<sku>[A-Z0-9-]+)'\s*,\s*'(?:[^']|'')*'\s*,\s*\d+\s*,"  # sku, name, unit price
+    r"\s*(?P<max>\d+)\s*,\s*(?P<active>TRUE|FALSE)\s*\)"  # max quantity, active
+)
+
+
+def seed_catalog(sql: str) -> dict[str, int]:
+    """The active SKUs of a seed file and their per-order limits: what the demo's orders may ask for."""
+    return {row["sku"]: int(row["max"]) for row in _SEED_ROW.finditer(sql) if row["active"] == "TRUE"}
+
+
+CATALOG = seed_catalog("".join(path.read_text() for path in AppConfig.beside(DEFAULT_TEMPLATE).seed_sql))
 CUSTOMERS = 60  # cust-0001 … cust-0060, each with its own token
 
 

@@ -133,7 +133,7 @@ class MySqlAdmin:
 
 @pytest.fixture(scope="session")
 def mysql_server() -> Iterator[MySqlAdmin]:
-    from orders.adapters.catalog import schema_statements
+    from orders.adapters.schema import schema_statements
 
     stop_cleanly_on_sigterm()  # the teardown below drops what the session made
     admin = MySqlAdmin()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orders.adapters.catalog import schema_statements
 from orders.adapters.orders_table import from_item, to_item
+from orders.adapters.schema import schema_statements
 from orders.models import Order
 from tests.factories import order_message
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orders.adapters.catalog import apply_schema, ensure_app_user
 from orders.adapters.mysql import get_database
+from orders.adapters.schema import apply_schema, ensure_app_user
 from orders.adapters.secrets import get_db_credentials
 from orders.config import get_settings
 from orders.observability import logger

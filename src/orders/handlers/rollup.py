@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders.adapters.aws_clients import dynamodb_client, prime, secretsmanager_client
-from orders.adapters.catalog import upsert_daily_totals
+from orders.adapters.daily_totals import upsert_daily_totals
 from orders.adapters.late_days import clear_late_day, late_days
 from orders.adapters.mysql import database_tls, get_database
 from orders.adapters.orders_table import orders_for_date
