@@ -94,6 +94,7 @@ def test_the_cli_answers_bad_input_with_one_line_and_exit_2(arguments: list[str]
 
 
 @pytest.mark.integration
+@pytest.mark.timing  # at its end: the smaller size is the slower one
 def test_a_quick_tune_writes_its_table_json_and_chart(tmp_path: Path):
     result = tune(
         "ApiFunction",

@@ -114,6 +114,7 @@ def test_emulation_off_is_marked_on_every_report_line(app: SamApplication, pools
 
 
 @needs_cgroups
+@pytest.mark.timing
 def test_cpu_bound_work_runs_about_four_times_faster_at_1769_than_at_442_mb(
     app: SamApplication, pools: list[FunctionPool]
 ):
@@ -134,6 +135,7 @@ def init_ms(pools: list[FunctionPool], app: SamApplication, memory_mb: int, emul
 
 
 @needs_cgroups
+@pytest.mark.timing
 def test_init_runs_unthrottled_by_default_and_throttled_on_request(app: SamApplication, pools: list[FunctionPool]):
     unthrottled = Emulation()
     throttled = Emulation(throttle_init=True)

@@ -70,6 +70,7 @@ def test_delete_removes_the_one_message_and_refuses_an_unknown_handle(sqs: tuple
 
 
 @pytest.mark.integration
+@pytest.mark.timing
 def test_calls_cost_the_same_with_ten_or_thousands_of_messages_queued():
     # WHEN the local cloud's moto (patched) answers with 10 and with 3,000 messages queued
     costs = run(patched=True, depths=(10, 3000))
