@@ -83,6 +83,17 @@ def stored_order_ids(service: LocalService) -> set[str]:
     return {item["order_id"]["S"] for page in pages for item in page["Items"]}
 
 
+def stored_revenue_by_day(service: LocalService) -> dict[str, int]:
+    """The stored orders' revenue per sales day (the rollup's index key): what each day's totals must add to."""
+    table = str(service.cloud.symbols["OrdersTable"]["Ref"])
+    pages = service.cloud.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+    revenue: dict[str, int] = {}
+    for item in (item for page in pages for item in page["Items"]):
+        day = item["order_date"]["S"]
+        revenue[day] = revenue.get(day, 0) + int(item["total_cents"]["N"])
+    return revenue
+
+
 def queue_bodies(service: LocalService, queue_url: str) -> list[Any]:
     sqs = service.cloud.client("sqs")
     bodies: list[Any] = []
