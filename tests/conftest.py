@@ -7,6 +7,7 @@ MySQL is found through MYSQL_HOST / MYSQL_PORT / MYSQL_USER / MYSQL_PASSWORD (de
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ import botocore.session
 import pymysql
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
+from cfnlint.decode import cfn_yaml
 from local_runner import moto_secrets
 from local_runner.db_proxy import CountingRelay
 from local_runner.run_scope import RunScope, stop_cleanly_on_sigterm, sweep
@@ -224,40 +226,30 @@ class AwsWorld:
         )
 
 
+@functools.cache
+def _template_tables() -> dict[str, dict[str, Any]]:
+    """The tables the functions' settings name (Globals: `ORDERS_TABLE_NAME: !Ref OrdersTable`, …), each with
+    its keys and indexes as template.yaml declares them: the tests' tables are the template's, never a copy."""
+    template = cfn_yaml.load(str(PROJECT_ROOT / "template.yaml"))
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    tables = {}
+    for variable, value in variables.items():
+        logical_id = value.get("Ref") if isinstance(value, dict) else None
+        resource = template["Resources"].get(logical_id or "", {})
+        if resource.get("Type") == "AWS::DynamoDB::Table":
+            properties = resource["Properties"]
+            declared = {key: properties[key] for key in ("KeySchema", "AttributeDefinitions") if key in properties}
+            if properties.get("GlobalSecondaryIndexes"):
+                declared["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+            tables[variable] = declared
+    assert {"ORDERS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "LATE_DAYS_TABLE_NAME"} <= tables.keys()
+    return tables
+
+
 def _create_resources(session: boto3.session.Session) -> None:
     dynamodb = session.client("dynamodb")
-    dynamodb.create_table(
-        TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"],
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "order_id", "AttributeType": "S"},
-            {"AttributeName": "order_date", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-order-date",
-                "KeySchema": [
-                    {"AttributeName": "order_date", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.create_table(
-        TableName=LAMBDA_ENV["IDEMPOTENCY_TABLE_NAME"],
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    dynamodb.create_table(
-        TableName=LAMBDA_ENV["LATE_DAYS_TABLE_NAME"],
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "sales_date", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "sales_date", "KeyType": "HASH"}],
-    )
+    for variable, declared in _template_tables().items():
+        dynamodb.create_table(TableName=LAMBDA_ENV[variable], BillingMode="PAY_PER_REQUEST", **declared)
     session.client("sqs").create_queue(QueueName="orders-test")
     session.client("secretsmanager").create_secret(
         Name=LAMBDA_ENV["DB_SECRET_ID"], SecretString=json.dumps({"username": APP_USER, "password": APP_PASSWORD})
