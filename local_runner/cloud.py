@@ -28,7 +28,7 @@ from local_runner.run_scope import RunScope
 from local_runner.template import PROJECT_ROOT, SamApplication
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID  # the account moto's backends (and so every ARN the local cloud makes) are in
-STACK_NAME = "orders-local"  # local resources are named "<stack>-<LogicalId>", as the names CloudFormation gives
+STACK_NAME = "sam-local"  # local resources are named "<stack>-<LogicalId>", as the names CloudFormation gives
 LOCAL_SERVICES = set(TARGET_PREFIXES.values())  # what the functions call; IAM judges each call
 # The runner's own calls (provisioning, the event sources' emulation devices, tests' inspection):
 # the local cloud lets this key do anything; every function calls as its role (local_runner/iam.py).
