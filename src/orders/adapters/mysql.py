@@ -60,19 +60,22 @@ def database_tls() -> ssl.SSLContext | None:
     return tls_context(settings.db_tls_trust) if settings.db_tls else None
 
 
-def sign_in(settings: Settings, username: str, password: str) -> Connection:
-    """A connection as `username`, uncached and unpooled: for checking credentials, not for work."""
+def sign_in(settings: Settings, username: str, password: str, *, database: str | None = None) -> Connection:
+    """A new connection as `username` with the settings' host, timeouts and TLS: the one way this code connects."""
     return pymysql.connect(
         host=settings.db_host,
         port=settings.db_port,
         user=username,
         password=password,
+        database=database,
         connect_timeout=settings.db_connect_timeout_seconds,
         read_timeout=settings.db_read_timeout_seconds,
+        write_timeout=settings.db_read_timeout_seconds,
+        autocommit=True,  # reads end their transaction at once, so the proxy can multiplex freely
         charset="utf8mb4",
         cursorclass=DictCursor,
-        ssl=tls_context(settings.db_tls_trust) if settings.db_tls else None,
-        ssl_disabled=not settings.db_tls,
+        ssl=tls_context(settings.db_tls_trust) if settings.db_tls else None,  # database_tls() primes it
+        ssl_disabled=not settings.db_tls,  # off only where the server has no TLS, e.g. a local MySQL
     )
 
 
@@ -157,22 +160,8 @@ class Database:
         return self._open(get_db_credentials(self._settings, force_refresh=True))
 
     def _open(self, credentials: DbCredentials) -> Connection:
-        settings = self._settings
-        return pymysql.connect(
-            host=settings.db_host,
-            port=settings.db_port,
-            user=credentials.username,
-            password=credentials.password.get_secret_value(),
-            database=settings.db_name,
-            connect_timeout=settings.db_connect_timeout_seconds,
-            read_timeout=settings.db_read_timeout_seconds,
-            write_timeout=settings.db_read_timeout_seconds,
-            autocommit=True,  # reads end their transaction at once, so the proxy can multiplex freely
-            charset="utf8mb4",
-            cursorclass=DictCursor,
-            ssl=tls_context(settings.db_tls_trust) if settings.db_tls else None,  # database_tls() primes it
-            ssl_disabled=not settings.db_tls,  # off only where the server has no TLS, e.g. a local MySQL
-        )
+        password = credentials.password.get_secret_value()
+        return sign_in(self._settings, credentials.username, password, database=self._settings.db_name)
 
 
 @functools.cache
