@@ -148,6 +148,8 @@ class Invocation:
 class ExecutionEnvironment:
     """One worker process: INIT once, then warm invocations that reuse its globals."""
 
+    _last_line_bytes = 0  # the worker's last message line; json.dumps escapes to ASCII, so characters are bytes
+
     def __init__(
         self,
         spec: FunctionSpec,
@@ -267,6 +269,7 @@ class ExecutionEnvironment:
         if not ready:
             return "timeout"
         line = self._results.readline()
+        self._last_line_bytes = len(line)
         return json.loads(line) if line else "exited"
 
     def _exit_error(self, request_id: str | None) -> dict[str, Any]:
@@ -283,18 +286,18 @@ class ExecutionEnvironment:
             "errorMessage": f"{prefix}Error: Runtime exited with error: {reason}",
         }
 
-    def invoke(self, event: Any) -> Invocation:
+    def invoke(self, event_json: str) -> Invocation:
+        """One invocation of the event, already serialized (FunctionPool measured it against the quota)."""
         request_id = str(uuid.uuid4())
         started = time.time()
         trace_id = f"1-{int(started):08x}-{uuid.uuid4().hex[:24]}"
         request = {
-            "event": event,
             "request_id": request_id,
             "deadline_epoch_ms": int((started + self.spec.timeout_s) * 1000),
             "trace_id": f"Root={trace_id};Parent={uuid.uuid4().hex[:16]};Sampled=1",
         }
         assert self._process.stdin is not None
-        self._process.stdin.write(json.dumps(request) + "\n")
+        self._process.stdin.write(f'{json.dumps(request)[:-1]}, "event": {event_json}}}\n')  # the event as given
         self._process.stdin.flush()
         first = self.invocations == 0
         self.invocations += 1
@@ -316,8 +319,10 @@ class ExecutionEnvironment:
         else:
             assert isinstance(message, dict)
             outcome = message
-            size = len(json.dumps(outcome.get("payload")).encode())
-            if outcome.get("error") is None and size > RESPONSE_LIMIT_BYTES:  # Lambda drops it, says why
+            # The worker's line holds the payload: only a line over the quota can hold a payload over it.
+            over = self._last_line_bytes > RESPONSE_LIMIT_BYTES and outcome.get("error") is None
+            size = len(json.dumps(outcome.get("payload")).encode()) if over else 0
+            if size > RESPONSE_LIMIT_BYTES:  # Lambda drops it, says why
                 outcome["error"] = {
                     "errorType": "Function.ResponseSizeTooLarge",
                     "errorMessage": f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
@@ -483,7 +488,8 @@ class FunctionPool:
 
     def invoke(self, event: Any, *, cold: bool = False) -> Invocation:
         """A synchronous invocation; an event over Lambda's request quota raises RequestTooLargeError."""
-        size = len(json.dumps(event).encode())
+        event_json = json.dumps(event)  # once: measured here, sent as it is
+        size = len(event_json.encode())
         if size > REQUEST_LIMIT_BYTES:
             raise RequestTooLargeError(size)
         environment = self._acquire(cold)
@@ -492,7 +498,7 @@ class FunctionPool:
                 environment = ExecutionEnvironment(
                     self.spec, self.environment, self.log_sink, self.emulation, snapshot=self.snapshot()
                 )
-            invocation = environment.invoke(event)
+            invocation = environment.invoke(event_json)
         finally:
             self._release(environment)
         with self._condition:
