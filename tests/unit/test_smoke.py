@@ -20,20 +20,31 @@ from tools import smoke
 STACK = "orders-service-dev"
 
 
-def _api(status: int) -> Iterator[str]:
-    class Gateway(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(status)
-            self.end_headers()
-            self.wfile.write(b'{"message":"Unauthorized"}')
+class _Quiet(BaseHTTPRequestHandler):
+    """A stand-in endpoint: answers a status and a JSON body, logs nothing."""
 
-        def log_message(self, *_: Any) -> None:
-            pass
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+def _api(status: int) -> Iterator[str]:
+    class Gateway(_Quiet):
+        def do_GET(self) -> None:
+            self._answer(status, {"message": "Unauthorized"})
+
+    yield from _serving(Gateway)
 
 
 @pytest.fixture
@@ -58,7 +69,7 @@ MACHINE = {"client_id": "machine-client", "client_secret": "s3cr3t"}
 def cognito_and_api() -> Iterator[str]:
     """Cognito's token endpoint (client credentials) and the API, whose authorizer knows that token only."""
 
-    class Both(BaseHTTPRequestHandler):
+    class Both(_Quiet):
         def do_POST(self) -> None:
             form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
             basic = base64.b64encode(f"{MACHINE['client_id']}:{MACHINE['client_secret']}".encode()).decode()
@@ -73,18 +84,7 @@ def cognito_and_api() -> Iterator[str]:
             authorization = self.headers.get("Authorization")
             self._answer(404 if authorization == "Bearer real-token" else 401, {})
 
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            self.send_response(status)
-            self.end_headers()
-            self.wfile.write(json.dumps(body).encode())
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Both)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    yield from _serving(Both)
 
 
 def _stubbed(
