@@ -281,9 +281,8 @@ class LocalCloud:
         """The cluster's master secret holds the local MySQL user's credentials; any other secret is
         generated as CloudFormation would (GenerateSecretString), its username named by this run's scope
         (one MySQL server serves every local run), so the run drops the user when it ends."""
-        name = f"{self.stack_name}/{logical_id}"
         if master:
-            secret = {"username": self.database.username, "password": self.database.password}
+            secret = self._master_credentials()
         else:
             generate = properties.get("GenerateSecretString", {})
             secret = json.loads(generate.get("SecretStringTemplate", "{}"))
@@ -291,17 +290,21 @@ class LocalCloud:
             if "username" in secret:
                 secret["username"] = self.run_scope.name(secret["username"])
                 self.database_users[logical_id] = secret["username"]
-        arn = self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(secret))["ARN"]
+        arn = self._store_secret(f"{self.stack_name}/{logical_id}", secret)
         self.symbols[logical_id] = {"Ref": arn, "Arn": arn, "Id": arn}
 
     def _create_managed_master_secret(self, cluster: str) -> None:
         """ManageMasterUserPassword: RDS keeps the master credentials in a secret of its own (rds!cluster-…,
         {"username", "password"}); here they are the local MySQL user's. RDS rotates it every 7 days: not here."""
-        name = f"rds!cluster-{self.stack_name}-{cluster}"
-        secret = {"username": self.database.username, "password": self.database.password}
-        arn = self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(secret))["ARN"]
+        arn = self._store_secret(f"rds!cluster-{self.stack_name}-{cluster}", self._master_credentials())
         self.symbols[cluster]["MasterUserSecret.SecretArn"] = arn
         say_once(f"{cluster}: its RDS-managed master secret holds the local MySQL user; RDS's rotation is not emulated")
+
+    def _master_credentials(self) -> dict[str, str]:
+        return {"username": self.database.username, "password": self.database.password}
+
+    def _store_secret(self, name: str, document: dict[str, Any]) -> str:
+        return str(self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(document))["ARN"])
 
     # ---------------------------------------------------------------- intrinsics
     def resolve(self, value: Any) -> Any:
