@@ -209,7 +209,11 @@ def admit(
     headers: dict[str, str],
     throttles: dict[str, TokenBucket] | None = None,
 ) -> Admitted | tuple[int, dict[str, str], bytes]:
-    """API Gateway before the integration: the route, its throttle, then its authorizer — or its own answer."""
+    """API Gateway before the integration: its request quota, the route, its throttle, then its authorizer —
+    or its own answer."""
+    request_line = f"{method} {target} HTTP/1.1"  # HTTP/1.0 is as long
+    if len(request_line.encode()) + sum(len(v.encode()) for v in headers.values()) > MAX_REQUEST_LINE_AND_HEADERS_BYTES:
+        return _gateway_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
     path = urlsplit(target).path
     route = next((r for r in routes if r.method in (method, "ANY") and r.pattern.match(path)), None)
     if route is None:
@@ -267,10 +271,6 @@ class HttpApiGateway:
 
     def _answer(self, environ: dict[str, Any], method: str, target: str) -> tuple[int, dict[str, str], bytes]:
         headers = wsgi_headers(environ)
-        request_line = f"{method} {target} {environ.get('SERVER_PROTOCOL', 'HTTP/1.1')}"
-        head_bytes = len(request_line.encode()) + sum(len(value.encode()) for value in headers.values())
-        if head_bytes > MAX_REQUEST_LINE_AND_HEADERS_BYTES:
-            return _gateway_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
         admitted = admit(self.routes, self.authorizers, method, target, headers, self.throttles)
         if not isinstance(admitted, Admitted):
             return admitted
