@@ -14,6 +14,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: help venv security-scan lint typecheck template-lint workflow-lint lock update-deps check-deps unit integration test build check-build clean openapi demo invoke start-api bench tune cost chaos load
 
+# The workbench (the local Lambda, the scenarios, the labs) is optional: a clone that deletes workbench/
+# keeps a service whose `make test` and `make build` pass (.ci/run checks it in a scratch copy).
+WORKBENCH := $(wildcard workbench/pyproject.toml)
+PY_DIRS := src tests tools testkit $(if $(WORKBENCH),workbench)
+MYPY_FILES := src/orders tools testkit/sam_testkit $(if $(WORKBENCH),workbench/src/workbench)
+NEED_WORKBENCH = @test -n "$(WORKBENCH)" || { echo "make $@ runs the workbench, and this clone has none (workbench/ was removed)"; exit 2; }
+
 FN ?= ApiFunction
 EVENT ?= events/api_post_order.json
 ARGS ?=
@@ -24,7 +31,7 @@ help:
 	@echo "make start-api    the HttpApi routes on http://127.0.0.1:3000"
 	@echo "make bench [QUICK=1]  every optimization vs its naive twin: table, bench/results.json, bench/results.png"
 	@echo "make tune FN=<LogicalId> EVENT=<file> [MEMORY=128,256,…] [QUICK=1]  local Power Tuning: bench/tune-<FN>.json/.png"
-	@echo "make cost [PROFILE=lab/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
+	@echo "make cost [PROFILE=workbench/src/workbench/measure/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
 	@echo "make chaos [ORDERS=1000]  orders through API + consumer under injected faults; 0 lost, 0 duplicated"
 	@echo "make load [REQUESTS=5000 CLIENTS=50]  concurrent clients against start-api; 0 errors, bounded connections"
 	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, actionlint, the locks, scanners, every test with coverage"
@@ -35,12 +42,16 @@ help:
 	@echo "make openapi      regenerate docs/openapi.json (committed; the tests fail when it is stale)"
 	@echo "make clean        remove the venv and build output"
 
-$(BIN)/.installed: requirements-dev.txt
+PIP_QUIET = 2>&1 | { grep -v "is ignored: it is neither" || true; }; test "$${PIPESTATUS[0]}" = 0
+# The locks first (hashes checked), then the test kit and the workbench themselves, editable, nothing downloaded.
+$(BIN)/.installed: requirements-dev.txt $(if $(WORKBENCH),workbench/requirements.txt)
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "need python3 >= 3.11 (3.13 preferred)"; exit 1; }
 	@echo "creating $(VENV) with $(PYTHON_FOR_VENV)"
 	$(PYTHON_FOR_VENV) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored: it is neither" || true; }
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }; test "$${PIPESTATUS[0]}" = 0
+	$(BIN)/python -m pip install --quiet --upgrade pip $(PIP_QUIET)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt $(PIP_QUIET)
+	$(if $(WORKBENCH),$(BIN)/python -m pip install --quiet -r workbench/requirements.txt $(PIP_QUIET))
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e testkit $(if $(WORKBENCH),-e workbench) $(PIP_QUIET)
 	touch $@
 
 venv: $(BIN)/.installed
@@ -50,7 +61,7 @@ SCAN_VENV ?= .venv-scan
 $(SCAN_VENV)/bin/.installed: requirements-scan.txt
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "need python3 >= 3.11"; exit 1; }
 	$(PYTHON_FOR_VENV) -m venv $(SCAN_VENV)
-	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }; test "$${PIPESTATUS[0]}" = 0
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt $(PIP_QUIET)
 	touch $@
 
 # cfripper reads CloudFormation, so it gets the service's template after the SAM transform.
@@ -58,15 +69,15 @@ security-scan: $(SCAN_VENV)/bin/.installed venv
 	$(SCAN_VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(SCAN_VENV)/bin/checkov -f template.yaml -f pipeline/github-oidc-role.yaml --framework cloudformation --skip-download --compact --quiet
 	@transformed=$$(mktemp -d) && trap 'rm -rf "$$transformed"' EXIT && \
-	$(BIN)/python -m local_runner transform > "$$transformed/template.json" && \
+	$(BIN)/python -m sam_testkit.sam_template template.yaml > "$$transformed/template.json" && \
 	$(SCAN_VENV)/bin/python tools/cfripper_scan.py "$$transformed/template.json" pipeline/github-oidc-role.yaml
 
 lint: venv
-	$(BIN)/ruff check src tests tools faults local_runner lab
-	$(BIN)/ruff format --check src tests tools faults local_runner lab
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 
 typecheck: venv
-	$(BIN)/mypy
+	$(BIN)/mypy $(MYPY_FILES)
 
 template-lint: venv
 	$(BIN)/cfn-lint template.yaml pipeline/github-oidc-role.yaml
@@ -93,7 +104,7 @@ unit: venv
 
 # What needs MySQL/MariaDB and the local cloud.
 integration: venv
-	$(BIN)/pytest tests/integration tests/runner tests/resilience tests/lab
+	$(BIN)/pytest tests/integration $(if $(WORKBENCH),workbench/tests)
 
 test: lint typecheck template-lint workflow-lint check-deps security-scan
 	$(BIN)/pytest --cov --cov-report=term-missing
@@ -109,33 +120,35 @@ openapi: venv
 	PYTHONPATH=src $(BIN)/python tools/openapi.py
 
 demo: venv
-	$(BIN)/python -m local_runner demo
+	$(BIN)/workbench demo
 
 invoke: venv
-	$(BIN)/python -m local_runner invoke $(FN) -e $(EVENT) $(ARGS)
+	$(BIN)/workbench invoke $(FN) -e $(EVENT) $(ARGS)
 
 start-api: venv
-	$(BIN)/python -m local_runner start-api $(ARGS)
+	$(BIN)/workbench start-api $(ARGS)
 
 bench: venv
-	$(BIN)/python -m lab bench $(if $(QUICK),--quick,)
+	$(BIN)/workbench bench $(if $(QUICK),--quick,)
 
 ORDERS ?= 1000
 chaos: venv
-	$(BIN)/python -m faults.chaos $(ORDERS)
+	$(NEED_WORKBENCH)
+	$(BIN)/workbench chaos $(ORDERS)
 
 REQUESTS ?= 5000
 CLIENTS ?= 50
 load: venv
-	$(BIN)/python -m faults.load $(REQUESTS) $(CLIENTS)
+	$(NEED_WORKBENCH)
+	$(BIN)/workbench load $(REQUESTS) $(CLIENTS)
 
 MEMORY ?= 128,256,512,1024,1769,3008
 tune: venv
-	$(BIN)/python -m lab tune $(FN) $(EVENT) --memory $(MEMORY) $(if $(QUICK),--quick,)
+	$(BIN)/workbench tune $(FN) $(EVENT) --memory $(MEMORY) $(if $(QUICK),--quick,)
 
-PROFILE ?= lab/traffic_profile.json
+PROFILE ?= workbench/src/workbench/measure/traffic_profile.json
 cost: venv
-	$(BIN)/python -m lab cost $(PROFILE)
+	$(BIN)/workbench cost $(PROFILE)
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -23,12 +23,15 @@ import botocore.session
 import pymysql
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
-from cfnlint.decode import cfn_yaml
-from local_runner import moto_secrets
-from local_runner.db_proxy import CountingRelay
-from local_runner.run_scope import RunScope, stop_cleanly_on_sigterm, sweep
-from local_runner.template import PROJECT_ROOT
 from moto import mock_aws
+
+from sam_testkit import moto_secrets
+from sam_testkit.db_proxy import CountingRelay
+from sam_testkit.run_scope import RunScope, stop_cleanly_on_sigterm, sweep
+from sam_testkit.sam_template import read_template
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = PROJECT_ROOT / "template.yaml"
 
 # The functions' environment, set before any orders module (and Powertools) is imported.
 LAMBDA_ENV = {
@@ -60,12 +63,12 @@ MYSQL_ADMIN = {
     "user": os.environ.get("MYSQL_USER", "root"),
     "password": os.environ.get("MYSQL_PASSWORD", ""),
 }
-# The server is shared (other runs, other clones, CI): this session's names are its own (local_runner/run_scope.py).
+# The server is shared (other runs, other clones, CI): this session's names are its own (sam_testkit/run_scope.py).
 RUN_SCOPE = RunScope.new()
 TEST_DATABASE = os.environ.get("MYSQL_TEST_DATABASE") or RUN_SCOPE.database("test")
 APP_USER = RUN_SCOPE.name("app")
 APP_PASSWORD = "correct-horse-battery-staple"
-SEED_SQL = Path(__file__).resolve().parents[1] / "db" / "seed_catalog.sql"
+SEED_SQL = PROJECT_ROOT / "db" / "seed_catalog.sql"
 
 os.environ.update({"DB_HOST": MYSQL_ADMIN["host"], "DB_PORT": str(MYSQL_ADMIN["port"]), "DB_NAME": TEST_DATABASE})
 
@@ -230,7 +233,7 @@ class AwsWorld:
 def _template_tables() -> dict[str, dict[str, Any]]:
     """The tables the functions' settings name (Globals: `ORDERS_TABLE_NAME: !Ref OrdersTable`, …), each with
     its keys and indexes as template.yaml declares them: the tests' tables are the template's, never a copy."""
-    template = cfn_yaml.load(str(PROJECT_ROOT / "template.yaml"))
+    template = read_template(TEMPLATE)
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     tables = {}
     for variable, value in variables.items():
@@ -297,7 +300,7 @@ def template_with() -> Iterator[Callable[[str, str], Path]]:
     made: list[Path] = []
 
     def make(old: str, new: str) -> Path:
-        text = (PROJECT_ROOT / "template.yaml").read_text()
+        text = TEMPLATE.read_text()
         assert text.count(old) == 1, f"template.yaml no longer has exactly one {old!r}"
         path = PROJECT_ROOT / f".template-test-{uuid.uuid4().hex[:8]}.yaml"
         path.write_text(text.replace(old, new))

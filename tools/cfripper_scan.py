@@ -1,7 +1,7 @@
 """cfripper over CloudFormation templates, each remaining finding justified where the resource is declared.
 
 Runs in the scan venv (`make security-scan`). cfripper reads CloudFormation, not SAM, so the service's
-template is scanned as `python -m local_runner transform` prints it. A finding is accepted only where
+template is scanned as `python -m sam_testkit.sam_template template.yaml` prints it. A finding is accepted only where
 the resource's own Metadata names the rule and says why, as checkov's skips do:
 
     Metadata:

@@ -4,10 +4,13 @@
     python tools/deps.py upgrade    the newest versions within the declared ranges
     python tools/deps.py check      exit 1 when a lock disagrees with the declarations or the layer with the lock
 
-Three locks, each with hashes: requirements-dev.txt (runtime + dev, every platform, Python ≥ 3.11),
-requirements-scan.txt (the scanners' own venv), and layers/deps/requirements.txt — the runtime
-closure resolved for Lambda's python3.13 on arm64, constrained to the dev lock's versions (what the
-tests ran is what ships), minus what the runtime already provides.
+The locks, each with hashes: requirements-dev.txt (runtime + the service's dev group, every platform,
+Python ≥ 3.11), requirements-scan.txt (the scanners' own venv), layers/deps/requirements.txt — the
+runtime closure resolved for Lambda's python3.13 on arm64, constrained to the dev lock's versions (what
+the tests ran is what ships), minus what the runtime already provides — and, where the workbench is
+present, workbench/requirements.txt: its dependencies and its test group, constrained to the dev lock
+too, so the service and its workbench run one set of versions, and a clone that deletes the workbench
+deletes its pins with it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from check_layer import RUNTIME_PROVIDED
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV, SCAN, LAYER = "requirements-dev.txt", "requirements-scan.txt", "layers/deps/requirements.txt"
+WORKBENCH = "workbench/requirements.txt"
+# What a lock is compiled from, beside the lock itself (copied for `check`).
+DECLARATIONS = ("pyproject.toml", "testkit/pyproject.toml", "workbench/pyproject.toml")
 EVERY_PLATFORM = ["--universal", "--python-version", "3.11"]  # the venv prefers 3.13 but runs on 3.11 too
 
 
@@ -31,15 +37,23 @@ def _sources(lock: str) -> list[str]:
         return ["pyproject.toml", "--group", "dev", *EVERY_PLATFORM]
     if lock == SCAN:
         return ["--group", "pyproject.toml:scan", *EVERY_PLATFORM]
+    if lock == WORKBENCH:  # the test kit is installed from its folder (make venv), not pinned
+        test_group = ["--group", "workbench/pyproject.toml:test", "--no-emit-package", "sam-testkit"]
+        return ["workbench/pyproject.toml", *test_group, "-c", DEV, *EVERY_PLATFORM]
     without_runtime = [option for name in sorted(RUNTIME_PROVIDED) for option in ("--no-emit-package", name)]
     lambda_arm64 = ["--python-platform", "aarch64-manylinux2014", "--python-version", "3.13"]
     return ["pyproject.toml", *lambda_arm64, "-c", DEV, *without_runtime]
 
 
+def locks(folder: Path) -> tuple[str, ...]:
+    """Dev first: the layer and the workbench follow it."""
+    return (DEV, SCAN, LAYER, *((WORKBENCH,) if (folder / "workbench" / "pyproject.toml").is_file() else ()))
+
+
 def compile_locks(folder: Path, *, upgrade: bool = False) -> None:
-    """Write the three locks in `folder` (the repository, or a copy of it); dev first: the layer follows it."""
+    """Write the locks in `folder` (the repository, or a copy of it)."""
     uv = Path(sys.executable).with_name("uv")
-    for lock in (DEV, SCAN, LAYER):
+    for lock in locks(folder):
         command = [str(uv), "pip", "compile", *_sources(lock), "--generate-hashes", "--quiet"]
         command += ["--custom-compile-command", "make lock", "-o", lock]
         subprocess.run([*command, *(["--upgrade"] if upgrade else [])], cwd=folder, check=True)  # noqa: S603
@@ -50,12 +64,15 @@ def check() -> list[str]:
     problems = []
     with tempfile.TemporaryDirectory() as scratch:
         copies = Path(scratch)
-        shutil.copy(ROOT / "pyproject.toml", copies / "pyproject.toml")
-        for lock in (DEV, SCAN, LAYER):
+        for declaration in DECLARATIONS:
+            if (ROOT / declaration).is_file():
+                (copies / declaration).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(ROOT / declaration, copies / declaration)
+        for lock in locks(ROOT):
             (copies / lock).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(ROOT / lock, copies / lock)  # the committed pins are uv's preferences
         compile_locks(copies)
-        for lock in (DEV, SCAN, LAYER):
+        for lock in locks(ROOT):
             committed, expected = (ROOT / lock).read_text(), (copies / lock).read_text()
             if committed != expected:
                 diff = difflib.unified_diff(

@@ -11,7 +11,8 @@ from tools import openapi
 from orders.adapters.orders_table import to_item
 from orders.handlers import api
 from orders.models import Order
-from tests.conftest import LAMBDA_ENV, AwsWorld
+from sam_testkit.sam_template import read_template, resources_of_type, transformed
+from tests.conftest import LAMBDA_ENV, TEMPLATE, AwsWorld
 from tests.factories import (
     CUSTOMER,
     FakeLambdaContext,
@@ -237,16 +238,19 @@ def test_an_idempotency_key_is_per_customer(orders_service: AwsWorld):
 
 
 def test_the_contract_names_each_routes_scope_as_the_template_does_and_no_customer_in_the_body():
-    from local_runner.api_server import http_api_routes
-    from local_runner.template import SamApplication
-
-    # GIVEN the OpenAPI document and the template's routes
+    # GIVEN the OpenAPI document and the routes the HTTP API is deployed with (the transformed template's body)
     document = openapi.openapi_document()
-    routes = http_api_routes(SamApplication())
+    (http_api,) = resources_of_type(transformed(read_template(TEMPLATE)), "AWS::ApiGatewayV2::Api").values()
+    routes = {
+        (path, method): operation
+        for path, methods in http_api["Properties"]["Body"]["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert routes
     # THEN every route's operation asks for the template's authorizer and scopes, and documents its 401/403
-    for route in routes:
-        operation = document["paths"][route.path][route.method.lower()]
-        assert operation["security"] == [{route.authorizer: list(route.scopes)}]
+    for (path, method), deployed in routes.items():
+        operation = document["paths"][path][method]
+        assert operation["security"] == deployed["security"]
         assert {"401", "403"} <= set(operation["responses"])
     scheme = document["components"]["securitySchemes"][api.JWT_SCHEME]
     assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from faults.dynamodb import UnprocessedItemsInjector, _answer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orders.config import get_settings
 from orders.handlers import consumer
+from sam_testkit.dynamodb_faults import UnprocessedItemsInjector, _answer
 from tests.conftest import AwsWorld
 from tests.factories import FakeLambdaContext, load_event, order_message, sqs_event
 
@@ -181,7 +181,7 @@ def _functions_session_events():
 
 def test_a_throttled_batch_write_is_retried_by_the_consumer(aws: AwsWorld):
     # GIVEN DynamoDB throttles the first two BatchWriteItem calls outright
-    from faults.dynamodb import ThrottlingInjector
+    from sam_testkit.dynamodb_faults import ThrottlingInjector
 
     throttling = ThrottlingInjector(calls=2).install(_functions_session_events())
     orders = [order_message() for _ in range(3)]

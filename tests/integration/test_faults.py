@@ -6,9 +6,9 @@ import random
 
 import pytest
 from botocore.exceptions import ClientError
-from faults.dynamodb import SdkVisibleThrottling, random_unprocessed
 
 from orders.adapters.aws_clients import dynamodb_client
+from sam_testkit.dynamodb_faults import SdkVisibleThrottling, random_unprocessed
 from tests.conftest import LAMBDA_ENV, AwsWorld
 
 TABLE = LAMBDA_ENV["ORDERS_TABLE_NAME"]

@@ -13,7 +13,10 @@ from typing import Any
 import yaml
 from cfnlint.decode import cfn_yaml
 
+from sam_testkit.sam_template import read_template, resources_of_type, transformed
+
 ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ROLE_TEMPLATE = cfn_yaml.load(str(ROOT / "pipeline" / "github-oidc-role.yaml"))
 
@@ -131,11 +134,9 @@ def test_the_boundary_admits_no_iam_sts_or_wildcard_action():
 
 
 def _service_roles(boundary_name: str) -> dict[str, dict[str, Any]]:
-    from local_runner.template import SamApplication
-
-    app = SamApplication(parameter_overrides={"PermissionsBoundaryName": boundary_name})
-    roles = app.resources_of_type("AWS::IAM::Role")
-    assert len(roles) > len(app.functions), "a role per function, and the proxy's"
+    stack = transformed(read_template(TEMPLATE), {"PermissionsBoundaryName": boundary_name})
+    roles = resources_of_type(stack, "AWS::IAM::Role")
+    assert len(roles) > len(resources_of_type(stack, "AWS::Lambda::Function")), "a role per function, and the proxy's"
     return roles
 
 

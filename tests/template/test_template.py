@@ -10,37 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import cfn_yaml
-from samtranslator.translator.transform import transform
+
+from sam_testkit.sam_template import read_template, resources_of_type, transformed
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 @cache
 def sam_template() -> dict[str, Any]:
-    return json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
-
-
-class _NoManagedPolicyLookups:
-    def load(self) -> dict[str, str]:
-        return {}
+    return read_template(TEMPLATE)
 
 
 @cache
 def cloudformation() -> dict[str, Any]:
     """The template after the SAM transform, as CloudFormation would deploy it (no AWS calls)."""
-    template = sam_template()
-    template = json.loads(json.dumps(template))
-    template["Globals"]["Function"]["CodeUri"] = "s3://bucket/code.zip"
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::LayerVersion":
-            resource["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
-    return transform(template, {}, _NoManagedPolicyLookups())
+    return transformed(sam_template())
 
 
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     """The template's resources of one type; none found fails, so no test passes on an empty loop."""
-    found = {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
+    found = resources_of_type(template, resource_type)
     assert found, f"no {resource_type} in the template"
     return found
 
@@ -133,12 +122,7 @@ def test_the_rollup_bounds_async_retries_and_has_an_on_failure_destination():
 @cache
 def cloudformation_with(**parameters: str) -> dict[str, Any]:
     """The transform with parameter values, as `sam deploy --parameter-overrides` hands them over."""
-    template = json.loads(json.dumps(sam_template()))
-    template["Globals"]["Function"]["CodeUri"] = "s3://bucket/code.zip"
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::LayerVersion":
-            resource["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
-    return transform(template, parameters, _NoManagedPolicyLookups())
+    return transformed(sam_template(), parameters)
 
 
 def _applied(template: dict[str, Any], value: Any, parameters: dict[str, str]) -> Any:

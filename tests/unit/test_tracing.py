@@ -17,13 +17,13 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from local_runner.xray import otlp_documents
 from opentelemetry.trace import SpanKind, StatusCode
 
 from orders.tracing import otlp
 from orders.tracing.aws import instrument
 from orders.tracing.powertools import OpenTelemetryProvider
 from orders.tracing.spans import LambdaTracer, UdpSpanExporter
+from sam_testkit.otlp import otlp_documents
 
 ROOT = "1-6741a3f0-1f2e3d4c5b6a798877665544"
 LAMBDA_SEGMENT = "53995c3f42cd8ad8"

@@ -1,0 +1,260 @@
+"""`workbench`: a Docker-free `sam local` (invoke, start-api, serve-aws, token, transform, rotate-secret),
+the scenarios that drive the service (demo, chaos, load) and the measurements (bench, tune, cost, sqs, proxy)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.emulator.app_config import AppConfigError
+from workbench.emulator.authorizer import DEFAULT_TOKEN_LIFETIME_S
+from workbench.emulator.environment import RequestTooLargeError
+from workbench.emulator.event_sources import DrainError
+from workbench.emulator.mysql_server import NoMySqlError
+from workbench.emulator.template import DEFAULT_TEMPLATE
+
+
+def parse_parameter_overrides(values: list[str]) -> dict[str, str]:
+    """Both of SAM's spellings: `Key=Value` and `ParameterKey=Key,ParameterValue=Value`."""
+    overrides: dict[str, str] = {}
+    for value in " ".join(values).split():
+        if value.startswith("ParameterKey="):
+            key_part, _, value_part = value.partition(",")
+            overrides[key_part.removeprefix("ParameterKey=")] = value_part.removeprefix("ParameterValue=")
+        else:
+            key, _, val = value.partition("=")
+            overrides[key] = val
+    return overrides
+
+
+def read_event(source: str | None) -> Any:
+    if source is None:
+        return {}
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    return json.loads(text) if text.strip() else {}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
+    parser.add_argument("-n", "--env-vars", type=Path, help="JSON file of environment overrides, SAM's format")
+    parser.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
+    parser.add_argument("--trace", action="store_true", help="collect X-Ray segments and print the trace tree")
+
+
+# Commands that parse their own arguments (`workbench <command> --help`): module, one line of help.
+OWN_PARSERS = {
+    "bench": ("workbench.measure.report", "every optimization against its naive twin: table, results, chart"),
+    "tune": ("workbench.measure.tune", "local AWS Lambda Power Tuning: one function, one event, memory sizes"),
+    "cost": ("workbench.measure.cost", "monthly cost per memory size, x86 vs arm64, on-demand vs PC vs SnapStart"),
+    "sqs": ("workbench.measure.sqs_depth", "what an SQS call costs against the local cloud as the queue grows"),
+    "proxy": ("workbench.measure.db_proxy_cost", "what the local RDS Proxy relay adds to a MySQL query and connect"),
+    "chaos": ("workbench.scenarios.chaos", "orders through API + consumer under injected faults: 0 lost"),
+    "load": ("workbench.scenarios.load", "concurrent clients against start-api: 0 errors, bounded connections"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in OWN_PARSERS:
+        command: Any = importlib.import_module(OWN_PARSERS[argv[0]][0])
+        return int(command.main(argv[1:]))
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (_, summary) in OWN_PARSERS.items():
+        commands.add_parser(name, help=summary, add_help=False)
+
+    invoke = commands.add_parser("invoke", help="invoke one function once, like `sam local invoke`")
+    invoke.add_argument("function_logical_id")
+    invoke.add_argument("-e", "--event", help="event file, or - for stdin (default: {})")
+    _common(invoke)
+
+    start_api = commands.add_parser("start-api", help="serve the HttpApi routes, like `sam local start-api`")
+    start_api.add_argument("-p", "--port", type=int, default=3000)
+    start_api.add_argument("--host", default="127.0.0.1")
+    _common(start_api)
+
+    serve_aws = commands.add_parser(
+        "serve-aws", help="only the local AWS (moto) and MySQL, for `sam local invoke --env-vars env.json`"
+    )
+    serve_aws.add_argument("--host", default="127.0.0.1", help="0.0.0.0 so Docker containers reach it")
+    serve_aws.add_argument("--port", type=int, default=5000)
+    serve_aws.add_argument("--docker-host", default="host.docker.internal")
+    serve_aws.add_argument(
+        "--write-env-json",
+        type=Path,
+        default=Path(".aws-sam/env.json"),
+        help="where to write SAM --env-vars for this run (its database, ports, role sessions)",
+    )
+    _common(serve_aws)
+
+    token = commands.add_parser(
+        "token", help="print an access token the local HTTP API's JWT authorizer accepts (for curl)"
+    )
+    token.add_argument("--sub", required=True, type=_non_empty, help="the customer: the token's subject")
+    token.add_argument(
+        "--scope", action="append", help="a scope to grant (repeat; default: every scope the routes name)"
+    )
+    token.add_argument(
+        "--expires-in", type=int, default=DEFAULT_TOKEN_LIFETIME_S, help="seconds from now (negative: already expired)"
+    )
+    token.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
+    token.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
+
+    transform = commands.add_parser(
+        "transform", help="print the template after the SAM transform, as CloudFormation receives it (JSON)"
+    )
+    transform.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
+    transform.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
+
+    rotate = commands.add_parser(
+        "rotate-secret", help="rotate a secret once with its RotationSchedule's function, as Secrets Manager does"
+    )
+    rotate.add_argument("secret_logical_id")
+    _common(rotate)
+
+    demo = commands.add_parser("demo", help="drive the whole service end to end and print the books")
+    demo.add_argument("--orders", type=int, default=300)
+    demo.add_argument("--poison", type=int, default=5)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
+    demo.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
+
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (NoMySqlError, AppConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except DrainError as error:  # the consumer left work behind: the books cannot balance
+        print(f"error: the queue did not drain: {error}", file=sys.stderr)
+        return 1
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+def _token(args: argparse.Namespace) -> int:
+    """Only the template is read: no local cloud, no MySQL — the issuer's key is the checkout's."""
+    from workbench.emulator.api_server import route_scopes
+    from workbench.emulator.authorizer import LocalAuthorizers
+    from workbench.emulator.template import SamApplication
+
+    app = SamApplication(args.template, parse_parameter_overrides(args.parameter_overrides))
+    scopes = args.scope if args.scope is not None else route_scopes(app)
+    try:
+        token = LocalAuthorizers.of_template(app).token(args.sub, scopes, expires_in=args.expires_in)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"scopes: {' '.join(scopes) or '(none)'}; expires in {args.expires_in} s", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def _transform(args: argparse.Namespace) -> int:
+    """For tools that read CloudFormation, not SAM (cfripper): Globals merged, events and policies expanded."""
+    from workbench.emulator.template import SamApplication
+
+    app = SamApplication(args.template, parse_parameter_overrides(args.parameter_overrides))
+    print(json.dumps(app.cloudformation, indent=1, default=str))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "token":
+        return _token(args)
+    if args.command == "transform":
+        return _transform(args)
+    if args.command == "demo":
+        from workbench.scenarios.demo import run_demo
+
+        return run_demo(
+            orders=args.orders,
+            poison=args.poison,
+            seed=args.seed,
+            template=args.template,
+            parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
+        )
+
+    from workbench.emulator.service import LocalService, load_env_vars_file
+
+    serving_aws = args.command == "serve-aws"
+    service = LocalService(
+        template=args.template,
+        parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
+        env_vars=load_env_vars_file(args.env_vars),
+        trace=args.trace,
+        aws_host=args.host if serving_aws else "127.0.0.1",
+        aws_port=args.port if serving_aws else 0,
+    )
+    with service:
+        print(service.describe_database(), file=sys.stderr)
+        service.prepare_database()
+        if args.command == "invoke":
+            return _invoke(service, args.function_logical_id, read_event(args.event), args.trace)
+        if args.command == "rotate-secret":
+            return _rotate(service, args.secret_logical_id)
+        if serving_aws:
+            return _serve_aws(service, args.docker_host, args.write_env_json)
+        from workbench.emulator.api_server import serve_forever
+
+        serve_forever(service, args.host, args.port)
+    return 0
+
+
+def _serve_aws(service: Any, docker_host: str, env_json: Path) -> int:
+    import signal
+    import threading
+
+    env_json.parent.mkdir(parents=True, exist_ok=True)
+    env_json.write_text(json.dumps(service.docker_env_vars(docker_host), indent=2, sort_keys=True) + "\n")
+    print(
+        f"moto at {service.cloud.endpoint_url}; "
+        f"sam local invoke <Function> --env-vars {env_json} -e events/<file>. Ctrl-C to stop.",
+        file=sys.stderr,
+    )
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
+    return 0
+
+
+def _rotate(service: Any, secret: str) -> int:
+    from workbench.emulator.rotation import STEPS, rotate
+
+    try:
+        run = rotate(service, secret)
+    except KeyError as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 2
+    for step, invocation in zip(STEPS, run.invocations, strict=False):
+        outcome = "ok" if invocation.error is None else f"failed: {invocation.error.get('errorMessage')}"
+        print(f"{secret} version {run.token}: {step} {outcome} ({invocation.duration_ms:.0f} ms)", file=sys.stderr)
+    print(f"{secret}: {'rotated' if run.completed else 'not rotated (AWSPENDING left, as Secrets Manager leaves it)'}")
+    return 0 if run.completed else 1
+
+
+def _invoke(service: Any, logical_id: str, event: Any, trace: bool) -> int:
+    print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
+    try:
+        invocation = service.pool(logical_id).invoke(event)
+    except RequestTooLargeError as error:  # what `aws lambda invoke` prints for it; the function never ran
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(invocation.report_line(), file=sys.stderr)
+    if trace and service.traces is not None:
+        service.traces.settle()  # UDP: let the last segments land
+        title = f"{logical_id} — trace {invocation.trace_id} — {invocation.duration_ms:.1f} ms"
+        print(service.traces.tree(invocation.trace_id, title), file=sys.stderr)
+    print(json.dumps(invocation.response))
+    return 0

@@ -1,0 +1,337 @@
+"""Event sources as AWS runs them: the SQS event source mapping and EventBridge Scheduler.
+
+Local time is fast-forwarded: a batch is sent as soon as the queue has nothing more to give (the
+batching window is an upper bound), and a failed message becomes visible again at once instead
+of after its visibility timeout. Receive counts, redrive to the DLQ and partial batch responses
+behave as on AWS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.emulator.cloud import ACCOUNT_ID
+from workbench.emulator.environment import Invocation
+from workbench.emulator.service import LocalService
+
+SQS_RECEIVE_LIMIT = 10  # ReceiveMessage returns at most 10 messages per call
+
+
+@dataclass
+class SqsStats:
+    batches: int = 0
+    messages_received: int = 0
+    messages_deleted: int = 0
+    messages_returned: int = 0
+    failed_invocations: int = 0
+    delete_failures: int = 0
+    invocations: list[Invocation] = field(default_factory=list)
+
+
+class SqsEventSource:
+    """The consumer's SQS event source mapping, configured from the function's SQS event in the template."""
+
+    def __init__(self, service: LocalService, logical_id: str) -> None:
+        spec = service.app.functions[logical_id]
+        (properties,) = spec.events_of_type("SQS").values()
+        self.service = service
+        self.pool = service.pool(logical_id)
+        self.queue_arn = str(service.cloud.resolve(properties["Queue"]))
+        self.queue_url = next(
+            str(s["QueueUrl"]) for s in service.cloud.symbols.values() if s.get("Arn") == self.queue_arn
+        )
+        self.batch_size = int(properties.get("BatchSize", 10))
+        self.batching_window_s = float(properties.get("MaximumBatchingWindowInSeconds", 0))
+        self.reports_item_failures = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])
+        self.max_concurrency = int(properties.get("ScalingConfig", {}).get("MaximumConcurrency", 5))
+        self.sqs = service.cloud.client("sqs", as_function=logical_id)  # Lambda polls with the function's role
+        self.runner_sqs = service.cloud.client("sqs")  # the runner's own bookkeeping: calls Lambda does not make
+        self._check_visibility_timeout(self.pool.spec.timeout_s)
+        self.stats = SqsStats()
+        self.problems: list[str] = []  # what went wrong while polling: reported by drain(), never dropped
+        self._busy = 0  # pollers between the start of a receive and the end of its settling
+        self._activity = 0  # bumped when a poll starts or ends: tells a stable snapshot from a moving one
+        self._lock = threading.Lock()
+
+    def _check_visibility_timeout(self, function_timeout_s: int) -> None:
+        """What Lambda checks, as the function's role, when the mapping is created (sqs:GetQueueAttributes)."""
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])
+        visibility_timeout = int(attributes["Attributes"]["VisibilityTimeout"])
+        if visibility_timeout < function_timeout_s:
+            raise ValueError(
+                f"Queue visibility timeout: {visibility_timeout} seconds is less than Function timeout: "
+                f"{function_timeout_s} seconds"
+            )
+
+    def _receive_batch(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.batching_window_s
+        while len(messages) < self.batch_size:
+            received = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(SQS_RECEIVE_LIMIT, self.batch_size - len(messages)),
+                AttributeNames=["All"],
+            ).get("Messages", [])
+            messages.extend(received)
+            if not received or time.monotonic() >= deadline:
+                break
+        return messages
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": self.service.app.region,
+        }
+
+    def poll_once(self) -> bool:
+        """Receive one batch, invoke, settle it; False when nothing was received.
+
+        Whatever happens after the receive, every message ends deleted or visible again: a delete
+        that fails is retried once and otherwise returned to the queue (the consumer is idempotent),
+        and if this poll raises, its messages go back before the exception leaves.
+        """
+        with self._lock:
+            self._busy += 1
+            self._activity += 1
+        try:
+            return self._poll()
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._activity += 1
+
+    def _poll(self) -> bool:
+        messages = self._receive_batch()
+        if not messages:
+            return False
+        settled = False
+        try:
+            invocation = self.pool.invoke({"Records": [self._record(m) for m in messages]})
+            failed = self._failed_message_ids(invocation, messages)
+            done = [m for m in messages if m["MessageId"] not in failed]
+            again = [m for m in messages if m["MessageId"] in failed]
+            not_deleted = self._delete(done)
+            self._make_visible(again + not_deleted)
+            settled = True
+        finally:
+            if not settled:
+                self._make_visible(messages)
+        with self._lock:
+            self.stats.batches += 1
+            self.stats.messages_received += len(messages)
+            self.stats.messages_deleted += len(done) - len(not_deleted)
+            self.stats.messages_returned += len(again) + len(not_deleted)
+            self.stats.delete_failures += len(not_deleted)
+            self.stats.failed_invocations += invocation.error is not None
+            self.stats.invocations.append(invocation)
+        return True
+
+    def _delete(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Delete these messages (a failed entry is tried once more); returns those still not deleted."""
+        pending = messages
+        for _ in range(2):
+            failed_ids: set[str] = set()
+            for start in range(0, len(pending), SQS_RECEIVE_LIMIT):
+                chunk = pending[start : start + SQS_RECEIVE_LIMIT]
+                entries: list[Any] = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
+                response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+                failed_ids |= {chunk[int(f["Id"])]["MessageId"] for f in response.get("Failed", [])}
+            pending = [m for m in pending if m["MessageId"] in failed_ids]
+            if not pending:
+                break
+        return pending
+
+    def _make_visible(self, messages: list[dict[str, Any]]) -> None:
+        """Visible again at once (local time is fast-forwarded); a failure is recorded, never ignored."""
+        for start in range(0, len(messages), SQS_RECEIVE_LIMIT):
+            chunk = messages[start : start + SQS_RECEIVE_LIMIT]
+            entries: list[Any] = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(chunk)
+            ]
+            response = self.runner_sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+            for failure in response.get("Failed", []):
+                message_id = chunk[int(failure["Id"])]["MessageId"]
+                with self._lock:
+                    self.problems.append(f"message {message_id} stays in flight: {failure.get('Code')}")
+
+    def _failed_message_ids(self, invocation: Invocation, messages: list[dict[str, Any]]) -> set[str]:
+        """What goes back to the queue: all of it on an error, else the reported items (if enabled)."""
+        every = {m["MessageId"] for m in messages}
+        if invocation.error is not None:
+            return every
+        if not self.reports_item_failures:
+            return set()
+        payload = invocation.payload if isinstance(invocation.payload, dict) else {}
+        failures = payload.get("batchItemFailures") or []
+        reported = {f.get("itemIdentifier") for f in failures if isinstance(f, dict)}
+        if not reported <= every or None in reported or "" in reported:
+            return every  # Lambda treats an unreadable response as a failure of the whole batch
+        return {str(item) for item in reported}
+
+    def depth(self) -> tuple[int, int]:
+        """(visible, in flight) messages in the queue."""
+        attributes = self.runner_sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def in_flight(self) -> int:
+        return sum(self.depth())
+
+    def start_polling(self, stop: threading.Event) -> list[threading.Thread]:
+        """Poll as Lambda's mapping does, MaximumConcurrency batches at a time, until `stop` is set.
+
+        For `start-api` and `make load`, where orders keep arriving. A poll that raises has returned
+        its messages (poll_once); the error is said and kept in `problems`, and polling goes on.
+        """
+
+        def poller() -> None:
+            while not stop.is_set():
+                try:
+                    if not self.poll_once():
+                        stop.wait(0.05)
+                except Exception as error:
+                    with self._lock:
+                        self.problems.append(f"{threading.current_thread().name}: {type(error).__name__}: {error}")
+                    print(f"local runner: SQS poller for {self.pool.spec.logical_id}: {error}", file=sys.stderr)
+                    stop.wait(1)
+
+        threads = [
+            threading.Thread(target=poller, name=f"sqs-poller-{n}", daemon=True) for n in range(self.max_concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def drain(self, timeout_s: float = 120) -> SqsStats:
+        """Poll with up to MaximumConcurrency concurrent batches until nothing deliverable remains.
+
+        The drain ends when the queue is empty, or when what is left is in flight and no poller holds
+        it (it would only come back after the queue's visibility timeout): that, a poller that
+        raised, and reaching `timeout_s` are errors (DrainError) that say what was left.
+        """
+        deadline = time.monotonic() + timeout_s
+        outcome: dict[str, str] = {}
+
+        def poller() -> None:
+            while time.monotonic() < deadline:
+                try:
+                    if self.poll_once():
+                        continue
+                    with self._lock:
+                        before = (self._busy, self._activity)
+                    visible, invisible = self.depth()
+                    with self._lock:
+                        after = (self._busy, self._activity)
+                except Exception as error:  # its messages are back in the queue (poll_once); say why it stopped
+                    with self._lock:
+                        self.problems.append(f"{threading.current_thread().name}: {type(error).__name__}: {error}")
+                    return
+                if visible == 0 and invisible == 0:
+                    return
+                if visible == 0 and before == after and before[0] == 0:  # a still picture: nobody works on them
+                    outcome["orphaned"] = f"{invisible} messages in flight that no poller holds"
+                    return
+                time.sleep(0.05)
+            outcome["deadline"] = f"not drained within {timeout_s:.0f} s"
+
+        threads = [threading.Thread(target=poller, name=f"sqs-poller-{n}") for n in range(self.max_concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if outcome or self.problems:
+            visible, invisible = self.depth()
+            reasons = [*outcome.values(), *self.problems]
+            raise DrainError(f"{'; '.join(reasons)} (left: {visible} visible, {invisible} in flight)")
+        return self.stats
+
+
+class DrainError(RuntimeError):
+    """The drain stopped with work left, or a poller failed: the message says what and why."""
+
+
+@dataclass
+class ScheduledRun:
+    event: Any
+    attempts: list[Invocation]
+    sent_to_failure_destination: bool
+
+
+class Schedule:
+    """A ScheduleV2 event of the template: its Input with the scheduler's context attributes filled in,
+    invoked asynchronously with the function's EventInvokeConfig (retries, then the on-failure destination)."""
+
+    def __init__(self, service: LocalService, logical_id: str) -> None:
+        self.service = service
+        self.logical_id = logical_id
+        (self.properties,) = service.app.functions[logical_id].events_of_type("ScheduleV2").values()
+        configs = [
+            r["Properties"]
+            for r in service.app.resources_of_type("AWS::Lambda::EventInvokeConfig").values()
+            if r["Properties"].get("FunctionName") == {"Ref": logical_id}
+        ]
+        config = configs[0] if configs else {}
+        self.max_retries = int(config.get("MaximumRetryAttempts", 2))
+        destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        self.failure_destination_arn = str(service.cloud.resolve(destination)) if destination else None
+
+    def event_for(self, scheduled_time: dt.datetime, input_override: str | None = None) -> Any:
+        text = input_override if input_override is not None else self.properties.get("Input", "{}")
+        schedule_arn = f"arn:aws:scheduler:{self.service.app.region}:{ACCOUNT_ID}:schedule/default/{self.logical_id}"
+        replacements = {
+            "<aws.scheduler.scheduled-time>": scheduled_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "<aws.scheduler.execution-id>": str(uuid.uuid4()),
+            "<aws.scheduler.attempt-number>": "1",
+            "<aws.scheduler.schedule-arn>": schedule_arn,
+        }
+        for placeholder, value in replacements.items():
+            text = text.replace(placeholder, value)
+        return json.loads(text)
+
+    def fire(self, scheduled_time: dt.datetime, input_override: str | None = None) -> ScheduledRun:
+        event = self.event_for(scheduled_time, input_override)
+        pool = self.service.pool(self.logical_id)
+        attempts = [pool.invoke(event)]
+        while attempts[-1].error is not None and len(attempts) <= self.max_retries:
+            attempts.append(pool.invoke(event))
+        failed = attempts[-1].error is not None
+        if failed and self.failure_destination_arn:
+            url = next(
+                str(s["QueueUrl"])
+                for s in self.service.cloud.symbols.values()
+                if s.get("Arn") == self.failure_destination_arn
+            )
+            record = {
+                "version": "1.0",
+                "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+                "requestContext": {
+                    "requestId": attempts[-1].request_id,
+                    "functionArn": f"arn:aws:lambda:{self.service.app.region}:{ACCOUNT_ID}:function:{self.logical_id}",
+                    "condition": "RetriesExhausted",
+                    "approximateInvokeCount": len(attempts),
+                },
+                "requestPayload": event,
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "responsePayload": attempts[-1].error,
+            }
+            destination = self.service.cloud.client("sqs", as_function=self.logical_id)  # Lambda sends as the role
+            destination.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+        return ScheduledRun(
+            event=event, attempts=attempts, sent_to_failure_destination=failed and bool(self.failure_destination_arn)
+        )

@@ -1,0 +1,203 @@
+"""A SAM application running locally: MySQL, moto provisioned from the template, function pools."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from sam_testkit.db_proxy import CountingRelay
+from sam_testkit.run_scope import stop_cleanly_on_sigterm
+from workbench.emulator.app_config import AppConfig
+from workbench.emulator.authorizer import LocalAuthorizers
+from workbench.emulator.build import LocalBuild
+from workbench.emulator.cloud import LocalCloud
+from workbench.emulator.environment import Emulation, FunctionPool, say_once
+from workbench.emulator.mysql_server import LocalMySql
+from workbench.emulator.template import DEFAULT_TEMPLATE, SamApplication
+from workbench.emulator.xray import TraceCollector
+
+_LOCAL_ONLY = {
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "DB_TLS",
+    "POWERTOOLS_TRACE_DISABLED",
+}
+DEFAULT_MAX_ENVIRONMENTS = 10
+
+
+def load_env_vars_file(path: Path | None) -> dict[str, dict[str, str]]:
+    """SAM's --env-vars format: {"Parameters": {...all functions...}, "<LogicalId>": {...}}."""
+    if path is None:
+        return {}
+    document = json.loads(path.read_text())
+    return {key: {k: str(v) for k, v in values.items()} for key, values in document.items()}
+
+
+class LocalService:
+    def __init__(
+        self,
+        *,
+        template: Path = DEFAULT_TEMPLATE,
+        parameter_overrides: dict[str, str] | None = None,
+        env_vars: dict[str, dict[str, str]] | None = None,
+        trace: bool = False,
+        log_sink: IO[str] | None = None,
+        aws_host: str = "127.0.0.1",
+        aws_port: int = 0,
+        emulation: Emulation | None = None,
+    ) -> None:
+        self.emulation = emulation or Emulation.from_environment()
+        stop_cleanly_on_sigterm()  # close() must run: the MySQL server is shared
+        self.mysql = LocalMySql()
+        try:
+            self._start(template, parameter_overrides, aws_host, aws_port)
+        except BaseException:  # a run that cannot start still drops what it made on the shared server
+            self._release()
+            raise
+        self.authorizers = LocalAuthorizers(self.app, self.cloud.resolve)  # the HTTP API's, and tokens for them
+        self.env_vars = env_vars or {}
+        self.traces = TraceCollector() if trace else None
+        self.log_sink = log_sink
+        self.pools: dict[str, FunctionPool] = {}
+        self._pools_lock = threading.Lock()
+
+    def _start(self, template: Path, parameter_overrides: dict[str, str] | None, aws_host: str, aws_port: int) -> None:
+        self.config = AppConfig.beside(template)
+        self.app = SamApplication(template, parameter_overrides)
+        if "DatabaseName" not in self.app.parameter_overrides:  # this run's own, unless chosen on purpose
+            default = self.app.parameters.get("DatabaseName") or "db"
+            self.app = SamApplication(
+                template, {**self.app.parameter_overrides, "DatabaseName": self.mysql.scope.database(default)}
+            )
+        self.database = self.mysql.prepare(self.app.parameters["DatabaseName"])
+        # The functions reach MySQL as through RDS Proxy: by a relay that counts this run's connections.
+        self.database_proxy = CountingRelay((self.database.host, self.database.port), host=aws_host)
+        proxy_host = "127.0.0.1" if aws_host in ("0.0.0.0", "") else aws_host  # noqa: S104 - what was bound
+        functions_database = dataclasses.replace(self.database, host=proxy_host, port=self.database_proxy.port)
+        self.build = LocalBuild(self.app)
+        self.build.sam_build()
+        say_once(self.build.native_note)
+        self.cloud = LocalCloud(self.app, functions_database, self.mysql.scope, host=aws_host, port=aws_port)
+        self.cloud.start()
+
+    def environment(self, logical_id: str) -> dict[str, str]:
+        variables = self.cloud.function_environment(logical_id)
+        if self.traces is not None:
+            variables["AWS_XRAY_DAEMON_ADDRESS"] = self.traces.address
+            variables["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR"
+        else:
+            variables["POWERTOOLS_TRACE_DISABLED"] = "true"  # no daemon to send segments to
+        variables.update(self.env_vars.get("Parameters", {}))
+        variables.update(self.env_vars.get(logical_id, {}))
+        return variables
+
+    def pool(self, logical_id: str) -> FunctionPool:
+        if logical_id not in self.app.functions:
+            known = ", ".join(sorted(self.app.functions))
+            raise KeyError(f"no function {logical_id!r} in {self.app.template_path.name} (functions: {known})")
+        with self._pools_lock:  # concurrent first requests must share one pool (two would lose invocations)
+            if logical_id not in self.pools:
+                self.pools[logical_id] = self._new_pool(logical_id)
+            return self.pools[logical_id]
+
+    def _new_pool(self, logical_id: str) -> FunctionPool:
+        snapstart = self.cloud.applied(self.app.cloudformation["Resources"][logical_id]["Properties"].get("SnapStart"))
+        if self._provisioned(logical_id):
+            say_once(
+                f"{logical_id}: provisioned concurrency is not emulated; environments start on demand "
+                "(on AWS their INIT runs before traffic)"
+            )
+        return FunctionPool(
+            self.build.spec(self.app.functions[logical_id]),
+            self.environment(logical_id),
+            max_environments=self._concurrency_limit(logical_id),
+            log_sink=self.log_sink,
+            emulation=self.emulation,
+            snapstart=bool(snapstart),  # INIT once, environments restored from its snapshot
+        )
+
+    def _provisioned(self, logical_id: str) -> bool:
+        aliases = self.app.resources_of_type("AWS::Lambda::Alias").values()
+        return any(
+            self.cloud.applied(alias["Properties"].get("ProvisionedConcurrencyConfig"))
+            for alias in aliases
+            if alias["Properties"].get("FunctionName") == {"Ref": logical_id}
+        )
+
+    def _concurrency_limit(self, logical_id: str) -> int:
+        properties = self.app.cloudformation["Resources"][logical_id]["Properties"]
+        reserved = properties.get("ReservedConcurrentExecutions")
+        return int(reserved) if reserved else DEFAULT_MAX_ENVIRONMENTS
+
+    def prepare_database(self, seed: bool = True) -> None:
+        """What the application says runs after start (`[tool.workbench]`, emulator/app_config.py):
+        its functions invoked in order (a deploy's migration), then its SQL loaded into this run's database."""
+        for function in self.config.after_start:
+            invocation = self.pool(function).invoke({})
+            if invocation.error:
+                raise RuntimeError(f"{function}, run after start, failed: {invocation.error}")
+        for sql in self.config.seed_sql if seed else ():
+            self.mysql.load_sql(self.database.database, sql)
+
+    def docker_env_vars(self, docker_host: str) -> dict[str, dict[str, str]]:
+        """`sam local invoke --env-vars` for functions in Docker: this moto and this MySQL, seen from a container."""
+        local = self.cloud.endpoint_url.split("//")[1].split(":")[0]
+        document: dict[str, dict[str, str]] = {}
+        for logical_id in self.app.functions:
+            variables = self.environment(logical_id)
+            document[logical_id] = {
+                key: value.replace(local, docker_host)  # a variable that holds the local address carries a host
+                for key, value in variables.items()
+                if key in set(self.app.functions[logical_id].raw_environment) | _LOCAL_ONLY
+            }
+            for key, value in list(document[logical_id].items()):
+                if ":secretsmanager:" in value and ":secret:" in value:  # by name: its ARN ends in a random suffix
+                    document[logical_id][key] = value.split(":secret:", 1)[1].rsplit("-", 1)[0]
+            document[logical_id]["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon beside `sam local`
+        return document
+
+    def describe_database(self) -> str:
+        """What this run made on the (shared) MySQL server, to say when it starts; all dropped when it ends."""
+        users = ", ".join([self.database.username, *self.cloud.database_users.values()])
+        return (
+            f"MySQL at {self.database.host}:{self.database.port}"
+            f"{' (started for this run)' if self.mysql.started_here else ''}, this run's database "
+            f"{self.database.database} and users {users}, reached through a local proxy at "
+            f"{self.cloud.database.host}:{self.cloud.database.port}"
+        )
+
+    def database_user(self, function: str) -> tuple[str, str]:
+        """(the secret's resource, MySQL user) the function connects as: its DB_SECRET_ID's (a secret, or the
+        cluster whose RDS-managed master secret it is)."""
+        arn = self.environment(function)["DB_SECRET_ID"]
+        logical_id = next(name for name, symbol in self.cloud.symbols.items() if arn in symbol.values())
+        return logical_id, self.cloud.database_users.get(logical_id, self.database.username)
+
+    def queue_url(self, logical_id: str) -> str:
+        return str(self.cloud.symbols[logical_id]["QueueUrl"])
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+        if self.traces is not None:
+            self.traces.close()
+        self._release()
+
+    def _release(self) -> None:
+        """Stop what _start() started, as far as it got; drop this run's database and users."""
+        if hasattr(self, "cloud"):
+            self.cloud.stop()
+        if hasattr(self, "database_proxy"):
+            self.database_proxy.close()
+        self.mysql.close()
+
+    def __enter__(self) -> LocalService:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()

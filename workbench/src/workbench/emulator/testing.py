@@ -1,0 +1,69 @@
+"""`workbench start-api` as a user runs it, in a process of its own: for the tests that need the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+from workbench.emulator.api_server import IDLE_TIMEOUT_S, LocalHttpApi, route_scopes
+from workbench.emulator.authorizer import LocalAuthorizers
+from workbench.emulator.mysql_server import LocalMySql
+from workbench.emulator.service import LocalService
+from workbench.emulator.template import SamApplication
+
+
+@functools.cache
+def signed_in_token(customer: str) -> str:
+    """A token of the local issuer with every route's scope: what a signed-in client sends."""
+    app = SamApplication()
+    return LocalAuthorizers.of_template(app).token(customer, route_scopes(app))
+
+
+@contextlib.contextmanager
+def running_start_api() -> Iterator[int]:
+    """The port of a `start-api` of its own (database and users of its run); it must stop cleanly on SIGTERM."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    command = [sys.executable, "-m", "workbench", "start-api", "-p", str(port)]
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        command, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"}
+    )
+    database = ""
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            database = (
+                line.split("this run's database ", 1)[1].split()[0] if "this run's database " in line else database
+            )
+            if line.startswith("Ctrl-C to stop"):
+                break
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # the functions' logs: keep it flowing
+        yield port
+    finally:
+        process.terminate()
+        exit_code = process.wait(timeout=30)
+    assert exit_code == 0
+    assert database, "start-api says which database is its run's"
+    with LocalMySql() as mysql:  # SIGTERM unwound the run: what it made on the shared server is gone
+        assert not mysql.execute("SHOW DATABASES LIKE %s", (database,))
+
+
+@contextlib.contextmanager
+def serving(service: LocalService, *, idle_timeout_s: int = IDLE_TIMEOUT_S) -> Iterator[int]:
+    """The port of the local HTTP API over `service`, in this process; it must stop cleanly when done."""
+    server = LocalHttpApi(service, "127.0.0.1", 0, quiet=True, idle_timeout_s=idle_timeout_s)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert not thread.is_alive(), "shutdown() ends serve_forever"

@@ -1,0 +1,42 @@
+"""The seam between the runner and an application: `[tool.workbench]` beside the template, all optional."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench.emulator.app_config import AppConfig, AppConfigError
+from workbench.emulator.template import DEFAULT_TEMPLATE, PROJECT_ROOT
+
+
+def test_this_application_names_its_migration_and_its_seed_data():
+    config = AppConfig.beside(DEFAULT_TEMPLATE)
+    assert config.after_start == ("SchemaMigrationFunction",)
+    assert config.seed_sql == ((PROJECT_ROOT / "db" / "seed_catalog.sql").resolve(),)
+
+
+def test_a_template_with_no_configuration_beside_it_gets_the_defaults(tmp_path: Path):
+    assert AppConfig.beside(tmp_path / "template.yaml") == AppConfig()
+
+
+def test_a_pyproject_without_the_table_gets_the_defaults(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "theirs"\n')
+    assert AppConfig.beside(tmp_path / "template.yaml").after_start == ()
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        ('after-start = "Migrate"', "after-start: Input should be a valid tuple"),
+        ('seed-sql = ["missing.sql"]', "seed-sql: no such file"),
+        ("unknown = 1", "unknown: Extra inputs are not permitted"),
+    ],
+)
+def test_a_configuration_that_cannot_be_used_is_one_line_naming_file_and_key(tmp_path: Path, table: str, said: str):
+    (tmp_path / "pyproject.toml").write_text(f"[tool.workbench]\n{table}\n")
+    with pytest.raises(AppConfigError) as raised:
+        AppConfig.beside(tmp_path / "template.yaml")
+    assert str(raised.value).startswith(f"{tmp_path / 'pyproject.toml'} [tool.workbench]")
+    assert said in str(raised.value)
+    assert "\n" not in str(raised.value)

@@ -1,0 +1,77 @@
+"""The functions' MySQL user can do its job and nothing else (errors asserted against the real MariaDB)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pymysql
+import pytest
+from pymysql.constants import ER
+
+from workbench.emulator.service import LocalService
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[LocalService]:
+    with LocalService() as local:
+        local.prepare_database()  # the migration, as the master user, creates the app user
+        yield local
+
+
+@pytest.fixture
+def app_user(service: LocalService) -> Iterator[pymysql.connections.Connection]:
+    secret, user = service.database_user("ApiFunction")
+    value = service.cloud.client("secretsmanager").get_secret_value(SecretId=service.cloud.symbols[secret]["Ref"])
+    credentials = json.loads(value["SecretString"])
+    assert credentials["username"] == user != service.database.username  # not the master
+    connection = pymysql.connect(
+        host=service.database.host,
+        port=service.database.port,
+        user=user,
+        password=credentials["password"],
+        database=service.database.database,
+        autocommit=True,
+    )
+    yield connection
+    connection.close()
+
+
+def refused(connection: pymysql.connections.Connection, sql: str) -> int:
+    with pytest.raises(pymysql.err.MySQLError) as raised, connection.cursor() as cursor:
+        cursor.execute(sql)
+    return int(raised.value.args[0])
+
+
+def test_the_api_and_the_rollup_connect_as_the_app_user_and_only_the_migration_as_master(service: LocalService):
+    assert service.database_user("ApiFunction")[0] == "AppDatabaseSecret"
+    assert service.database_user("DailyRollupFunction")[0] == "AppDatabaseSecret"
+    assert service.database_user("SchemaMigrationFunction") == ("DatabaseCluster", service.database.username)
+
+
+def test_the_app_user_does_its_job(app_user: pymysql.connections.Connection):
+    with app_user.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM catalog_items")
+        cursor.execute(
+            "INSERT INTO daily_sku_sales (sales_date, sku, units, revenue_cents, order_count) "
+            "VALUES ('2026-11-23', 'MUG-CERAMIC-350ML', 1, 1200, 1) "
+            "ON DUPLICATE KEY UPDATE units = VALUES(units)"
+        )
+        cursor.execute("SELECT units FROM daily_sku_sales WHERE sku = 'MUG-CERAMIC-350ML'")
+        assert cursor.fetchone() == (1,)
+
+
+def test_the_app_user_cannot_do_anything_else(service: LocalService, app_user: pymysql.connections.Connection):
+    service.mysql.execute(f"CREATE TABLE IF NOT EXISTS `{service.database.database}`.audit_log (id INT)")
+    assert refused(app_user, "DROP TABLE catalog_items") == ER.TABLEACCESS_DENIED_ERROR
+    assert refused(app_user, "SELECT * FROM audit_log") == ER.TABLEACCESS_DENIED_ERROR  # outside its grant
+    assert refused(app_user, "UPDATE catalog_items SET unit_price_cents = 1") == ER.TABLEACCESS_DENIED_ERROR
+    assert refused(app_user, "DELETE FROM daily_sku_sales") == ER.TABLEACCESS_DENIED_ERROR
+    assert refused(app_user, "CREATE USER 'intruder'@'%' IDENTIFIED BY 'x'") == ER.SPECIFIC_ACCESS_DENIED_ERROR
+    assert refused(app_user, "SELECT user FROM mysql.user") == ER.TABLEACCESS_DENIED_ERROR
+
+
+def test_the_migration_is_idempotent_and_resyncs_the_password(service: LocalService):
+    assert service.pool("SchemaMigrationFunction").invoke({}).error is None  # the user exists already: fine

@@ -1,0 +1,144 @@
+"""The bench's machinery: statistics, exact-count checks, import timing, package sizes, and the
+counted figures of two patterns against known counts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+from tests.conftest import MYSQL_ADMIN
+
+from workbench.emulator.service import LocalService
+from workbench.measure.bench import (
+    Bench,
+    Comparison,
+    Sizes,
+    Timing,
+    import_time_ms,
+    package_sizes,
+    top_level_import_times,
+)
+
+
+def test_timing_summarizes_round_medians():
+    timing = Timing([3.0, 1.0, 2.0])
+    assert (timing.median_ms, timing.min_ms, timing.max_ms) == (2.0, 1.0, 3.0)
+
+
+def test_a_comparison_is_separated_only_when_the_rounds_do_not_overlap():
+    apart = Comparison("p", "o", "n", "ms", Timing([1.0, 1.2]), Timing([2.0, 2.5]))
+    overlapping = Comparison("p", "o", "n", "ms", Timing([1.0, 2.1]), Timing([2.0, 2.5]))
+    assert apart.separated is True
+    assert apart.ratio == pytest.approx(2.25 / 1.1)
+    assert overlapping.separated is False
+
+
+def test_count_failures_name_the_figure_and_both_values():
+    comparison = Comparison("p", "o", "n", "ms")
+    comparison.counts = {"calls": {"optimized": 2, "naive": 100}}
+    comparison.expected_counts = {"calls": {"optimized": 1, "naive": 100}}
+    assert comparison.count_failures() == ["p: calls for optimized was 2, expected 1"]
+
+
+IMPORTTIME_REPORT = """\
+import time: self [us] | cumulative | imported package
+import time:       201 |        201 |   _io
+import time:       950 |       1203 | site
+import time:       120 |        120 |     json.scanner
+import time:       300 |        420 |   json.decoder
+import time:       500 |        920 | json
+"""
+
+
+def test_only_top_level_imports_count_each_with_what_it_imported():
+    assert top_level_import_times(IMPORTTIME_REPORT) == {"site": 1203, "json": 920}
+
+
+def test_import_time_counts_only_what_the_statement_adds_to_a_bare_interpreter():
+    # a behaviour, not a timing: `pass` adds no module (exactly 0), `import json` adds json
+    assert import_time_ms("pass") == 0
+    assert import_time_ms("import json") > 0
+
+
+def test_package_sizes_zip_the_built_artifacts(tmp_path: Path):
+    (tmp_path / "ApiFunction" / "orders").mkdir(parents=True)
+    (tmp_path / "ApiFunction" / "orders" / "a.py").write_text("x = 1\n" * 100)
+    site = tmp_path / "DependenciesLayer" / "python"
+    (site / "big").mkdir(parents=True)
+    (site / "big" / "m.py").write_bytes(bytes(range(256)) * 400)
+    (site / "big-1.0.dist-info").mkdir()
+    sizes = package_sizes(tmp_path)
+    assert 0 < sizes["function_zipped"] < 1000
+    assert list(sizes["layer_top"]) == ["big"]
+
+
+@pytest.fixture(scope="module")
+def bench() -> Iterator[Bench]:
+    service = LocalService()
+    service.prepare_database()
+    yield Bench(service, Sizes(quick=True))
+    service.close()
+
+
+@pytest.mark.integration
+def test_secret_caching_counts_one_fetch_against_one_hundred(bench: Bench):
+    comparison = bench.secret_caching()
+    assert comparison.counts["GetSecretValue calls per 100 invocations (within one TTL)"] == {
+        "optimized": 1,
+        "naive": 100,
+    }
+    assert comparison.count_failures() == []
+
+
+def server_connections() -> int:
+    """The whole server's count: every client's connections, ours and anyone else's."""
+    with pymysql.connect(**MYSQL_ADMIN, connect_timeout=5) as connection, connection.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Connections'")
+        return int(cursor.fetchone()[1])
+
+
+@pytest.mark.integration
+def test_connection_reuse_counts_only_its_own_connections_whatever_else_connects(bench: Bench):
+    # GIVEN another client of the same server opening and closing connections the whole time
+    stop, connects = threading.Event(), [0]
+
+    def another_client() -> None:
+        while not stop.is_set():
+            pymysql.connect(**MYSQL_ADMIN, connect_timeout=5).close()
+            connects[0] += 1
+
+    server_before = server_connections()
+    neighbour = threading.Thread(target=another_client)
+    neighbour.start()
+    try:
+        # WHEN the lab counts the twins' connections
+        comparison = bench.connection_reuse()
+    finally:
+        stop.set()
+        neighbour.join()
+    server_after = server_connections()
+
+    # THEN the counts are exactly the twins' own, though the server saw the neighbour's too
+    assert comparison.count_failures() == []
+    figure = "MySQL connections opened per 100 invocations (counted at the proxy)"
+    assert comparison.counts[figure] == {"optimized": 1, "naive": 100}
+    assert connects[0] > 0
+    assert server_after - server_before >= 101 + connects[0]
+
+
+@pytest.mark.integration
+def test_batch_writes_count_one_call_per_25_against_one_per_message_each_twin_as_the_consumers_role(bench: Bench):
+    comparison = bench.batch_writes()
+    assert comparison.count_failures() == []
+    counts = comparison.counts["DynamoDB write requests"]
+    assert counts["naive"] == bench.sizes.messages  # PutItem per message, granted to the twin alone
+    assert counts["optimized"] < counts["naive"]
+    assert (
+        "lab-twin-grant"
+        not in bench.service.cloud.client("iam").list_role_policies(
+            RoleName=bench.service.cloud.role_names["OrdersConsumer"]
+        )["PolicyNames"]
+    )  # the grant went with the comparison
