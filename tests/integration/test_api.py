@@ -12,7 +12,6 @@ from orders.adapters.orders_table import to_item
 from orders.handlers import api
 from orders.models import Order
 from sam_testkit.sam_template import read_template, resources_of_type, transformed
-from tests.conftest import LAMBDA_ENV, TEMPLATE, AwsWorld
 from tests.factories import (
     CUSTOMER,
     FakeLambdaContext,
@@ -22,6 +21,7 @@ from tests.factories import (
     order_request,
     post_order_event,
 )
+from tests.fixtures import LAMBDA_ENV, TEMPLATE, AwsWorld
 
 pytestmark = pytest.mark.integration
 

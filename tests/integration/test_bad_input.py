@@ -10,8 +10,8 @@ import pytest
 from orders.handlers import api
 from orders.logic.request import MAX_BODY_BYTES
 from orders.models import MAX_ITEMS_PER_ORDER
-from tests.conftest import LAMBDA_ENV, AwsWorld
 from tests.factories import FakeLambdaContext, order_request, post_order_event
+from tests.fixtures import LAMBDA_ENV, AwsWorld
 
 pytestmark = pytest.mark.integration
 

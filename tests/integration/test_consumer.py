@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from orders.config import get_settings
 from orders.handlers import consumer
 from sam_testkit.dynamodb_faults import UnprocessedItemsInjector, _answer
-from tests.conftest import AwsWorld
 from tests.factories import FakeLambdaContext, load_event, order_message, sqs_event
+from tests.fixtures import AwsWorld
 
 pytestmark = pytest.mark.integration
 
@@ -198,7 +198,7 @@ def test_a_throttled_batch_write_is_retried_by_the_consumer(aws: AwsWorld):
 def test_an_unreadable_table_fails_every_order_unwritten(aws: AwsWorld, monkeypatch: pytest.MonkeyPatch):
     # GIVEN the orders table does not exist (a misconfiguration DynamoDB will not fix by retrying)
     monkeypatch.setenv("ORDERS_TABLE_NAME", "no-such-table")
-    from tests.conftest import reset_execution_environment
+    from tests.fixtures import reset_execution_environment
 
     reset_execution_environment()
     event = sqs_event([order_message(), "{"])
@@ -287,7 +287,7 @@ def test_arbitrary_bodies_fail_alone(aws: AwsWorld, bad_bodies: list[str]):
 def test_a_late_order_whose_day_cannot_be_marked_fails_alone(aws: AwsWorld, monkeypatch: pytest.MonkeyPatch):
     # GIVEN the late-days table is unreachable, and a batch of an order of a past day and one of today
     monkeypatch.setenv("LATE_DAYS_TABLE_NAME", "no-such-table")
-    from tests.conftest import reset_execution_environment
+    from tests.fixtures import reset_execution_environment
 
     reset_execution_environment()
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).replace(microsecond=0).isoformat()

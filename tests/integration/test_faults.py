@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from orders.adapters.aws_clients import dynamodb_client
 from sam_testkit.dynamodb_faults import SdkVisibleThrottling, random_unprocessed
-from tests.conftest import LAMBDA_ENV, AwsWorld
+from tests.fixtures import LAMBDA_ENV, AwsWorld
 
 TABLE = LAMBDA_ENV["ORDERS_TABLE_NAME"]
 

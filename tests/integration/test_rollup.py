@@ -11,8 +11,8 @@ from orders.adapters.orders_table import to_item
 from orders.config import get_settings
 from orders.handlers import consumer, migrate, rollup
 from orders.models import Order
-from tests.conftest import LAMBDA_ENV, AwsWorld, MySqlAdmin
 from tests.factories import FakeLambdaContext, load_event, order_message, sqs_event
+from tests.fixtures import LAMBDA_ENV, AwsWorld, MySqlAdmin
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from moto.secretsmanager.models import secretsmanager_backends
 
 from orders.handlers import api, rotate_secret
 from orders.logic.rotation import RotationRefusedError
-from tests.conftest import APP_PASSWORD, APP_USER, LAMBDA_ENV, MYSQL_ADMIN, AwsWorld, MySqlAdmin
 from tests.factories import FakeLambdaContext, order_request, post_order_event
+from tests.fixtures import APP_PASSWORD, APP_USER, LAMBDA_ENV, MYSQL_ADMIN, AwsWorld, MySqlAdmin
 
 pytestmark = pytest.mark.integration
 SECRET = LAMBDA_ENV["DB_SECRET_ID"]

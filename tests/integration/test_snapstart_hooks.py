@@ -12,7 +12,7 @@ from orders.adapters import orders_table
 from orders.adapters.mysql import get_database
 from orders.adapters.secrets import secrets_provider
 from orders.config import get_settings
-from tests.conftest import AwsWorld, MySqlAdmin
+from tests.fixtures import AwsWorld, MySqlAdmin
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from orders.handlers import api
-from tests.conftest import APP_PASSWORD, AwsWorld, MySqlAdmin, reset_execution_environment
 from tests.factories import FakeLambdaContext, get_order_event, order_request, post_order_event
+from tests.fixtures import APP_PASSWORD, AwsWorld, MySqlAdmin, reset_execution_environment
 
 pytestmark = pytest.mark.integration
 

@@ -47,13 +47,20 @@ def defined_names(source: Path) -> set[str]:
     return names
 
 
+def _resolve(doc: Path, path: str) -> Path:
+    """A path as its doc means it: from the doc's folder, from the workbench's when the doc is one of its
+    guides (they name the workbench's own files from there), else from the repository's root."""
+    homes = [doc.parent, *([WORKBENCH] if doc.is_relative_to(WORKBENCH) else []), ROOT]
+    return next((home / path for home in homes if (home / path).exists()), ROOT / path)
+
+
 def _removed_on_purpose(path: Path) -> bool:
     return not WORKBENCH.exists() and path.resolve().is_relative_to(WORKBENCH)
 
 
 def _docs_with(pattern: re.Pattern[str]) -> list[tuple[Path, re.Match[str]]]:
     found = [(doc, match) for doc in DOCS if doc.exists() for match in pattern.finditer(doc.read_text())]
-    return [(doc, match) for doc, match in found if not _removed_on_purpose(ROOT / match.groupdict().get("path", ""))]
+    return [(doc, m) for doc, m in found if not _removed_on_purpose(_resolve(doc, m.groupdict().get("path", "")))]
 
 
 def _slug(heading: str) -> str:
@@ -72,8 +79,8 @@ def _anchors(doc: Path) -> set[str]:
     ids=lambda value: value.name if isinstance(value, Path) else value.group(0)[:60],
 )
 def test_each_code_reference_names_what_is_in_its_file(doc: Path, match: re.Match[str]):
-    source = ROOT / match["path"]
-    assert source.is_file(), f"{doc.name}: {match['path']} does not exist"
+    source = _resolve(doc, match["path"])
+    assert source.is_file(), f"{doc.relative_to(ROOT)}: {match['path']} does not exist"
     defined = defined_names(source) if source.suffix == ".py" else set()
     for name in (n.removesuffix("()") for n in re.findall(r"`([^`]+)`", match["names"])):
         if source.suffix == ".py" and IDENTIFIER.match(name):
@@ -111,7 +118,11 @@ def test_every_relative_link_resolves_to_a_file_or_a_heading():
 
 def test_every_repository_path_the_docs_name_exists():
     missing = sorted(
-        {f"{doc.name}: {m['path']}" for doc, m in _docs_with(REPO_PATH) if not (ROOT / m["path"]).exists()}
+        {
+            f"{doc.relative_to(ROOT)}: {m['path']}"
+            for doc, m in _docs_with(REPO_PATH)
+            if not _resolve(doc, m["path"]).exists()
+        }
     )
     assert missing == []
 
@@ -137,3 +148,26 @@ def test_nothing_in_the_repository_refers_to_material_outside_it():
         and outside.search(path.read_text(errors="ignore"))
     ]
     assert offenders == []
+
+
+MEASURED_FIGURE = re.compile(r"\b\d[\d,]*(?:\.\d+)?\s?(?:ms|µs)\b|\b\d+(?:\.\d+)?×|\breq/s\b")
+REFERENCES = ROOT / "docs" / "references.md"
+
+
+def test_no_figure_of_ours_is_typed_into_the_docs():
+    """Our measurements live on the results page their commands write (workbench/results.md); a time or a
+    ratio anywhere else must be a public figure, cited in its own paragraph (a link, or the references)."""
+    typed = []
+    for doc in DOCS:
+        if doc.name == "results.md" or doc == REFERENCES or not doc.exists():
+            continue
+        prose = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+        for paragraph in re.split(r"\n\s*\n", prose):
+            figures = MEASURED_FIGURE.findall(paragraph)
+            if figures and "](http" not in paragraph and "references.md" not in paragraph:
+                typed.append(f"{doc.relative_to(ROOT)}: {', '.join(figures)} in “{paragraph.strip()[:60]}…”")
+    assert typed == []
+
+
+def test_the_figure_check_finds_figures():
+    assert MEASURED_FIGURE.findall("INIT 264 ms vs 506 ms (1.9×), 228 req/s") == ["264 ms", "506 ms", "1.9×", "req/s"]

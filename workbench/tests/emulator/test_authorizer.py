@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from joserfc import jwt
-from tests.conftest import TEMPLATE
+from tests.fixtures import TEMPLATE
 
 from workbench.emulator.authorizer import JwtAuthorizer, LocalAuthorizers, LocalIssuer, Refusal
 from workbench.emulator.event_sources import SqsEventSource

@@ -332,7 +332,7 @@ def test_a_policy_on_a_table_does_not_cover_its_indexes(service: LocalService):
     assert any(d["action"] == "dynamodb:Query" and d["resource"] == index for d in denied), denied
 
 
-# ---------------------------------------------------------------- modified templates (conftest's template_with)
+# ---------------------------------------------------------------- modified templates (the fixture template_with)
 CONSUMER_BATCH_ACTIONS = "Action: [dynamodb:BatchGetItem, dynamodb:BatchWriteItem]"
 API_SECRET_POLICY = """        - AWSSecretsManagerGetSecretValuePolicy:
             SecretArn: !Ref AppDatabaseSecret

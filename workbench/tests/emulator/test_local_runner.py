@@ -17,8 +17,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from tests.conftest import PROJECT_ROOT, RUN_SCOPE, MySqlAdmin
 from tests.factories import EVENTS_DIR, load_event, order_message, sqs_event
+from tests.fixtures import PROJECT_ROOT, RUN_SCOPE, MySqlAdmin
 
 from sam_testkit.run_scope import RunScope
 from workbench.cli import parse_parameter_overrides
@@ -398,7 +398,7 @@ def test_parameter_overrides_take_both_sam_spellings():
 
 
 def test_the_cli_invokes_like_sam_local_invoke(tmp_path: Path, mysql_server: MySqlAdmin):
-    chosen = RUN_SCOPE.database("cli")  # a name on purpose (under this session's claim: see conftest)
+    chosen = RUN_SCOPE.database("cli")  # a name on purpose (under this session's claim: see tests/fixtures.py)
     env_vars = tmp_path / "env.json"
     env_vars.write_text(json.dumps({"ApiFunction": {"POWERTOOLS_SERVICE_NAME": "orders-cli-test"}}))
     result = subprocess.run(  # noqa: S603

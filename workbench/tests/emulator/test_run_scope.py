@@ -10,8 +10,8 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
-from tests.conftest import MySqlAdmin
 from tests.factories import load_event
+from tests.fixtures import MySqlAdmin
 
 from sam_testkit.run_scope import RunScope, sweep
 from workbench.emulator.mysql_server import LocalMySql

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pymysql
 import pytest
-from tests.conftest import MYSQL_ADMIN
+from tests.fixtures import MYSQL_ADMIN
 
 from workbench.emulator.service import LocalService
 from workbench.measure.bench import (

@@ -86,7 +86,11 @@ def test_bad_memory_sizes_are_refused_with_the_reason(memory: str, message: str)
 )
 def test_the_cli_answers_bad_input_with_one_line_and_exit_2(arguments: list[str], message: str):
     result = subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "lab", "tune", *arguments], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "workbench", "tune", *arguments],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith(message)

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import io
 import json
 import math
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +29,7 @@ from workbench.emulator.template import PROJECT_ROOT, FunctionSpec
 from workbench.measure.events import sqs_batches
 from workbench.measure.tune import fresh_idempotency_key
 
-LAB_FUNCTIONS = PROJECT_ROOT / "lab" / "functions"
+LABS = Path(__file__).resolve().parents[3] / "labs"  # each lab folder holds its naive twin(s)
 TRACED_FUNCTIONS = ("ApiFunction", "OrdersConsumer", "DailyRollupFunction")
 XRAY_SDK_DISTRIBUTIONS = ("aws-xray-sdk", "wrapt")  # the "before" of src/orders/tracing, for the lab only
 SPANS_PER_ROUND = 200
@@ -142,17 +138,25 @@ class Bench:
         # The twins import `orders` from the built, read-only function code, as the real function does.
         self.api = service.build.spec(service.app.functions["ApiFunction"])
         self.base_environment = service.environment("ApiFunction") | {"PYTHONPATH": str(self.api.code_dir)}
-        self.lab_code = service.build.code(LAB_FUNCTIONS)
+        self._lab_code: dict[Path, Path] = {}
 
     # ---------------------------------------------------------------- helpers
+    def lab_code(self, handler: str) -> Path:
+        """The built code of the lab folder holding the handler's module (`client_reuse.reused`: 01-client-reuse/)."""
+        module = handler.split(".")[0]
+        (folder,) = {path.parent for path in LABS.glob(f"*/{module}.py")}
+        if folder not in self._lab_code:
+            self._lab_code[folder] = self.service.build.code(folder)
+        return self._lab_code[folder]
+
+    def as_twin(self, spec: FunctionSpec, handler: str, **changes: Any) -> FunctionSpec:
+        """A function's spec running a lab handler instead of its own."""
+        return dataclasses.replace(spec, handler=handler, code_dir=self.lab_code(handler), **changes)
+
     def twin(self, handler: str, *, template_function: str = "ApiFunction", **env: str) -> FunctionPool:
         """A pool running a lab handler with a real function's settings and environment."""
-        spec: FunctionSpec = dataclasses.replace(
-            self.service.build.spec(self.service.app.functions[template_function]),
-            logical_id=handler.replace(".", "_"),
-            handler=handler,
-            code_dir=self.lab_code,
-        )
+        real = self.service.build.spec(self.service.app.functions[template_function])
+        spec = self.as_twin(real, handler, logical_id=handler.replace(".", "_"))
         # The real function's environment, its execution role included: the twin may call what it may.
         environment = self.service.environment(template_function) | {"PYTHONPATH": str(self.api.code_dir)} | env
         return FunctionPool(spec, environment, max_environments=1, log_sink=self.service.log_sink)
@@ -319,10 +323,8 @@ class Bench:
     def cold_start(self) -> tuple[Comparison, dict[str, Any]]:
         comparison = Comparison("cold start", "ApiFunction as shipped", "naive eager init", "Init Duration ms")
         variants: dict[str, FunctionSpec] = {
-            "floor (import boto3 + 1 client)": dataclasses.replace(
-                self.api, handler="floor.handler", code_dir=self.lab_code
-            ),
-            "naive eager init": dataclasses.replace(self.api, handler="heavy_init.handler", code_dir=self.lab_code),
+            "floor (import boto3 + 1 client)": self.as_twin(self.api, "floor.handler"),
+            "naive eager init": self.as_twin(self.api, "heavy_init.handler"),
         }
         for logical_id in ("ApiFunction", "OrdersConsumer", "DailyRollupFunction"):
             variants[logical_id] = self.service.build.spec(self.service.app.functions[logical_id])
@@ -376,8 +378,10 @@ class Bench:
         )
         variants = {
             "optimized": dataclasses.replace(self.api, memory_mb=PRIMING_MEMORY_MB),
-            "naive": dataclasses.replace(
-                self.api, handler="lazy_api.handler", code_dir=self.lab_code, memory_mb=PRIMING_MEMORY_MB
+            "naive": self.as_twin(
+                self.api,
+                "lazy_api.handler",
+                memory_mb=PRIMING_MEMORY_MB,
             ),
         }
         event = json.loads((PROJECT_ROOT / "events" / "api_post_order.json").read_text())
@@ -414,8 +418,10 @@ class Bench:
             variants[f"{logical_id}, tracing off"] = spec
             extra_environment[f"{logical_id}, tracing off"] = {"POWERTOOLS_TRACE_DISABLED": "true"}
             variants[f"{logical_id}, ours"] = spec
-            variants[f"{logical_id}, X-Ray SDK"] = dataclasses.replace(
-                spec, handler="xray_sdk_twin.handler", code_dir=self.lab_code, layer_dirs=(*spec.layer_dirs, xray_layer)
+            variants[f"{logical_id}, X-Ray SDK"] = self.as_twin(
+                spec,
+                "xray_sdk_twin.handler",
+                layer_dirs=(*spec.layer_dirs, xray_layer),
             )
             extra_environment[f"{logical_id}, X-Ray SDK"] = {"TWIN_HANDLER": spec.handler}
         inits = self._inits(variants, extra_environment=extra_environment)
@@ -443,15 +449,17 @@ class Bench:
         api = dataclasses.replace(self.api, memory_mb=ONE_VCPU_MB)
         pools = {
             "ours": FunctionPool(
-                dataclasses.replace(api, handler="span_cost.ours", code_dir=self.lab_code),
+                self.as_twin(api, "span_cost.ours"),
                 self.base_environment
                 | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS, "POWERTOOLS_TRACE_DISABLED": "false"},
                 max_environments=1,
                 log_sink=self.service.log_sink,
             ),
             "X-Ray SDK": FunctionPool(
-                dataclasses.replace(
-                    api, handler="span_cost.xray", code_dir=self.lab_code, layer_dirs=(*api.layer_dirs, xray_layer)
+                self.as_twin(
+                    api,
+                    "span_cost.xray",
+                    layer_dirs=(*api.layer_dirs, xray_layer),
                 ),
                 self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS},
                 max_environments=1,
@@ -549,20 +557,3 @@ def package_sizes(build_dir: Path) -> dict[str, Any]:
     }
     top = dict(sorted(contributors.items(), key=lambda kv: -kv[1])[:6])
     return {"function_zipped": zipped(function), "layer_zipped": zipped(layer), "layer_top": top}
-
-
-def machine_info() -> dict[str, Any]:
-    versions: dict[str, str | None] = {}
-    for name in ("aws-lambda-powertools", "boto3", "PyMySQL", "pydantic", "moto", "aws-sam-cli"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "versions": versions,
-    }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.emulator.template import PROJECT_ROOT
+from workbench.measure.results import RESULTS_PAGE, ResultTable, write_section
 
 LAB = Path(__file__).resolve().parent  # prices and the traffic profile: data of the harness
 SECONDS_PER_MONTH = 730 * 3600  # AWS prices a month as 730 hours
@@ -241,13 +242,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="workbench cost", description="monthly cost per memory size")
     parser.add_argument("profile", type=Path, nargs="?", default=LAB / "traffic_profile.json")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench")
+    parser.add_argument("--results", type=Path, default=RESULTS_PAGE, help="the results page to write its section of")
     args = parser.parse_args(argv)
-    return report_cost(args.profile, args.out)
+    return report_cost(args.profile, args.out, args.results)
 
 
-def report_cost(profile_path: Path, out_dir: Path) -> int:
+def report_cost(profile_path: Path, out_dir: Path, results_page: Path | None = None) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     prices = Prices.load()
     profile = json.loads(profile_path.read_text())
@@ -267,39 +268,11 @@ def report_cost(profile_path: Path, out_dir: Path) -> int:
     )
     rows = cost_table(profile, prices, durations)
     console = Console(width=max(Console().width, 110))
-    table = Table(
-        title=f"{profile['function']}: {profile['requests_per_month']:,} requests/month, monthly cost in "
-        f"{prices.source['currency']} ({prices.source['region']} list prices of {prices.source['retrieved']})"
-    )
-    columns = ["memory", "duration", "INIT"]
-    columns += [f"{a} {s}" for s in ("on-demand", "+ PC", "SnapStart") for a in ("x86", "arm64")]
-    for column in columns:
-        table.add_column(column, justify="right")
-    cheapest = min(rows, key=lambda r: min(r[f"arm64_{s}"] for s in STRATEGIES))
-    for row in rows:
-        mark = " ←" if row is cheapest else ""
-        table.add_row(
-            f"{row['memory_mb']} MB{mark}",
-            f"{row['duration_ms']:.0f} ms",
-            f"{row['init_ms']:.0f} ms",
-            *(f"{row[f'{a}_{s}']:.2f}" for s in STRATEGIES for a in ARCHITECTURES),
-        )
-    console.print(table)
-    inits = [row["init_ms"] for row in rows]
-    for arch in ARCHITECTURES:
-        console.print(
-            f"{arch}: provisioned concurrency breaks even at {break_even_utilization(prices, arch):.0%} utilization; "
-            f"a SnapStart restore costs what {snapstart_init_break_even_seconds(prices, arch):.1f} s of INIT costs, "
-            f"so it saves money only where INIT takes longer (this function's: {min(inits):.0f}–{max(inits):.0f} ms)"
-        )
-    console.print(
-        f"New environments a month: {rows[0]['new_environments_per_month']:,.0f} (peak "
-        f"{profile['peak_concurrency']} × {profile['peak_hours_per_day']} h/day, environments recycled every "
-        f"{profile['environment_lifetime_hours']} h — an assumption, see measure/traffic_profile.json). "
-        f"PC = {profile['provisioned_concurrency']} environments kept warm {profile['peak_hours_per_day']} h/day; "
-        f"SnapStart caches {profile['snapstart_cached_versions']} version(s); INIT billed on demand since Aug 2025. "
-        f"Durations: {profile['tune_result']} (make tune, CPU in proportion to memory)."
-    )
+    table = result_table(rows, profile, prices)
+    console.print(table.rich())
+    notes = findings(rows, profile, prices, made)
+    for note in notes:
+        console.print(note)
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = _chart(rows, profile, out_dir / "cost.png")
     (out_dir / "cost.json").write_text(
@@ -309,7 +282,57 @@ def report_cost(profile_path: Path, out_dir: Path) -> int:
         )
     )
     console.print(f"wrote {out_dir / 'cost.json'} and {chart}")
+    if results_page is not None:
+        write_section("cost", f"make cost PROFILE={profile_path.name}", [table], notes, results_page)
+        console.print(f"wrote the cost section of {results_page}")
     return 0
+
+
+def result_table(rows: list[dict[str, Any]], profile: dict[str, Any], prices: Prices) -> ResultTable:
+    title = (
+        f"{profile['function']}: {profile['requests_per_month']:,} requests/month, monthly cost in "
+        f"{prices.source['currency']} ({prices.source['region']} list prices of {prices.source['retrieved']})"
+    )
+    columns = (
+        "memory",
+        "duration",
+        "INIT",
+        *(f"{a} {s}" for s in ("on-demand", "+ PC", "SnapStart") for a in ("x86", "arm64")),
+    )
+    table = ResultTable(title, columns)
+    cheapest = min(rows, key=lambda r: min(r[f"arm64_{s}"] for s in STRATEGIES))
+    for row in rows:
+        table.add(
+            f"{row['memory_mb']} MB{' ←' if row is cheapest else ''}",
+            f"{row['duration_ms']:.0f} ms",
+            f"{row['init_ms']:.0f} ms",
+            *(f"{row[f'{a}_{s}']:.2f}" for s in STRATEGIES for a in ARCHITECTURES),
+        )
+    return table
+
+
+def findings(rows: list[dict[str, Any]], profile: dict[str, Any], prices: Prices, tune: dict[str, Any]) -> list[str]:
+    """What the table says, in sentences: the break-evens, the assumptions, where the durations came from."""
+    inits = [row["init_ms"] for row in rows]
+    said = [
+        f"{arch}: provisioned concurrency breaks even at {break_even_utilization(prices, arch):.0%} utilization; "
+        f"a SnapStart restore costs what {snapstart_init_break_even_seconds(prices, arch):.1f} s of INIT costs, "
+        f"so it saves money only where INIT takes longer (this function's: {min(inits):.0f}–{max(inits):.0f} ms)"
+        for arch in ARCHITECTURES
+    ]
+    said.append(
+        f"New environments a month: {rows[0]['new_environments_per_month']:,.0f} (peak "
+        f"{profile['peak_concurrency']} × {profile['peak_hours_per_day']} h/day, environments recycled every "
+        f"{profile['environment_lifetime_hours']} h — an assumption, see measure/traffic_profile.json). "
+        f"PC = {profile['provisioned_concurrency']} environments kept warm {profile['peak_hours_per_day']} h/day; "
+        f"SnapStart caches {profile['snapstart_cached_versions']} version(s); INIT billed on demand since Aug 2025."
+    )
+    said.append(
+        f"Durations: {profile['tune_result']}, a {'quick' if tune.get('warm_invocations', 0) < 30 else 'full'} "
+        f"`make tune` of {tune.get('date', '?')} on {tune.get('machine', {}).get('platform', '?')} "
+        "(CPU in proportion to memory)."
+    )
+    return said
 
 
 def _chart(rows: list[dict[str, Any]], profile: dict[str, Any], path: Path) -> Path:
@@ -333,4 +356,3 @@ def _chart(rows: list[dict[str, Any]], profile: dict[str, Any], path: Path) -> P
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
-

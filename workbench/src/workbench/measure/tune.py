@@ -22,6 +22,7 @@ import platform
 import statistics
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +31,7 @@ from workbench.emulator.environment import FunctionPool, Invocation
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import PROJECT_ROOT, FunctionSpec, SamApplication
 from workbench.measure.cost import Prices
+from workbench.measure.results import RESULTS_PAGE, ResultTable, write_section
 
 DEFAULT_MEMORY_SIZES = (128, 256, 512, 1024, 1769, 3008)
 TRIM_FRACTION = 0.2  # Power Tuning drops the fastest and slowest 20 % of its invocations
@@ -133,6 +135,7 @@ def tune(
     out_dir: Path,
     requests_per_month: int,
     replay: bool = False,
+    results_page: Path | None = None,
 ) -> dict[str, Any]:
     from rich.console import Console
     from rich.progress import Progress
@@ -152,55 +155,21 @@ def tune(
     arch = app.functions[function].architectures[0]
     console = Console(stderr=True)
     rows: list[dict[str, Any]] = []
-    emulated = True
     with (
         open(os.devnull, "w") as function_logs,
         LocalService(log_sink=function_logs) as service,
     ):
         service.prepare_database()
-        base = service.build.spec(service.app.functions[function])
-        environment = service.environment(function)
+        size = _OneSize(
+            service.build.spec(service.app.functions[function]), service.environment(function), function_logs, service
+        )
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"tuning {function}", total=len(memory_sizes) * (warm_count + 2))
             for memory in memory_sizes:
-                spec = dataclasses.replace(base, memory_mb=memory)
-                pool = FunctionPool(
-                    spec, environment, max_environments=1, log_sink=function_logs, emulation=service.emulation
-                )
-                try:
-                    first = pool.invoke(event())
-                    progress.advance(task)
-                    warm = []
-                    for _ in range(warm_count):
-                        warm.append(pool.invoke(event()))
-                        progress.advance(task)
-                finally:
-                    pool.close()
-                restored = _first_restored_invocation(spec, environment, function_logs, service, event())
-                progress.advance(task)
-                failed = [i for i in [first, *warm, restored] if i.error is not None]
-                if failed:
-                    raise RuntimeError(f"{function} at {memory} MB failed: {failed[0].error}")
-                duration = trimmed_mean([i.duration_ms for i in warm])
-                rows.append(
-                    {
-                        "memory_mb": memory,
-                        "vcpus": round(sandbox.vcpus_for(memory), 3),
-                        "duration_ms": duration,
-                        "warm_durations_ms": [i.duration_ms for i in warm],
-                        "init_ms": first.init_duration_ms,
-                        "first_invocation_ms": first.duration_ms,
-                        "time_to_first_response_ms": (first.init_duration_ms or 0) + first.duration_ms,
-                        "restore_ms": restored.restore_duration_ms,  # SnapStart: restore + hooks, instead of INIT
-                        "restore_hooks_ms": restored.billed_restore_ms,
-                        "first_invocation_after_restore_ms": restored.duration_ms,
-                        "max_memory_used_mb": max(i.max_memory_used_mb for i in [first, *warm]),
-                        "cost_per_invocation": cost_per_invocation(prices, arch, duration, memory),
-                        "cost_per_month": requests_per_month
-                        * (prices.request + cost_per_invocation(prices, arch, duration, memory)),
-                    }
-                )
-                emulated = emulated and all(i.emulated for i in [first, *warm])
+                rows.append(size.measure(memory, event, warm_count, lambda: progress.advance(task)))
+    for row in rows:
+        row["cost_per_invocation"] = cost_per_invocation(prices, arch, row["duration_ms"], row["memory_mb"])
+        row["cost_per_month"] = requests_per_month * (prices.request + row["cost_per_invocation"])
     result = {
         "function": function,
         "event": str(event_path),
@@ -211,7 +180,7 @@ def tune(
         "balanced_weight": BALANCED_WEIGHT,
         "requests_per_month": requests_per_month,
         "emulation": {
-            "cpu_and_memory": emulated,
+            "cpu_and_memory": all(row["emulated"] for row in rows),
             "throttle_init": service.emulation.throttle_init,
             "note": "CPU ∝ memory via cgroups (1,769 MB = 1 vCPU); no network latency, no Firecracker",
         },
@@ -224,26 +193,66 @@ def tune(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"tune-{function}.json").write_text(json.dumps(result, indent=2) + "\n")
     _chart(result, out_dir / f"tune-{function}.png")
-    _print(result, out_dir)
+    _print(result, out_dir, quick, results_page)
     return result
 
 
-def _print(result: dict[str, Any], out_dir: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
+@dataclasses.dataclass(frozen=True)
+class _OneSize:
+    """One function measured at one memory size: a fresh environment, warm invocations, a SnapStart restore."""
 
-    console = Console(width=max(Console().width, 120))
+    base: FunctionSpec
+    environment: dict[str, str]
+    logs: IO[str]
+    service: LocalService
+
+    def measure(
+        self, memory: int, event: Callable[[], Any], warm_count: int, step: Callable[[], None]
+    ) -> dict[str, Any]:
+        spec = dataclasses.replace(self.base, memory_mb=memory)
+        emulation = self.service.emulation
+        pool = FunctionPool(spec, self.environment, max_environments=1, log_sink=self.logs, emulation=emulation)
+        try:
+            first = pool.invoke(event())
+            step()
+            warm = []
+            for _ in range(warm_count):
+                warm.append(pool.invoke(event()))
+                step()
+        finally:
+            pool.close()
+        restored = _first_restored_invocation(spec, self.environment, self.logs, self.service, event())
+        step()
+        failed = [i for i in [first, *warm, restored] if i.error is not None]
+        if failed:
+            raise RuntimeError(f"{spec.logical_id} at {memory} MB failed: {failed[0].error}")
+        return {
+            "memory_mb": memory,
+            "vcpus": round(sandbox.vcpus_for(memory), 3),
+            "duration_ms": trimmed_mean([i.duration_ms for i in warm]),
+            "warm_durations_ms": [i.duration_ms for i in warm],
+            "init_ms": first.init_duration_ms,
+            "first_invocation_ms": first.duration_ms,
+            "time_to_first_response_ms": (first.init_duration_ms or 0) + first.duration_ms,
+            "restore_ms": restored.restore_duration_ms,  # SnapStart: restore + hooks, instead of INIT
+            "restore_hooks_ms": restored.billed_restore_ms,
+            "first_invocation_after_restore_ms": restored.duration_ms,
+            "max_memory_used_mb": max(i.max_memory_used_mb for i in [first, *warm]),
+            "emulated": all(i.emulated for i in [first, *warm]),
+        }
+
+
+def result_table(result: dict[str, Any]) -> ResultTable:
     choices = result["choices"]
-    table = Table(
-        title=f"{result['function']} ({result['architecture']}): mean of {result['warm_invocations']} warm "
+    columns = ("memory", "vCPU", "warm", "INIT", "1st invocation", "first response", "max mem", "$ / 1M inv.",
+               f"$ / month ({result['requests_per_month']:,})", "choice")  # fmt: skip
+    title = (
+        f"{result['function']} ({result['architecture']}): mean of {result['warm_invocations']} warm "
         f"invocations minus the fastest/slowest 20 %, {result['event']}"
     )
-    for column in ("memory", "vCPU", "warm", "INIT", "1st invocation", "first response", "max mem", "$ / 1M inv.",
-                   f"$ / month ({result['requests_per_month']:,})", "choice"):  # fmt: skip
-        table.add_column(column, justify="right")
+    table = ResultTable(title, columns)
     for row in result["rows"]:
-        marks = ", ".join(name for name, memory in choices.items() if memory == row["memory_mb"])
-        table.add_row(
+        table.add(
             f"{row['memory_mb']} MB",
             f"{row['vcpus']:.2f}",
             f"{row['duration_ms']:.1f} ms",
@@ -253,17 +262,33 @@ def _print(result: dict[str, Any], out_dir: Path) -> None:
             f"{row['max_memory_used_mb']} MB",
             f"{row['cost_per_invocation'] * 1e6:.3f}",
             f"{row['cost_per_month']:.2f}",
-            marks,
+            ", ".join(name for name, memory in choices.items() if memory == row["memory_mb"]),
         )
-    console.print(table)
+    return table
+
+
+def _print(result: dict[str, Any], out_dir: Path, quick: bool, results_page: Path | None) -> None:
+    from rich.console import Console
+
+    console = Console(width=max(Console().width, 120))
+    table = result_table(result)
+    console.print(table.rich())
+    notes = [
+        f"balanced = lowest {result['balanced_weight']} x cost/max cost + {1 - result['balanced_weight']} x "
+        "duration/max duration"
+    ]
     if result["fresh_idempotency_key"]:
-        console.print("each invocation got a new Idempotency-Key (--replay sends the event's own)")
+        notes.append("each invocation got a new Idempotency-Key (--replay sends the event's own)")
     if not result["emulation"]["cpu_and_memory"]:
         console.print(f"[bold red]{sandbox.NOT_EMULATED}[/]: every size ran at the host's full speed")
-    console.print(
-        f"balanced = lowest {result['balanced_weight']} x cost/max cost + {1 - result['balanced_weight']} x "
-        f"duration/max duration. Wrote {out_dir / ('tune-' + result['function'] + '.json')} and .png"
-    )
+        notes.append(f"{sandbox.NOT_EMULATED}: every size ran at the host's full speed")
+    for note in notes:
+        console.print(note)
+    command = f"make tune FN={result['function']} EVENT={result['event']}{' QUICK=1' if quick else ''}"
+    console.print(f"Wrote {out_dir / ('tune-' + result['function'] + '.json')} and .png")
+    if results_page is not None:
+        write_section(f"tune-{result['function']}", command, [table], notes, results_page)
+        console.print(f"Wrote its section of {results_page}")
 
 
 def _chart(result: dict[str, Any], path: Path) -> None:
@@ -298,6 +323,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--replay", action="store_true", help="send the event as is, Idempotency-Key included")
     parser.add_argument("--requests-per-month", type=int, default=10_000_000)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench")
+    parser.add_argument("--results", type=Path, default=RESULTS_PAGE, help="the results page to write its section of")
     args = parser.parse_args(argv)
     try:
         sizes = parse_memory_sizes(args.memory)
@@ -309,6 +335,7 @@ def main(argv: list[str]) -> int:
             out_dir=args.out,
             requests_per_month=args.requests_per_month,
             replay=args.replay,
+            results_page=args.results,
         )
     except TuneInputError as error:
         print(f"error: {error}", file=sys.stderr)

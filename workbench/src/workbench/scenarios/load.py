@@ -16,11 +16,13 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from workbench.emulator.api_server import make_server
 from workbench.emulator.event_sources import SqsEventSource
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import PROJECT_ROOT
+from workbench.measure.results import RESULTS_PAGE, ResultTable, write_section
 from workbench.scenarios.traffic import UNTHROTTLED, customer_tokens, stored_order_ids
 
 TIME_LIMIT_S = 600  # the run stops by itself, finished or not
@@ -131,20 +133,22 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="workbench load", description="concurrent clients against start-api")
     parser.add_argument("requests", type=int, nargs="?", default=5000)
     parser.add_argument("clients", type=int, nargs="?", default=50)
+    parser.add_argument("--results", type=Path, default=RESULTS_PAGE, help="the results page to write its section of")
     args = parser.parse_args(argv)
-    return report_load(args.requests, args.clients)
+    return report_load(args.requests, args.clients, args.results)
 
 
-def report_load(requests: int, clients: int) -> int:
+def report_load(requests: int, clients: int, results_page: Path | None = None) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     console = Console(width=max(Console().width, 100))
     console.print(f"[bold]load[/]: {requests} POST /orders from {clients} concurrent clients (loopback) …")
     report = run_load(requests, clients)
-    table = Table(title=f"Load run ({report.seconds:.0f} s, {len(report.latencies_ms) / report.seconds:.0f} req/s)")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
+    rate = len(report.latencies_ms) / report.seconds
+    table = ResultTable(
+        f"Load run: {requests} requests, {clients} clients ({report.seconds:.0f} s, {rate:.0f} req/s)",
+        ("figure", "value"),
+    )
     rows = {
         "requests / clients": f"{report.requests} / {report.clients}",
         "errors (not 202, not 429; or transport)": report.errors,
@@ -159,12 +163,17 @@ def report_load(requests: int, clients: int) -> int:
         "5xx from the local cloud (clients retry them)": sum(report.cloud_server_errors.values()),
     }
     for name, value in rows.items():
-        table.add_row(name, str(value))
+        table.add(name, value)
     for status, count in sorted(report.statuses.items()):
-        table.add_row(f"HTTP {status}", str(count))
-    console.print(table)
+        table.add(f"HTTP {status}", count)
+    console.print(table.rich())
     for problem in report.problems():
         console.print(f"[red]✗ {problem}[/]")
+    if results_page is not None:
+        write_section(
+            "load", f"make load REQUESTS={requests} CLIENTS={clients}", [table], report.problems(), results_page
+        )
+        console.print(f"wrote the load section of {results_page}")
     if not report.problems():
         console.print(
             "[green]✓ 0 errors, connections ≤ environments, the consumer kept up, no IAM denial, "
