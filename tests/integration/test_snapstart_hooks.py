@@ -41,14 +41,14 @@ def test_after_a_restore_nothing_of_the_snapshot_moment_is_reused(orders_service
     # GIVEN a snapshot holding a cached secret and a retry-jitter state
     provider = secrets_provider()
     provider.get(get_settings().db_secret_id, transform="json")
-    snapshot_state = copy.deepcopy(orders_table._jitter.getstate())
+    snapshot_state = copy.deepcopy(orders_table.retry_jitter().getstate())
 
     # WHEN two environments are restored from it
     draws = []
     for _ in range(2):
-        orders_table._jitter.setstate(snapshot_state)
+        orders_table.retry_jitter().setstate(snapshot_state)
         snapstart.after_restore()
-        draws.append([orders_table._jitter.random() for _ in range(3)])
+        draws.append([orders_table.retry_jitter().random() for _ in range(3)])
 
     # THEN the secret is fetched afresh and their backoff delays differ
     assert not provider.store  # Powertools' cache emptied: the next get calls Secrets Manager

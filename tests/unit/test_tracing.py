@@ -24,6 +24,7 @@ from orders.tracing.aws import instrument
 from orders.tracing.powertools import OpenTelemetryProvider
 from orders.tracing.spans import LambdaTracer, UdpSpanExporter
 from sam_testkit.otlp import otlp_documents
+from tests.fixtures import reset_execution_environment
 
 ROOT = "1-6741a3f0-1f2e3d4c5b6a798877665544"
 LAMBDA_SEGMENT = "53995c3f42cd8ad8"
@@ -268,12 +269,10 @@ def test_the_package_glue_installs_one_tracer_for_spans_events_and_clients(
 ):
     # GIVEN Lambda's environment with Tracing: Active (a daemon address) and an invocation header
     from orders import tracing
-    from orders.config import get_tracing_settings
 
     monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.address)
     monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
-    monkeypatch.setattr(tracing, "_tracer", None)  # restored after the test: other tests run untraced
-    get_tracing_settings.cache_clear()
+    reset_execution_environment()  # a cold start: the tracer is installed from this environment
     invocation(monkeypatch)
 
     # WHEN the provider is built and the adapters' helpers are used under the handler's span
@@ -287,7 +286,7 @@ def test_the_package_glue_installs_one_tracer_for_spans_events_and_clients(
         with tracing.span("MySQL", **{"db.system": "mysql"}):
             tracing.add_event("retry", attempt=1)
         client.send_message(QueueUrl="https://sqs.us-east-1.amazonaws.com/123456789012/q", MessageBody="{}")
-    get_tracing_settings.cache_clear()
+    reset_execution_environment()  # other tests run untraced
 
     # THEN one trace carries all of it, under Lambda's segment
     spans = {s["name"]: s for s in daemon.spans()}
@@ -299,13 +298,10 @@ def test_the_package_glue_installs_one_tracer_for_spans_events_and_clients(
 
 def test_with_tracing_off_the_helpers_do_nothing(monkeypatch: pytest.MonkeyPatch):
     from orders import tracing
-    from orders.config import get_tracing_settings
 
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setattr(tracing, "_tracer", None)
-    get_tracing_settings.cache_clear()
+    reset_execution_environment()
     provider = tracing.powertools_provider()
-    get_tracing_settings.cache_clear()
     client = object()
     assert tracing.instrument_client(client) is client
     with provider.in_subsegment("## handler") as segment, tracing.span("MySQL"):

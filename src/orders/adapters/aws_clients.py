@@ -46,7 +46,7 @@ def prime(*builders: Callable[[], object]) -> None:
     """Build, during INIT, what every invocation of a function needs.
 
     On-demand INIT runs at full CPU whatever the memory size, the first invocation at MemorySize's
-    share of a vCPU (observed; see workbench/labs/05-cold-start/README.md): work moved into INIT costs a cold
+    share of a vCPU (observed, not documented by AWS; docs/references.md): work moved into INIT costs a cold
     user less. Measured with `make bench` ("clients primed at INIT", time to first response at 512 MB).
     """
     for build in builders:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import time
 from collections.abc import Collection, Iterator, Sequence
@@ -27,12 +28,17 @@ BATCH_GET_LIMIT = 100  # and a BatchGetItem of more than 100 keys
 _RETRYABLE_ERRORS = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-_jitter = random.Random()  # noqa: S311 - pacing retries, not cryptography
+
+
+@functools.cache
+def retry_jitter() -> random.Random:
+    """The environment's own random sequence for retry delays (seeded from the OS when first drawn)."""
+    return random.Random()  # noqa: S311 - pacing retries, not cryptography
 
 
 def reseed_retry_jitter() -> None:
     """A fresh seed from the OS: environments restored from one snapshot must not share a sequence."""
-    _jitter.seed()
+    retry_jitter().seed()
 
 
 class StoredOrdersUnreadError(Exception):
@@ -40,9 +46,8 @@ class StoredOrdersUnreadError(Exception):
 
 
 def _retry_delay_s(settings: Settings, attempt: int) -> float:
-    return full_jitter_delay_seconds(
-        attempt - 1, base_ms=settings.batch_write_base_delay_ms, cap_ms=settings.batch_write_max_delay_ms, rng=_jitter
-    )
+    base_ms, cap_ms = settings.batch_write_base_delay_ms, settings.batch_write_max_delay_ms
+    return full_jitter_delay_seconds(attempt - 1, base_ms=base_ms, cap_ms=cap_ms, rng=retry_jitter())
 
 
 def _named(error: ClientError) -> str:

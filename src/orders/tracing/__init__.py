@@ -13,6 +13,7 @@ when `Tracing: Active`) — nothing of OpenTelemetry is imported and these cost 
 from __future__ import annotations
 
 import contextlib
+import functools
 import numbers
 import traceback
 from collections.abc import Generator, Iterator, Sequence
@@ -26,46 +27,52 @@ from orders.config import get_tracing_settings
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
-_tracer: Tracer | None = None
+
+@functools.cache
+def opentelemetry_tracer() -> Tracer | None:
+    """The environment's tracer, installed on first use when tracing is on; None when it is off."""
+    settings = get_tracing_settings()
+    if not settings.enabled:
+        return None
+    from orders.tracing.spans import install
+
+    return install(settings).get_tracer("orders")
 
 
 def powertools_provider() -> BaseProvider:
-    """Install the OpenTelemetry tracer when tracing is on; a provider that records nothing when off."""
-    global _tracer
-    settings = get_tracing_settings()
-    if not settings.enabled:
+    """The OpenTelemetry tracer for Powertools when tracing is on; a provider that records nothing when off."""
+    tracer = opentelemetry_tracer()
+    if tracer is None:
         return _NoTracing()
     from orders.tracing.powertools import OpenTelemetryProvider
-    from orders.tracing.spans import install
 
-    _tracer = install(settings).get_tracer("orders")
-    return OpenTelemetryProvider(_tracer)
+    return OpenTelemetryProvider(tracer)
 
 
 def instrument_client(client: Any) -> Any:
     """`client`, with a span for each of its calls when tracing is on."""
-    if _tracer is not None:
+    if (tracer := opentelemetry_tracer()) is not None:
         from orders.tracing.aws import instrument
 
-        instrument(client, _tracer)
+        instrument(client, tracer)
     return client
 
 
 @contextmanager
 def span(name: str, **attributes: str | int | float | bool) -> Iterator[None]:
     """A CLIENT span around a piece of work, child of the current span."""
-    if _tracer is None:
+    if (tracer := opentelemetry_tracer()) is None:
         yield
         return
     from opentelemetry.trace import SpanKind
 
-    with _tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes):
+    with tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes):
         yield
 
 
 def add_event(name: str, **attributes: str | int | float | bool) -> None:
     """An event on the current span (nothing when tracing is off)."""
-    if _tracer is not None:
+    if opentelemetry_tracer() is not None:
         from opentelemetry import trace
 
         trace.get_current_span().add_event(name, attributes)

@@ -3,7 +3,7 @@
 Only the OpenTelemetry *API* is imported: user code and libraries that speak OpenTelemetry create
 spans through `opentelemetry.trace.get_tracer(...)` and they land in the same trace. The SDK (span
 processors, samplers, resource detection, a protobuf exporter) is what this module replaces: it
-costs ≈ 26 ms more INIT on a cold start (measured; workbench/labs/05-cold-start/README.md).
+costs ≈ 26 ms more INIT on a cold start (measured with `python -X importtime` when the choice was made).
 
 - Parent: a span without a local parent hangs under Lambda's own segment, from the `_X_AMZN_TRACE_ID`
   header of the current invocation (AWS X-Ray propagator).
