@@ -24,6 +24,7 @@ import pymysql
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from sam_testkit import moto_secrets
 from sam_testkit.db_proxy import CountingRelay
@@ -33,26 +34,49 @@ from sam_testkit.sam_template import read_template
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 
-# The functions' environment, set before any orders module (and Powertools) is imported.
-LAMBDA_ENV = {
+# The functions the tests run with the environment template.yaml gives them; the migration and the rotation
+# override some of it (their own secret, the cluster's address), and their tests say so.
+FUNCTIONS_UNDER_TEST = ("ApiFunction", "OrdersConsumer", "DailyRollupFunction")
+# What the tests change on purpose: no AWS account, MySQL without TLS, quiet logs, short retry waits.
+TEST_OVERRIDES = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
-    "POWERTOOLS_SERVICE_NAME": "orders",
     "POWERTOOLS_METRICS_NAMESPACE": "OrdersTest",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "ORDERS_TABLE_NAME": "orders-test",
-    "IDEMPOTENCY_TABLE_NAME": "idempotency-test",
-    "LATE_DAYS_TABLE_NAME": "late-days-test",
-    "ORDERS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/orders-test",
-    "DB_SECRET_ID": "orders/test/db",
     "DB_TLS": "false",
     "BATCH_WRITE_BASE_DELAY_MS": "1",
     "BATCH_WRITE_MAX_DELAY_MS": "5",
 }
+
+
+def _tests_value(value: Any, resources: dict[str, Any]) -> str | None:
+    """A template value as the tests see it: a `!Ref` to a table, queue or secret names the tests' own
+    (`<LogicalId>-test`); a literal stays; the database's address and name are the MySQL fixture's (None here)."""
+    if isinstance(value, str):
+        return value
+    kind = resources.get(value.get("Ref", ""), {}).get("Type")
+    name = f"{value.get('Ref')}-test"
+    if kind == "AWS::SQS::Queue":
+        return f"https://sqs.us-east-1.amazonaws.com/{DEFAULT_ACCOUNT_ID}/{name}"
+    return name if kind in {"AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"} else None
+
+
+def _lambda_environment() -> dict[str, str]:
+    template = read_template(TEMPLATE)
+    resources = template["Resources"]
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    for function in FUNCTIONS_UNDER_TEST:
+        variables |= resources[function]["Properties"].get("Environment", {}).get("Variables", {})
+    derived = {name: _tests_value(value, resources) for name, value in variables.items()}
+    return {name: value for name, value in derived.items() if value is not None} | TEST_OVERRIDES
+
+
+# The functions' environment, set before any orders module (and Powertools) is imported: the template's.
+LAMBDA_ENV = _lambda_environment()
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.update(LAMBDA_ENV)
 moto_secrets.apply()  # the tests' moto reads AWSCURRENT after a rotation, as AWS and the local cloud do
@@ -231,10 +255,12 @@ class AwsWorld:
 
 @functools.cache
 def _template_tables() -> dict[str, dict[str, Any]]:
-    """The tables the functions' settings name (Globals: `ORDERS_TABLE_NAME: !Ref OrdersTable`, …), each with
-    its keys and indexes as template.yaml declares them: the tests' tables are the template's, never a copy."""
+    """The tables the functions' settings name (`ORDERS_TABLE_NAME: !Ref OrdersTable`, …), each with its keys
+    and indexes as template.yaml declares them: the tests' tables are the template's, never a copy."""
     template = read_template(TEMPLATE)
-    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    variables = {}
+    for function in FUNCTIONS_UNDER_TEST:
+        variables |= template["Resources"][function]["Properties"]["Environment"]["Variables"]
     tables = {}
     for variable, value in variables.items():
         logical_id = value.get("Ref") if isinstance(value, dict) else None
@@ -253,7 +279,7 @@ def _create_resources(session: boto3.session.Session) -> None:
     dynamodb = session.client("dynamodb")
     for variable, declared in _template_tables().items():
         dynamodb.create_table(TableName=LAMBDA_ENV[variable], BillingMode="PAY_PER_REQUEST", **declared)
-    session.client("sqs").create_queue(QueueName="orders-test")
+    session.client("sqs").create_queue(QueueName=LAMBDA_ENV["ORDERS_QUEUE_URL"].rsplit("/", 1)[1])
     session.client("secretsmanager").create_secret(
         Name=LAMBDA_ENV["DB_SECRET_ID"], SecretString=json.dumps({"username": APP_USER, "password": APP_PASSWORD})
     )

@@ -18,11 +18,11 @@ CONTRACT = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 
 def _with_placeholder_settings() -> None:
     """The handler module reads its settings at import; the contract depends on none of their values."""
-    from orders.config import Settings
+    from orders.config import ApiSettings
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    for field in Settings.model_fields.values():
+    for field in ApiSettings.model_fields.values():
         if field.is_required() and field.alias:
             os.environ.setdefault(field.alias, "placeholder")
 

@@ -8,43 +8,80 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class Settings(BaseModel):
-    """What a function of this service needs to know about its surroundings."""
-
+class _FromEnvironment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
+
+class OrdersTableSettings(_FromEnvironment):
     orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
-    orders_by_date_index: str = Field(default="by-order-date", alias="ORDERS_BY_DATE_INDEX")
-    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
-    late_days_table_name: str = Field(alias="LATE_DAYS_TABLE_NAME", min_length=1)
-    orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL", min_length=1)
+
+
+class DatabaseSettings(_FromEnvironment):
+    """How a function in the VPC reaches MySQL: RDS Proxy and the app user's secret, unless it says otherwise."""
 
     db_host: str = Field(alias="DB_HOST", min_length=1)
     db_port: int = Field(default=3306, alias="DB_PORT", gt=0, lt=65536)
     db_name: str = Field(alias="DB_NAME", min_length=1, pattern=r"^[A-Za-z0-9_]{1,64}$")  # safe as an identifier
     db_secret_id: str = Field(alias="DB_SECRET_ID", min_length=1)
-    app_db_secret_id: str | None = Field(default=None, alias="APP_DB_SECRET_ID")  # the migration's only
     db_tls: bool = Field(default=True, alias="DB_TLS")
     # proxy: RDS Proxy's ACM certificate, which the runtime's trust store verifies; rds: the cluster's own,
     # signed by an RDS root no public store holds (the rotation function signs in to the cluster directly).
     db_tls_trust: Literal["proxy", "rds"] = Field(default="proxy", alias="DB_TLS_TRUST")
     db_connect_timeout_seconds: int = Field(default=3, alias="DB_CONNECT_TIMEOUT_SECONDS", gt=0)
     db_read_timeout_seconds: int = Field(default=5, alias="DB_READ_TIMEOUT_SECONDS", gt=0)
-
     secret_max_age_seconds: int = Field(default=300, alias="SECRET_MAX_AGE_SECONDS", ge=0)
+
+
+class LateDaysSettings(_FromEnvironment):
+    late_days_table_name: str = Field(alias="LATE_DAYS_TABLE_NAME", min_length=1)
+
+
+# One model per function: each names what that function reads, so its template entry gives it that and no more.
+class ApiSettings(OrdersTableSettings, DatabaseSettings):
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
+    orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL", min_length=1)
+
+
+class ConsumerSettings(OrdersTableSettings, LateDaysSettings):
+    """Outside the VPC: DynamoDB only, no database settings."""
+
     batch_write_max_attempts: int = Field(default=5, alias="BATCH_WRITE_MAX_ATTEMPTS", ge=1, le=10)
     batch_write_base_delay_ms: int = Field(default=50, alias="BATCH_WRITE_BASE_DELAY_MS", ge=0)
     batch_write_max_delay_ms: int = Field(default=1000, alias="BATCH_WRITE_MAX_DELAY_MS", ge=0)
+
+
+class RollupSettings(OrdersTableSettings, LateDaysSettings, DatabaseSettings):
+    orders_by_date_index: str = Field(default="by-order-date", alias="ORDERS_BY_DATE_INDEX")
     rollup_query_page_size: int = Field(default=500, alias="ROLLUP_QUERY_PAGE_SIZE", ge=1, le=1000)
-    idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
-    # The rotation function's: new passwords as the secret's GenerateSecretString made the first.
+
+
+class MigrationSettings(DatabaseSettings):
+    """Signs in as the master user (its DB_SECRET_ID) and creates the app user of APP_DB_SECRET_ID."""
+
+    app_db_secret_id: str = Field(alias="APP_DB_SECRET_ID", min_length=1)
+
+
+class RotationSettings(DatabaseSettings):
+    """New passwords as the secret's GenerateSecretString made the first."""
+
     password_length: int = Field(default=32, alias="PASSWORD_LENGTH", ge=16, le=4096)
     password_exclude_characters: str = Field(default="", alias="PASSWORD_EXCLUDE_CHARACTERS")
+
+
+FUNCTION_SETTINGS: tuple[type[_FromEnvironment], ...] = (
+    ApiSettings,
+    ConsumerSettings,
+    RollupSettings,
+    MigrationSettings,
+    RotationSettings,
+)
+S = TypeVar("S", bound=_FromEnvironment)
 
 
 class TracingSettings(BaseModel):
@@ -75,6 +112,6 @@ def current_trace_header() -> str | None:
 
 
 @functools.cache
-def get_settings() -> Settings:
-    """Parse the environment once per execution environment; a bad variable fails the cold start loudly."""
-    return Settings.model_validate(os.environ)
+def get_settings(model: type[S]) -> S:
+    """Parse the environment once per execution environment and model; a bad variable fails the cold start loudly."""
+    return model.model_validate(os.environ)

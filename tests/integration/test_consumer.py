@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orders.config import get_settings
+from orders.config import ConsumerSettings, get_settings
 from orders.handlers import consumer
 from sam_testkit.dynamodb_faults import UnprocessedItemsInjector, _answer
 from tests.factories import FakeLambdaContext, load_event, order_message, sqs_event
@@ -142,7 +142,7 @@ def test_an_order_that_cannot_become_an_item_fails_alone_in_write_orders(aws: Aw
     broken = Order.model_validate(order_message()).model_copy(update={"total_cents": 10**39})  # not validated
 
     # WHEN they are written together
-    unstored = write_orders(get_settings(), [good[0], broken, *good[1:]])
+    unstored = write_orders(get_settings(ConsumerSettings), [good[0], broken, *good[1:]])
 
     # THEN the one that cannot be serialized is reported, the others are stored
     assert set(unstored) == {broken.order_id}
@@ -316,6 +316,6 @@ def test_keys_dynamodb_leaves_unread_are_retried_then_the_orders_fail_unwritten(
         consume(event)
 
     # THEN the read was retried up to the bound, nothing was written unchecked, and each order says why
-    assert aws.calls["dynamodb.BatchGetItem"] == get_settings().batch_write_max_attempts
+    assert aws.calls["dynamodb.BatchGetItem"] == get_settings(ConsumerSettings).batch_write_max_attempts
     assert aws.calls["dynamodb.BatchWriteItem"] == 0
     assert "not checked against stored orders" in str(raised.value.child_exceptions)

@@ -8,7 +8,7 @@ import pytest
 
 from orders.adapters.late_days import clear_late_day, late_days, mark_late_days
 from orders.adapters.orders_table import to_item
-from orders.config import get_settings
+from orders.config import RollupSettings, get_settings
 from orders.handlers import consumer, migrate, rollup
 from orders.models import Order
 from tests.factories import FakeLambdaContext, load_event, order_message, sqs_event
@@ -90,12 +90,12 @@ def test_an_order_stored_after_its_days_rollup_is_counted_by_the_next_run(orders
     # THEN the late order's day was recomputed and its mark cleared
     assert result["late_days_recomputed"] == ["2026-11-22"]
     assert totals(mysql) == {("2026-11-22", "SCALE-01G"): (2, 7000, 2)}
-    assert late_days(get_settings()) == {}
+    assert late_days(get_settings(RollupSettings)) == {}
 
 
 def test_a_day_marked_again_while_the_rollup_ran_stays_marked(orders_service: AwsWorld, mysql):
     # GIVEN a mark the rollup read, then a new one for the same day (an order stored meanwhile)
-    settings = get_settings()
+    settings = get_settings(RollupSettings)
     mark_late_days(settings, [dt.date(2026, 11, 22)], dt.datetime(2026, 12, 1, 0, 15, tzinfo=dt.UTC))
     seen = late_days(settings)[dt.date(2026, 11, 22)]
     mark_late_days(settings, [dt.date(2026, 11, 22)], dt.datetime(2026, 12, 1, 0, 16, tzinfo=dt.UTC))
@@ -112,7 +112,7 @@ def test_an_order_of_today_marks_no_day(orders_service: AwsWorld):
     # an hour ahead: its day is never before the consumer's today, even across midnight
     soon = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
     consumer.handler(sqs_event([order_message(created_at=soon.isoformat())]), FakeLambdaContext())
-    assert late_days(get_settings()) == {}
+    assert late_days(get_settings(RollupSettings)) == {}
 
 
 def test_the_totals_are_written_in_one_statement(orders_service: AwsWorld, mysql, statements_sent: list[str]):

@@ -11,7 +11,7 @@ from orders import snapstart
 from orders.adapters import orders_table
 from orders.adapters.mysql import get_database
 from orders.adapters.secrets import secrets_provider
-from orders.config import get_settings
+from orders.config import ApiSettings, get_settings
 from tests.fixtures import AwsWorld, MySqlAdmin
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def test_before_the_snapshot_the_database_connection_is_closed(orders_service: A
 def test_after_a_restore_nothing_of_the_snapshot_moment_is_reused(orders_service: AwsWorld, mysql: MySqlAdmin):
     # GIVEN a snapshot holding a cached secret and a retry-jitter state
     provider = secrets_provider()
-    provider.get(get_settings().db_secret_id, transform="json")
+    provider.get(get_settings(ApiSettings).db_secret_id, transform="json")
     snapshot_state = copy.deepcopy(orders_table.retry_jitter().getstate())
 
     # WHEN two environments are restored from it

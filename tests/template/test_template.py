@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import tomllib
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from sam_testkit.sam_template import read_template, resources_of_type, transformed
 
@@ -278,18 +280,38 @@ def test_every_security_group_names_its_egress_and_takes_ingress_only_from_secur
             assert set(rule) & {"SourceSecurityGroupId"}, f"{name}: ingress from {rule.get('CidrIp')}"
 
 
-def test_the_functions_reach_mysql_through_the_proxy():
-    variables = sam_template()["Globals"]["Function"]["Environment"]["Variables"]
-    assert variables["DB_HOST"] == {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]}
-    assert variables["DB_TLS"] == "true"
+def _function_variables() -> dict[str, dict[str, Any]]:
+    """Each function's environment as deployed: the Globals' variables merged with its own."""
+    functions = resources_of(cloudformation(), "AWS::Lambda::Function")
+    return {name: function["Properties"]["Environment"]["Variables"] for name, function in functions.items()}
 
 
-def test_every_setting_the_functions_read_is_set_by_the_template():
-    from orders.config import Settings
+def _settings_of(function: str) -> type[BaseModel]:
+    """The settings model the function's handler module declares it reads (`SETTINGS`)."""
+    handler = sam_template()["Resources"][function]["Properties"]["Handler"]
+    return importlib.import_module(handler.rsplit(".", 1)[0]).SETTINGS  # type: ignore[no-any-return]
 
-    variables = set(sam_template()["Globals"]["Function"]["Environment"]["Variables"])
-    required = {field.alias for field in Settings.model_fields.values() if field.is_required()}
-    assert required <= variables
+
+def test_the_functions_in_the_vpc_reach_mysql_through_the_proxy():
+    variables = _function_variables()
+    for function in ("ApiFunction", "DailyRollupFunction"):
+        assert variables[function]["DB_HOST"] == {"Fn::GetAtt": ["DatabaseProxy", "Endpoint"]}
+        assert variables[function]["DB_TLS"] == "true"
+
+
+def test_each_function_is_given_what_its_settings_read_and_nothing_more():
+    # GIVEN every function as deployed, and the settings model its handler declares
+    variables = _function_variables()
+    assert len(variables) == 5
+    for function, given in variables.items():
+        model = _settings_of(function)
+        fields = model.model_fields.values()
+        # THEN each variable it must have is set, and each variable it is given is one it reads
+        assert {field.alias for field in fields if field.is_required()} <= set(given), function
+        assert set(given) - {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"} <= {f.alias for f in fields}, (
+            function
+        )
+    assert not any(name.startswith("DB_") for name in variables["OrdersConsumer"])  # outside the VPC
 
 
 def test_queues_and_tables_are_encrypted_and_logs_expire():

@@ -1,33 +1,43 @@
-"""Settings: one validated model over the environment."""
+"""Settings: one validated model per function over its environment, each part of it validated once."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from orders.config import Settings
+from orders.config import ApiSettings, ConsumerSettings, DatabaseSettings
 
-REQUIRED = {
-    "ORDERS_TABLE_NAME": "orders",
-    "IDEMPOTENCY_TABLE_NAME": "idempotency",
-    "LATE_DAYS_TABLE_NAME": "late-days",
-    "ORDERS_QUEUE_URL": "https://sqs.example/q",
+DATABASE = {
     "DB_HOST": "proxy.example",
     "DB_NAME": "orders",
     "DB_SECRET_ID": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
 }
+API = DATABASE | {
+    "ORDERS_TABLE_NAME": "orders",
+    "IDEMPOTENCY_TABLE_NAME": "idempotency",
+    "ORDERS_QUEUE_URL": "https://sqs.example/q",
+}
 
 
 def test_defaults_are_the_production_ones():
-    settings = Settings.model_validate(REQUIRED)
-    assert settings.db_tls is True
-    assert settings.db_port == 3306
-    assert settings.secret_max_age_seconds == 300
-    assert settings.batch_write_max_attempts == 5
+    # GIVEN only what the template must set
+    # WHEN the API's and the consumer's settings are read
+    api = ApiSettings.model_validate(API)
+    consumer = ConsumerSettings.model_validate({"ORDERS_TABLE_NAME": "orders", "LATE_DAYS_TABLE_NAME": "late"})
+    # THEN the rest are the production defaults
+    assert (api.db_tls, api.db_port, api.secret_max_age_seconds) == (True, 3306, 300)
+    assert consumer.batch_write_max_attempts == 5
 
 
 def test_a_missing_or_bad_variable_fails_loudly():
     with pytest.raises(ValidationError, match="DB_HOST"):
-        Settings.model_validate({k: v for k, v in REQUIRED.items() if k != "DB_HOST"})
+        DatabaseSettings.model_validate({k: v for k, v in DATABASE.items() if k != "DB_HOST"})
     with pytest.raises(ValidationError, match="DB_PORT"):
-        Settings.model_validate(REQUIRED | {"DB_PORT": "not-a-port"})
+        DatabaseSettings.model_validate(DATABASE | {"DB_PORT": "not-a-port"})
+
+
+def test_the_consumer_needs_no_database_settings():
+    # GIVEN the consumer's environment: its two tables, no database
+    settings = ConsumerSettings.model_validate({"ORDERS_TABLE_NAME": "orders", "LATE_DAYS_TABLE_NAME": "late"})
+    # THEN it reads, and has, nothing of MySQL
+    assert not any(name.startswith("db_") for name in type(settings).model_fields)

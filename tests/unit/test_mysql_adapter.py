@@ -10,8 +10,8 @@ from pydantic import SecretStr
 
 from orders.adapters import mysql
 from orders.adapters.secrets import DbCredentials
-from orders.config import Settings
-from tests.unit.test_config import REQUIRED
+from orders.config import DatabaseSettings
+from tests.unit.test_config import DATABASE
 
 
 class FakeConnection:
@@ -42,7 +42,7 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 def test_tls_connections_share_one_ssl_context(connects: list[dict[str, Any]]):
     # GIVEN two environments talking TLS to the proxy
-    settings = Settings.model_validate(REQUIRED)
+    settings = DatabaseSettings.model_validate(DATABASE)
 
     # WHEN each opens its connection
     mysql.Database(settings).connection()
@@ -56,14 +56,14 @@ def test_tls_connections_share_one_ssl_context(connects: list[dict[str, Any]]):
 
 
 def test_without_tls_no_context_is_built(connects: list[dict[str, Any]]):
-    settings = Settings.model_validate(REQUIRED | {"DB_TLS": "false"})
+    settings = DatabaseSettings.model_validate(DATABASE | {"DB_TLS": "false"})
     mysql.Database(settings).connection()
     assert connects[0]["ssl"] is None
     assert connects[0]["ssl_disabled"] is True
 
 
 def test_timeouts_bound_every_connect(connects: list[dict[str, Any]]):
-    mysql.Database(Settings.model_validate(REQUIRED)).connection()
+    mysql.Database(DatabaseSettings.model_validate(DATABASE)).connection()
     assert connects[0]["connect_timeout"] == 3
     assert connects[0]["read_timeout"] == 5
     assert connects[0]["autocommit"] is True
@@ -72,11 +72,11 @@ def test_timeouts_bound_every_connect(connects: list[dict[str, Any]]):
 def test_errors_other_than_access_denied_are_not_retried(monkeypatch: pytest.MonkeyPatch):
     attempts: list[bool] = []
 
-    def refuse(settings: Settings, force_refresh: bool = False) -> DbCredentials:
+    def refuse(settings: DatabaseSettings, force_refresh: bool = False) -> DbCredentials:
         attempts.append(force_refresh)
         raise pymysql.err.OperationalError(2003, "Can't connect")
 
     monkeypatch.setattr(mysql, "get_db_credentials", refuse)
     with pytest.raises(pymysql.err.OperationalError, match="Can't connect"):
-        mysql.Database(Settings.model_validate(REQUIRED)).connection()
+        mysql.Database(DatabaseSettings.model_validate(DATABASE)).connection()
     assert attempts == [False]

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from botocore.exceptions import ClientError
 
 from orders.adapters.aws_clients import dynamodb_client
-from orders.config import Settings
+from orders.config import LateDaysSettings
 from orders.observability import logger
 
 
-def mark_late_days(settings: Settings, days: Iterable[dt.date], now: dt.datetime) -> set[dt.date]:
+def mark_late_days(settings: LateDaysSettings, days: Iterable[dt.date], now: dt.datetime) -> set[dt.date]:
     """Mark each day for the next rollup; returns the days that could not be marked."""
     failed: set[dt.date] = set()
     for day in sorted(set(days)):
@@ -34,7 +34,7 @@ def mark_late_days(settings: Settings, days: Iterable[dt.date], now: dt.datetime
     return failed
 
 
-def late_days(settings: Settings) -> dict[dt.date, str]:
+def late_days(settings: LateDaysSettings) -> dict[dt.date, str]:
     """Every marked day, with the mark's time (what clearing it checks)."""
     paginator = dynamodb_client().get_paginator("scan")
     pages = paginator.paginate(TableName=settings.late_days_table_name, ConsistentRead=True)
@@ -45,7 +45,7 @@ def late_days(settings: Settings) -> dict[dt.date, str]:
     }
 
 
-def clear_late_day(settings: Settings, day: dt.date, marked_at: str) -> bool:
+def clear_late_day(settings: LateDaysSettings, day: dt.date, marked_at: str) -> bool:
     """Clear the mark if it is still the one the rollup read; False when it was marked again since."""
     try:
         dynamodb_client().delete_item(

@@ -20,7 +20,7 @@ from pymysql.constants import ER
 from pymysql.cursors import DictCursor
 
 from orders.adapters.secrets import DbCredentials, get_db_credentials
-from orders.config import Settings, get_settings
+from orders.config import DatabaseSettings, get_settings
 from orders.observability import logger, metrics
 from orders.tracing import add_event, span
 
@@ -56,11 +56,11 @@ def tls_context(trust: str = "proxy") -> ssl.SSLContext:
 
 def database_tls() -> ssl.SSLContext | None:
     """The TLS context this environment's connections use; None where the settings turn TLS off."""
-    settings = get_settings()
+    settings = get_settings(DatabaseSettings)
     return tls_context(settings.db_tls_trust) if settings.db_tls else None
 
 
-def sign_in(settings: Settings, username: str, password: str, *, database: str | None = None) -> Connection:
+def sign_in(settings: DatabaseSettings, username: str, password: str, *, database: str | None = None) -> Connection:
     """A new connection as `username` with the settings' host, timeouts and TLS: the one way this code connects."""
     return pymysql.connect(
         host=settings.db_host,
@@ -92,7 +92,7 @@ def set_own_password(connection: Connection, password: str) -> None:
 class Database:
     """Owns the execution environment's single connection and re-opens it when it went stale."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: DatabaseSettings) -> None:
         self._settings = settings
         self._connection: Connection | None = None
 
@@ -167,4 +167,4 @@ class Database:
 @functools.cache
 def get_database() -> Database:
     """The execution environment's database handle, created on first use and reused while warm."""
-    return Database(get_settings())
+    return Database(get_settings(DatabaseSettings))

@@ -14,7 +14,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from orders.adapters.aws_clients import dynamodb_client
-from orders.config import Settings
+from orders.config import ConsumerSettings, OrdersTableSettings, RollupSettings
 from orders.logic.backoff import full_jitter_delay_seconds
 from orders.models import Order
 from orders.observability import logger, metrics, tracer
@@ -45,7 +45,7 @@ class StoredOrdersUnreadError(Exception):
     """DynamoDB left keys unread after the retry bound: the batch cannot be checked, so it is not written."""
 
 
-def _retry_delay_s(settings: Settings, attempt: int) -> float:
+def _retry_delay_s(settings: ConsumerSettings, attempt: int) -> float:
     base_ms, cap_ms = settings.batch_write_base_delay_ms, settings.batch_write_max_delay_ms
     return full_jitter_delay_seconds(attempt - 1, base_ms=base_ms, cap_ms=cap_ms, rng=retry_jitter())
 
@@ -79,7 +79,7 @@ def _plain(value: Any) -> Any:
 
 
 @tracer.capture_method(capture_response=False)
-def write_orders(settings: Settings, orders: Sequence[Order]) -> dict[str, str]:
+def write_orders(settings: ConsumerSettings, orders: Sequence[Order]) -> dict[str, str]:
     """Store orders with BatchWriteItem, 25 per call; return why each order that was not stored was not.
 
     One call per 25 orders instead of one PutItem each saves round trips (same write capacity).
@@ -100,7 +100,7 @@ def write_orders(settings: Settings, orders: Sequence[Order]) -> dict[str, str]:
     return unstored
 
 
-def _write_chunk(settings: Settings, requests: list[WriteRequestTypeDef]) -> dict[str, str]:
+def _write_chunk(settings: ConsumerSettings, requests: list[WriteRequestTypeDef]) -> dict[str, str]:
     """Send one chunk; retry what DynamoDB left unprocessed with full-jitter backoff, up to a bound.
 
     The SDK retries whole-request errors itself but never UnprocessedItems: that is our job here.
@@ -129,7 +129,7 @@ def _write_chunk(settings: Settings, requests: list[WriteRequestTypeDef]) -> dic
 
 
 @tracer.capture_method(capture_response=False)
-def stored_orders(settings: Settings, order_ids: Collection[str]) -> dict[str, Order]:
+def stored_orders(settings: ConsumerSettings, order_ids: Collection[str]) -> dict[str, Order]:
     """The orders already stored under these ids, with BatchGetItem, 100 keys per call.
 
     One eventually consistent read per batch (half a read unit per item up to 4 KB) is what lets the
@@ -165,7 +165,7 @@ def stored_orders(settings: Settings, order_ids: Collection[str]) -> dict[str, O
     return found
 
 
-def get_order(settings: Settings, order_id: str) -> Order | None:
+def get_order(settings: OrdersTableSettings, order_id: str) -> Order | None:
     response = dynamodb_client().get_item(
         TableName=settings.orders_table_name, Key={"order_id": {"S": order_id}}, ConsistentRead=True
     )
@@ -174,7 +174,7 @@ def get_order(settings: Settings, order_id: str) -> Order | None:
 
 
 @tracer.capture_method(capture_response=False)
-def orders_for_date(settings: Settings, sales_date: dt.date) -> Iterator[Order]:
+def orders_for_date(settings: RollupSettings, sales_date: dt.date) -> Iterator[Order]:
     """Every order of one day from the date index, following LastEvaluatedKey through all pages."""
     paginator = dynamodb_client().get_paginator("query")
     pages = paginator.paginate(

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from orders.adapters.aws_clients import secretsmanager_client
-from orders.config import Settings
+from orders.config import DatabaseSettings
 
 
 class DbCredentials(BaseModel):
@@ -26,7 +26,7 @@ def secrets_provider() -> SecretsProvider:
 
 
 def get_db_credentials(
-    settings: Settings, *, force_refresh: bool = False, secret_id: str | None = None
+    settings: DatabaseSettings, *, force_refresh: bool = False, secret_id: str | None = None
 ) -> DbCredentials:
     """Cached for SECRET_MAX_AGE_SECONDS: one GetSecretValue per TTL instead of one per invocation.
 

@@ -32,7 +32,7 @@ from orders.adapters.mysql import database_tls, get_database
 from orders.adapters.orders_queue import enqueue_order
 from orders.adapters.orders_table import get_order
 from orders.adapters.secrets import secrets_provider
-from orders.config import get_settings
+from orders.config import ApiSettings, get_settings
 from orders.logic.pricing import PricingError, price_order
 from orders.logic.request import (
     MAX_BODY_BYTES,
@@ -44,11 +44,19 @@ from orders.logic.request import (
 from orders.models import ErrorBody, GatewayMessage, Order, OrderAccepted, OrderRequest
 from orders.observability import logger, metrics, tracer
 
+SETTINGS = ApiSettings  # what this function reads from its environment: template.yaml gives it that
+
 app = APIGatewayHttpResolver(enable_validation=True)
 INVALID_REQUEST = "the request is not valid"  # every 400's message; its errors name the fields and why
 # INIT runs at full CPU, the first invocation at MemorySize's share: build every invocation's needs now.
 prime(
-    get_settings, sqs_client, dynamodb_client, secretsmanager_client, secrets_provider, persistence_layer, database_tls
+    functools.partial(get_settings, SETTINGS),
+    sqs_client,
+    dynamodb_client,
+    secretsmanager_client,
+    secrets_provider,
+    persistence_layer,
+    database_tls,
 )
 snapstart.register_hooks()  # ColdStartStrategy=snapstart: safe restores (src/orders/snapstart.py)
 
@@ -131,7 +139,7 @@ def _caller() -> str:
 
 
 def _accept_order(customer_id: str, order: OrderRequest) -> dict[str, Any]:
-    settings = get_settings()
+    settings = get_settings(SETTINGS)
     catalog = fetch_catalog_entries(get_database(), {line.sku for line in order.items})
     priced = price_order(
         order, catalog, customer_id=customer_id, order_id=str(uuid.uuid4()), created_at=dt.datetime.now(dt.UTC)
@@ -200,7 +208,7 @@ def create_order(
     },
 )
 def read_order(order_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response[dict[str, Any]]:
-    order = get_order(get_settings(), order_id)
+    order = get_order(get_settings(SETTINGS), order_id)
     if order is None or order.customer_id != _caller():  # another's order: 404, not 403 — never confirm it exists
         return _error(
             HTTPStatus.NOT_FOUND, f"order {order_id} not found", [{"field": "order_id", "message": "not found"}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -14,13 +15,17 @@ from pydantic import ValidationError
 from orders.adapters.aws_clients import dynamodb_client, prime
 from orders.adapters.late_days import mark_late_days
 from orders.adapters.orders_table import StoredOrdersUnreadError, stored_orders, write_orders
-from orders.config import get_settings
+from orders.config import ConsumerSettings, get_settings
 from orders.logic.deliveries import Deliveries, sort_deliveries
 from orders.models import Order
 from orders.observability import logger, metrics, tracer
 
+SETTINGS = ConsumerSettings  # what this function reads from its environment: template.yaml gives it that
+
 processor = BatchProcessor(event_type=EventType.SQS)
-prime(get_settings, dynamodb_client)  # INIT runs at full CPU, the first invocation at MemorySize's share
+prime(
+    functools.partial(get_settings, SETTINGS), dynamodb_client
+)  # INIT runs at full CPU, the first invocation at MemorySize's share
 
 
 class OrderNotStoredError(Exception):
@@ -50,7 +55,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     # Parse the whole batch first, then write the valid orders together: BatchWriteItem needs them all.
     outcomes = {record.message_id: _parse(record) for record in map(SQSRecord, event["Records"])}
     delivered = [(message_id, order) for message_id, order in outcomes.items() if isinstance(order, Order)]
-    settings = get_settings()
+    settings = get_settings(SETTINGS)
     unchecked: str | None = None
     try:
         deliveries = sort_deliveries(delivered, stored_orders(settings, {order.order_id for _, order in delivered}))

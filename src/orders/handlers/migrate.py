@@ -10,13 +10,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from orders.adapters.mysql import get_database
 from orders.adapters.schema import apply_schema, ensure_app_user
 from orders.adapters.secrets import get_db_credentials
-from orders.config import get_settings
+from orders.config import MigrationSettings, get_settings
 from orders.observability import logger
+
+SETTINGS = MigrationSettings  # what this function reads from its environment: template.yaml gives it that
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    settings = get_settings(SETTINGS)
     statements = apply_schema(get_database())
     logger.info("schema applied", statements=statements)
     if settings.app_db_secret_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,20 +14,28 @@ from orders.adapters.late_days import clear_late_day, late_days
 from orders.adapters.mysql import database_tls, get_database
 from orders.adapters.orders_table import orders_for_date
 from orders.adapters.secrets import secrets_provider
-from orders.config import get_settings
+from orders.config import RollupSettings, get_settings
 from orders.logic.rollup import roll_up_day
 from orders.models import RollupRequest
 from orders.observability import logger, metrics, tracer
 
+SETTINGS = RollupSettings  # what this function reads from its environment: template.yaml gives it that
+
 # INIT runs at full CPU, the first invocation at MemorySize's share: build every invocation's needs now.
-prime(get_settings, dynamodb_client, secretsmanager_client, secrets_provider, database_tls)
+prime(
+    functools.partial(get_settings, SETTINGS),
+    dynamodb_client,
+    secretsmanager_client,
+    secrets_provider,
+    database_tls,
+)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    settings = get_settings(SETTINGS)
     request = RollupRequest.model_validate(event)
     sales_date = request.sales_date(now=dt.datetime.now(dt.UTC))
     orders, rows = _roll_up(sales_date)
@@ -42,7 +51,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 def _roll_up(day: dt.date) -> tuple[int, int]:
     """One day's totals from all its orders, upserted (a recomputation converges); (orders, rows)."""
-    rollup = roll_up_day(day, orders_for_date(get_settings(), day))
+    rollup = roll_up_day(day, orders_for_date(get_settings(SETTINGS), day))
     rows = upsert_daily_totals(get_database(), rollup.totals)
     logger.info("daily rollup written", sales_date=day.isoformat(), orders=rollup.order_count, rows=rows)
     return rollup.order_count, rows

@@ -7,6 +7,7 @@ is refused the old password and reads the secret again (orders/adapters/mysql.py
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pymysql
@@ -16,11 +17,13 @@ from pymysql.constants import ER
 from orders.adapters import secret_versions
 from orders.adapters.aws_clients import prime, secretsmanager_client
 from orders.adapters.mysql import database_tls, set_own_password, sign_in
-from orders.config import Settings, get_settings
+from orders.config import RotationSettings, get_settings
 from orders.logic.rotation import CURRENT, RotationRefusedError, RotationRequest, has_work, new_password
 from orders.observability import logger
 
-prime(get_settings, secretsmanager_client, database_tls)  # INIT runs at full CPU
+SETTINGS = RotationSettings  # what this function reads from its environment: template.yaml gives it that
+
+prime(functools.partial(get_settings, SETTINGS), secretsmanager_client, database_tls)  # INIT runs at full CPU
 
 
 @logger.inject_lambda_context
@@ -30,7 +33,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
     if not has_work(stages, request.token, rotation_enabled=enabled):
         logger.info("version already current", step=request.step, version=request.token)
         return
-    settings = get_settings()
+    settings = get_settings(SETTINGS)
     if request.step == "createSecret":
         _create(settings, request)
     elif request.step == "setSecret":
@@ -42,7 +45,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
     logger.info("rotation step done", step=request.step, version=request.token)
 
 
-def _create(settings: Settings, request: RotationRequest) -> None:
+def _create(settings: RotationSettings, request: RotationRequest) -> None:
     """A pending version: the current one with a new password (again the same if this step is retried)."""
     if secret_versions.pending(request.secret_id, request.token) is not None:
         return
@@ -51,7 +54,7 @@ def _create(settings: Settings, request: RotationRequest) -> None:
     secret_versions.put_pending(request.secret_id, request.token, document)
 
 
-def _set(settings: Settings, request: RotationRequest) -> None:
+def _set(settings: RotationSettings, request: RotationRequest) -> None:
     """The database takes the pending password — unless it already has it (a retried step)."""
     new = _required(secret_versions.pending(request.secret_id, request.token), request)
     if _signs_in(settings, new):
@@ -66,7 +69,7 @@ def _set(settings: Settings, request: RotationRequest) -> None:
         connection.close()
 
 
-def _test(settings: Settings, request: RotationRequest) -> None:
+def _test(settings: RotationSettings, request: RotationRequest) -> None:
     new = secret_versions.pending(request.secret_id, request.token)
     if new is None or new == secret_versions.value(request.secret_id, CURRENT):
         # Secrets Manager's test of the configuration when rotation is set up without rotating: it stages a
@@ -78,7 +81,7 @@ def _test(settings: Settings, request: RotationRequest) -> None:
         raise RotationRefusedError("the pending password does not sign in")
 
 
-def _signs_in(settings: Settings, document: dict[str, Any]) -> bool:
+def _signs_in(settings: RotationSettings, document: dict[str, Any]) -> bool:
     try:
         connection = sign_in(settings, document["username"], document["password"])
     except pymysql.err.OperationalError as error:
