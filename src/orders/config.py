@@ -62,9 +62,9 @@ class RollupSettings(OrdersTableSettings, LateDaysSettings, DatabaseSettings):
 
 
 class MigrationSettings(DatabaseSettings):
-    """Signs in as the master user (its DB_SECRET_ID) and creates the app user of APP_DB_SECRET_ID."""
+    """Signs in as the master user (its DB_SECRET_ID) and creates the app user of APP_DB_SECRET_ID, when given."""
 
-    app_db_secret_id: str = Field(alias="APP_DB_SECRET_ID", min_length=1)
+    app_db_secret_id: str | None = Field(default=None, alias="APP_DB_SECRET_ID")
 
 
 class RotationSettings(DatabaseSettings):

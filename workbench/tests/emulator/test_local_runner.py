@@ -434,11 +434,15 @@ def test_serve_aws_env_vars_point_containers_at_this_run(service: LocalService):
     # WHEN the --env-vars document for functions in Docker is made
     generated = service.docker_env_vars("host.docker.internal")
 
-    # THEN every function reaches this run's moto, proxy and database through the Docker host
+    # THEN every function reaches this run's moto through the Docker host, and those given a database
+    # (all but the consumer) this run's proxy and database
     assert set(generated) == set(service.app.functions)
     moto_port = service.cloud.endpoint_url.rsplit(":", 1)[1]
+    with_database = {name: variables for name, variables in generated.items() if "DB_HOST" in variables}
+    assert set(generated) - set(with_database) == {"OrdersConsumer"}
     for variables in generated.values():
         assert variables["AWS_ENDPOINT_URL"] == f"http://host.docker.internal:{moto_port}"
+    for variables in with_database.values():
         assert (variables["DB_HOST"], variables["DB_PORT"]) == (
             "host.docker.internal",
             str(service.database_proxy.port),

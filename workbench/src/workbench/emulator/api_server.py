@@ -347,7 +347,11 @@ class LocalHttpApi:
         return int(self._server.getsockname()[1])
 
     def serve_forever(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        except OSError:  # shutdown() closed a socket under the loop's select(): the loop ends, as asked
+            if not self._stopped.is_set():
+                raise
 
     def shutdown(self) -> None:
         """Stop accepting, close every connection, end serve_forever."""

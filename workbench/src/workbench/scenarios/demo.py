@@ -15,12 +15,12 @@ import datetime as dt
 import json
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,8 @@ from rich.table import Table
 from workbench.emulator.api_server import make_server, route_scopes
 from workbench.emulator.cloud import RoleUsage, rotation_schedules
 from workbench.emulator.environment import Invocation
-from workbench.emulator.event_sources import Schedule, SqsEventSource
-from workbench.emulator.rotation import rotate
+from workbench.emulator.event_sources import Schedule, ScheduledRun, SqsEventSource
+from workbench.emulator.rotation import RotationRun, rotate
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import DEFAULT_TEMPLATE
 from workbench.scenarios.traffic import (
@@ -154,6 +154,83 @@ def _iam_table(roles: dict[str, RoleUsage], labels: dict[str, str]) -> Table:
     return table
 
 
+@dataclass
+class Posted:
+    """What the HTTP clients saw of their requests."""
+
+    statuses: collections.Counter[int] = field(default_factory=collections.Counter)
+    accepted: dict[str, int] = field(default_factory=dict)  # order_id -> total_cents
+    owner: dict[str, str] = field(default_factory=dict)  # order_id -> customer
+    first_response: dict[str, str] = field(default_factory=dict)  # Idempotency-Key -> order_id
+    retry_mismatches: int = 0
+    corrections_refused: int = 0
+
+    def record(self, request: PlannedRequest, status: int, payload: dict[str, Any]) -> None:
+        self.statuses[status] += 1
+        if status == 202 and request.kind != "retry":
+            self.accepted[payload["order_id"]] = payload["total_cents"]
+            self.owner[payload["order_id"]] = request.customer
+            if request.key and request.kind != "corrected":
+                self.first_response[request.key] = payload["order_id"]
+        if request.kind == "retry":
+            self.retry_mismatches += status != 202 or payload.get("order_id") != self.first_response.get(
+                request.key or ""
+            )
+        if request.kind == "corrected":
+            self.corrections_refused += status != 202
+
+
+@dataclass
+class Scheduled:
+    """The daily rollup as the scheduler ran it: one run per day with sales, and one with a broken Input."""
+
+    runs: list[ScheduledRun]
+    failed_run: ScheduledRun
+    failure_queue: list[Any]
+    max_retries: int
+
+
+@dataclass
+class DemoRun:
+    """Everything the demo drove and counted: what the books are made of."""
+
+    plan: list[PlannedRequest]
+    posted: Posted
+    rotations: list[RotationRun]
+    poison: int
+    late: dict[str, Any]
+    consumer: SqsEventSource
+    reads: list[int]
+    strangers: list[int]
+    scheduled: Scheduled
+    revenue_by_day: dict[str, int]
+    rollup_revenue: dict[str, int]
+    stored: set[str]
+    dlq_bodies: list[Any]
+    connections: int
+    calls: dict[str, int]
+    roles: dict[str, RoleUsage]
+    trees: list[Any]
+
+    @property
+    def late_day(self) -> str:
+        return str(self.late["created_at"])[:10]
+
+    @property
+    def accepted_in_dlq(self) -> set[str]:
+        return {str(b.get("order_id")) for b in self.dlq_bodies if isinstance(b, dict)} & set(self.posted.accepted)
+
+    @property
+    def requests_sent(self) -> int:
+        return len(self.plan) + len(self.reads) + len(self.strangers)
+
+
+@dataclass(frozen=True)
+class Book:
+    label: str
+    balanced: bool
+
+
 def run_demo(
     orders: int = 300,
     poison: int = 5,
@@ -173,215 +250,235 @@ def run_demo(
         )
         console.print(f"Execution environments: {service.emulation.describe()}; {service.build.native_note}")
         service.prepare_database()
-        connections_before = service.database_proxy.connections_opened()
-        server = make_server(service, "127.0.0.1", 0, quiet=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        port = server.server_port
-
-        plan = _request_plan(orders, rng)
-        tokens = customer_tokens(service)
-        scopes = route_scopes(service.app)
-
-        def credential(request: PlannedRequest) -> str | None:
-            if request.credential == "none":
-                return None
-            if request.credential == "expired":
-                return service.authorizers.token(request.customer, scopes, expires_in=-60)
-            if request.credential == "read-only":
-                return service.authorizers.token(request.customer, ["orders/read"])
-            return tokens[request.customer]
-
-        def send(request: PlannedRequest) -> tuple[int, dict[str, Any]]:
-            return post_order(port, request.body, request.key, credential(request))
-
-        statuses: collections.Counter[int] = collections.Counter()
-        refusals_expected = collections.Counter(p.credential for p in plan if p.kind == "refused")
-        accepted: dict[str, int] = {}
-        owner: dict[str, str] = {}
-        first_response: dict[str, str] = {}
-        retry_mismatches = 0
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("POST /orders", total=len(plan))
-            first_pass = [p for p in plan if p.kind not in {"retry", "corrected"}]
-            with ThreadPoolExecutor(API_CLIENTS) as pool:
-                for request, (status, payload) in zip(first_pass, pool.map(send, first_pass), strict=True):
-                    statuses[status] += 1
-                    if status == 202:
-                        accepted[payload["order_id"]] = payload["total_cents"]
-                        owner[payload["order_id"]] = request.customer
-                        if request.key:
-                            first_response[request.key] = payload["order_id"]
-                    progress.advance(task)
-            # The app user's password rotates now, mid-run, as Secrets Manager's schedule would rotate it.
-            rotations = [rotate(service, secret) for secret in rotation_schedules(service.app)]
-            for request in (p for p in plan if p.kind == "retry"):
-                status, payload = send(request)
-                statuses[status] += 1
-                retry_mismatches += status != 202 or payload.get("order_id") != first_response.get(request.key or "")
-                progress.advance(task)
-            corrections_refused = 0
-            for request in (p for p in plan if p.kind == "corrected"):
-                status, payload = send(request)
-                statuses[status] += 1
-                corrections_refused += status != 202
-                if status == 202:
-                    accepted[payload["order_id"]] = payload["total_cents"]
-                    owner[payload["order_id"]] = request.customer
-                progress.advance(task)
-
-            orders_queue = service.queue_url("OrdersQueue")
-            sqs = service.cloud.client("sqs")
-            for n in range(poison):
-                sqs.send_message(QueueUrl=orders_queue, MessageBody=["{", '{"order_id": 1}', "[]", "null", "x"][n % 5])
-            # An order of yesterday, redriven today: stored late, its day marked, recomputed by the next rollup.
-            yesterday = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0) - dt.timedelta(1)
-            late = _late_order(rng, yesterday)
-            sqs.send_message(QueueUrl=orders_queue, MessageBody=json.dumps(late))
-            task = progress.add_task("OrdersConsumer draining the queue", total=None)
-            consumer = SqsEventSource(service, "OrdersConsumer")
-            consumer.drain()
-            progress.update(task, completed=1, total=1)
-
-        read_back = list(accepted)[:10]  # through the HTTP API: by their customer, and by another one
-        reads = [get_order_status(port, order_id, tokens[owner[order_id]]) for order_id in read_back]
-        strangers = [get_order_status(port, order_id, tokens[_another(owner[order_id])]) for order_id in read_back]
-        requests_sent = len(plan) + len(reads) + len(strangers)
-
-        schedule = Schedule(service, "DailyRollupFunction")
-        # One run per day that has sales, at 00:15 UTC the day after, as the scheduler runs it (a demo that
-        # crosses midnight has two); the late order's day is the marks' to recompute.
-        revenue_by_day = stored_revenue_by_day(service)
-        days_sold = sorted(revenue_by_day.keys() - {yesterday.date().isoformat()}) or [
-            dt.datetime.now(dt.UTC).date().isoformat()
-        ]
-        runs = [schedule.fire(_the_morning_after(day)) for day in days_sold]
-        # A schedule whose Input was edited wrong: every attempt fails, then Lambda sends it on as the role.
-        failed_run = schedule.fire(_the_morning_after(days_sold[-1]), input_override='{"scheduled_time": "tomorrow"}')
-        failure_queue = [
-            body
-            for logical_id in service.app.resources_of_type("AWS::SQS::Queue")
-            if service.cloud.symbols[logical_id].get("Arn") == schedule.failure_destination_arn
-            for body in queue_bodies(service, service.queue_url(logical_id))
-        ]
-        server.shutdown()
-
-        stored = stored_order_ids(service)
-        dlq_bodies = queue_bodies(service, service.queue_url("OrdersDeadLetterQueue"))
-        accepted_in_dlq = {b.get("order_id") for b in dlq_bodies if isinstance(b, dict)} & set(accepted)
-        revenue_rows = service.mysql.execute(
-            "SELECT sales_date, COALESCE(SUM(revenue_cents), 0) "  # noqa: S608
-            f"FROM `{service.database.database}`.daily_sku_sales GROUP BY sales_date"
-        )
-        rollup_revenue = {str(day): int(cents) for day, cents in revenue_rows}
-        late_days_recomputed = {
-            day for r in runs for day in (r.attempts[-1].response or {}).get("late_days_recomputed", [])
-        }
-        connections = service.database_proxy.connections_opened() - connections_before
-        calls = service.cloud.requests.snapshot()
-        roles = service.cloud.iam_report()
-        if service.traces is not None:
-            service.traces.settle()  # UDP: let the last spans land
-        post_trace = next(
-            (
-                i
-                for i in reversed(service.pools["ApiFunction"].invocations)
-                if i.init_duration_ms is None
-                and service.traces is not None
-                and {"MySQL", "SQS.SendMessage"} <= service.traces.span_names(i.trace_id)  # not a replay
-            ),
-            None,
-        )
-        consumer_trace = next((i for i in reversed(consumer.stats.invocations) if i.error is None), None)
-        trees = [
-            service.traces.tree(i.trace_id, f"{name} — trace {i.trace_id}")
-            for name, i in (("ApiFunction (warm POST)", post_trace), ("OrdersConsumer", consumer_trace))
-            if i is not None and service.traces is not None
-        ]
-        elapsed = time.monotonic() - started
-
-        books = [
-            (
-                "accepted = stored + accepted in DLQ",
-                len(accepted) == len(set(accepted) & stored) + len(accepted_in_dlq),
-            ),
-            ("nothing stored that was not accepted (or redriven)", stored <= set(accepted) | {late["order_id"]}),
-            ("poison messages all in the DLQ", len(dlq_bodies) - len(accepted_in_dlq) == poison),
-            ("idempotent retries returned the first order", retry_mismatches == 0),
-            ("a refused order's Idempotency-Key took its corrected order", corrections_refused == 0),
-            (
-                "the database secrets with a rotation schedule rotated mid-run, every step",
-                bool(rotations) and all(run.completed for run in rotations),
-            ),
-            ("rollup revenue = revenue of stored orders, day by day", rollup_revenue == revenue_by_day),
-            ("the late order's day was recomputed by the rollup", yesterday.date().isoformat() in late_days_recomputed),
-            (
-                "a run failing every attempt reached the rollup failure queue",
-                failed_run.sent_to_failure_destination
-                and len(failed_run.attempts) == schedule.max_retries + 1
-                and len(failure_queue) == 1,
-            ),
-            ("stored orders read back by their customer (GET 200)", reads.count(200) == len(reads)),
-            ("another customer's order is not found (GET 404)", strangers.count(404) == len(strangers)),
-            (
-                "the authorizer refused what it must, and ApiFunction never ran for it",
-                service.authorizers.refused_total == sum(refusals_expected.values())
-                and len(service.pools["ApiFunction"].invocations) == requests_sent - service.authorizers.refused_total,
-            ),
-            ("no call denied by IAM (each function as its role)", not any(r.denied_count for r in roles.values())),
-            (
-                "every permission a role holds was used (least privilege, failure paths walked)",
-                not any(r.never_used(service.cloud.policy_labels) for r in roles.values()),
-            ),
-        ]
-
-        table = Table(title="The books")
-        table.add_column("figure")
-        table.add_column("value", justify="right")
-        for status in sorted(statuses):
-            table.add_row(f"HTTP {status}", str(statuses[status]))
-        for (route, status, reason), count in sorted(service.authorizers.refused.items()):
-            table.add_row(f"refused by the authorizer: {route} {status}, {reason}", str(count))
-        table.add_row("orders accepted (unique)", str(len(accepted)))
-        table.add_row("orders stored in DynamoDB", str(len(stored)))
-        table.add_row("messages in the DLQ (poison + orders)", f"{len(dlq_bodies)} ({poison} + {len(accepted_in_dlq)})")
-        table.add_row(
-            "consumer batches / messages returned to queue",
-            f"{consumer.stats.batches} / {consumer.stats.messages_returned}",
-        )
-        for each in runs:
-            table.add_row(
-                f"daily rollup (as scheduled {each.event.get('scheduled_time', '')})",
-                json.dumps(each.attempts[-1].response),
-            )
-        table.add_row(
-            "a run with a broken Input: attempts / to the failure queue",
-            f"{len(failed_run.attempts)} / {len(failure_queue)}",
-        )
-        table.add_row("MySQL connections opened (counted at the proxy)", str(connections))
-        table.add_row("GetSecretValue calls", str(calls.get("secretsmanager.GetSecretValue", 0)))
-        table.add_row(
-            "DynamoDB requests",
-            ", ".join(f"{k.split('.')[1]} {v}" for k, v in sorted(calls.items()) if k.startswith("dynamodb.")),
-        )
-        table.add_row("SQS requests", str(sum(v for k, v in calls.items() if k.startswith("sqs."))))
-        console.print(table)
-
-        timing = Table(title="Functions (local worker processes, one per execution environment)")
-        for column in ("function", "invocations", "environments (cold starts)", "init p50", "warm p50", "warm p95"):
-            timing.add_column(column, justify="right" if column != "function" else "left")
-        for name, function_pool in sorted(service.pools.items()):
-            cold, init, p50, p95 = _timings(function_pool.invocations)
-            timing.add_row(name, str(len(function_pool.invocations)), cold, init, p50, p95)
-        console.print(timing)
-        console.print(_iam_table(roles, service.cloud.policy_labels))
-        for tree in trees:
-            console.print(tree, highlight=False)
-        for label, ok in books:
-            console.print(f"{'[green]✓' if ok else '[red]✗'} {label}[/]")
-        console.print(f"finished in {elapsed:.1f} s")
+        run = _drive(service, console, _request_plan(orders, rng), poison, rng)
+        books = _books(run, service)
+        _render(console, run, service, books)
+        console.print(f"finished in {time.monotonic() - started:.1f} s")
     logs.close()
-    return 0 if all(ok for _, ok in books) else 1
+    return 0 if all(book.balanced for book in books) else 1
 
 
-if __name__ == "__main__":
-    sys.exit(run_demo())
+def _drive(
+    service: LocalService, console: Console, plan: list[PlannedRequest], poison: int, rng: random.Random
+) -> DemoRun:
+    """The scenario: POSTs (a rotation mid-run), the queue drained, orders read back, the schedules fired."""
+    connections_before = service.database_proxy.connections_opened()
+    server = make_server(service, "127.0.0.1", 0, quiet=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    tokens = customer_tokens(service)
+    send = _sender(service, server.server_port, tokens)
+    posted = Posted()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("POST /orders", total=len(plan))
+        first_pass = [p for p in plan if p.kind not in {"retry", "corrected"}]
+        with ThreadPoolExecutor(API_CLIENTS) as pool:
+            for request, (status, payload) in zip(first_pass, pool.map(send, first_pass), strict=True):
+                posted.record(request, status, payload)
+                progress.advance(task)
+        # The app user's password rotates now, mid-run, as Secrets Manager's schedule would rotate it.
+        rotations = [rotate(service, secret) for secret in rotation_schedules(service.app)]
+        for request in (p for p in plan if p.kind in {"retry", "corrected"}):
+            posted.record(request, *send(request))
+            progress.advance(task)
+        late = _queue_poison_and_a_late_order(service, poison, rng)
+        draining = progress.add_task("OrdersConsumer draining the queue", total=None)
+        consumer = SqsEventSource(service, "OrdersConsumer")
+        consumer.drain()
+        progress.update(draining, completed=1, total=1)
+    read_back = list(posted.accepted)[:10]  # through the HTTP API: by their customer, and by another one
+    port = server.server_port
+    reads = [get_order_status(port, order_id, tokens[posted.owner[order_id]]) for order_id in read_back]
+    strangers = [get_order_status(port, order_id, tokens[_another(posted.owner[order_id])]) for order_id in read_back]
+    revenue_by_day = stored_revenue_by_day(service)
+    scheduled = _fire_schedules(service, sorted(revenue_by_day.keys() - {str(late["created_at"])[:10]}))
+    server.shutdown()
+    return DemoRun(
+        plan=plan,
+        posted=posted,
+        rotations=rotations,
+        poison=poison,
+        late=late,
+        consumer=consumer,
+        reads=reads,
+        strangers=strangers,
+        scheduled=scheduled,
+        revenue_by_day=revenue_by_day,
+        rollup_revenue=_rollup_revenue(service),
+        stored=stored_order_ids(service),
+        dlq_bodies=queue_bodies(service, service.queue_url("OrdersDeadLetterQueue")),
+        connections=service.database_proxy.connections_opened() - connections_before,
+        calls=service.cloud.requests.snapshot(),
+        roles=service.cloud.iam_report(),
+        trees=_trees(service, consumer),
+    )
+
+
+def _sender(
+    service: LocalService, port: int, tokens: dict[str, str]
+) -> Callable[[PlannedRequest], tuple[int, dict[str, Any]]]:
+    """POST a planned request with the credential it plans: its customer's token, none, an expired or a narrow one."""
+    scopes = route_scopes(service.app)
+
+    def credential(request: PlannedRequest) -> str | None:
+        if request.credential == "none":
+            return None
+        if request.credential == "expired":
+            return service.authorizers.token(request.customer, scopes, expires_in=-60)
+        if request.credential == "read-only":
+            return service.authorizers.token(request.customer, ["orders/read"])
+        return tokens[request.customer]
+
+    return lambda request: post_order(port, request.body, request.key, credential(request))
+
+
+def _queue_poison_and_a_late_order(service: LocalService, poison: int, rng: random.Random) -> dict[str, Any]:
+    """Poison straight into the queue, and an order of yesterday redriven today (stored late, its day marked)."""
+    orders_queue, sqs = service.queue_url("OrdersQueue"), service.cloud.client("sqs")
+    for n in range(poison):
+        sqs.send_message(QueueUrl=orders_queue, MessageBody=["{", '{"order_id": 1}', "[]", "null", "x"][n % 5])
+    yesterday = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0) - dt.timedelta(1)
+    late = _late_order(rng, yesterday)
+    sqs.send_message(QueueUrl=orders_queue, MessageBody=json.dumps(late))
+    return late
+
+
+def _fire_schedules(service: LocalService, days_sold: list[str]) -> Scheduled:
+    """One run per day with sales at 00:15 UTC the day after, as the scheduler runs it (a demo that crosses
+    midnight has two; the late order's day is the marks' to recompute); then one whose Input was edited wrong:
+    every attempt fails, and Lambda sends it on to the failure destination as the function's role."""
+    schedule = Schedule(service, "DailyRollupFunction")
+    days = days_sold or [dt.datetime.now(dt.UTC).date().isoformat()]
+    runs = [schedule.fire(_the_morning_after(day)) for day in days]
+    failed_run = schedule.fire(_the_morning_after(days[-1]), input_override='{"scheduled_time": "tomorrow"}')
+    failure_queue = [
+        body
+        for logical_id in service.app.resources_of_type("AWS::SQS::Queue")
+        if service.cloud.symbols[logical_id].get("Arn") == schedule.failure_destination_arn
+        for body in queue_bodies(service, service.queue_url(logical_id))
+    ]
+    return Scheduled(runs, failed_run, failure_queue, schedule.max_retries)
+
+
+def _rollup_revenue(service: LocalService) -> dict[str, int]:
+    rows = service.mysql.execute(
+        "SELECT sales_date, COALESCE(SUM(revenue_cents), 0) "  # noqa: S608
+        f"FROM `{service.database.database}`.daily_sku_sales GROUP BY sales_date"
+    )
+    return {str(day): int(cents) for day, cents in rows}
+
+
+def _trees(service: LocalService, consumer: SqsEventSource) -> list[Any]:
+    """The trace trees of a warm POST that did the work (not a replay) and of a consumer batch."""
+    traces = service.traces
+    if traces is None:
+        return []
+    traces.settle()  # UDP: let the last spans land
+    post = next(
+        (
+            i
+            for i in reversed(service.pools["ApiFunction"].invocations)
+            if i.init_duration_ms is None and {"MySQL", "SQS.SendMessage"} <= traces.span_names(i.trace_id)
+        ),
+        None,
+    )
+    batch = next((i for i in reversed(consumer.stats.invocations) if i.error is None), None)
+    shown = (("ApiFunction (warm POST)", post), ("OrdersConsumer", batch))
+    return [traces.tree(i.trace_id, f"{name} — trace {i.trace_id}") for name, i in shown if i is not None]
+
+
+def _books(run: DemoRun, service: LocalService) -> list[Book]:
+    """What must balance. A book that does not is a bug in the service or in the emulation."""
+    posted, scheduled = run.posted, run.scheduled
+    recomputed = {
+        day for r in scheduled.runs for day in (r.attempts[-1].response or {}).get("late_days_recomputed", [])
+    }
+    refusals_expected = sum(1 for p in run.plan if p.kind == "refused")
+    api_invocations = len(service.pools["ApiFunction"].invocations)
+    failed = scheduled.failed_run
+    return [
+        Book(
+            "accepted = stored + accepted in DLQ",
+            len(posted.accepted) == len(set(posted.accepted) & run.stored) + len(run.accepted_in_dlq),
+        ),
+        Book(
+            "nothing stored that was not accepted (or redriven)",
+            run.stored <= set(posted.accepted) | {run.late["order_id"]},
+        ),
+        Book("poison messages all in the DLQ", len(run.dlq_bodies) - len(run.accepted_in_dlq) == run.poison),
+        Book("idempotent retries returned the first order", posted.retry_mismatches == 0),
+        Book("a refused order's Idempotency-Key took its corrected order", posted.corrections_refused == 0),
+        Book(
+            "the database secrets with a rotation schedule rotated mid-run, every step",
+            bool(run.rotations) and all(rotation.completed for rotation in run.rotations),
+        ),
+        Book("rollup revenue = revenue of stored orders, day by day", run.rollup_revenue == run.revenue_by_day),
+        Book("the late order's day was recomputed by the rollup", run.late_day in recomputed),
+        Book(
+            "a run failing every attempt reached the rollup failure queue",
+            failed.sent_to_failure_destination
+            and len(failed.attempts) == scheduled.max_retries + 1
+            and len(scheduled.failure_queue) == 1,
+        ),
+        Book("stored orders read back by their customer (GET 200)", run.reads.count(200) == len(run.reads)),
+        Book("another customer's order is not found (GET 404)", run.strangers.count(404) == len(run.strangers)),
+        Book(
+            "the authorizer refused what it must, and ApiFunction never ran for it",
+            service.authorizers.refused_total == refusals_expected
+            and api_invocations == run.requests_sent - service.authorizers.refused_total,
+        ),
+        Book("no call denied by IAM (each function as its role)", not any(r.denied_count for r in run.roles.values())),
+        Book(
+            "every permission a role holds was used (least privilege, failure paths walked)",
+            not any(r.never_used(service.cloud.policy_labels) for r in run.roles.values()),
+        ),
+    ]
+
+
+def _render(console: Console, run: DemoRun, service: LocalService, books: list[Book]) -> None:
+    console.print(_books_table(run, service))
+    console.print(_functions_table(service))
+    console.print(_iam_table(run.roles, service.cloud.policy_labels))
+    for tree in run.trees:
+        console.print(tree, highlight=False)
+    for book in books:
+        console.print(f"{'[green]✓' if book.balanced else '[red]✗'} {book.label}[/]")
+
+
+def _books_table(run: DemoRun, service: LocalService) -> Table:
+    table = Table(title="The books")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for status in sorted(run.posted.statuses):
+        table.add_row(f"HTTP {status}", str(run.posted.statuses[status]))
+    for (route, status, reason), count in sorted(service.authorizers.refused.items()):
+        table.add_row(f"refused by the authorizer: {route} {status}, {reason}", str(count))
+    table.add_row("orders accepted (unique)", str(len(run.posted.accepted)))
+    table.add_row("orders stored in DynamoDB", str(len(run.stored)))
+    in_dlq = f"{len(run.dlq_bodies)} ({run.poison} + {len(run.accepted_in_dlq)})"
+    table.add_row("messages in the DLQ (poison + orders)", in_dlq)
+    stats = run.consumer.stats
+    table.add_row("consumer batches / messages returned to queue", f"{stats.batches} / {stats.messages_returned}")
+    for each in run.scheduled.runs:
+        when = each.event.get("scheduled_time", "")
+        table.add_row(f"daily rollup (as scheduled {when})", json.dumps(each.attempts[-1].response))
+    failed = run.scheduled.failed_run
+    table.add_row(
+        "a run with a broken Input: attempts / to the failure queue",
+        f"{len(failed.attempts)} / {len(run.scheduled.failure_queue)}",
+    )
+    table.add_row("MySQL connections opened (counted at the proxy)", str(run.connections))
+    table.add_row("GetSecretValue calls", str(run.calls.get("secretsmanager.GetSecretValue", 0)))
+    dynamodb = ", ".join(f"{k.split('.')[1]} {v}" for k, v in sorted(run.calls.items()) if k.startswith("dynamodb."))
+    table.add_row("DynamoDB requests", dynamodb)
+    table.add_row("SQS requests", str(sum(v for k, v in run.calls.items() if k.startswith("sqs."))))
+    return table
+
+
+def _functions_table(service: LocalService) -> Table:
+    table = Table(title="Functions (local worker processes, one per execution environment)")
+    for column in ("function", "invocations", "environments (cold starts)", "init p50", "warm p50", "warm p95"):
+        table.add_column(column, justify="right" if column != "function" else "left")
+    for name, function_pool in sorted(service.pools.items()):
+        cold, init, p50, p95 = _timings(function_pool.invocations)
+        table.add_row(name, str(len(function_pool.invocations)), cold, init, p50, p95)
+    return table
