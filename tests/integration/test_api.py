@@ -54,6 +54,7 @@ def test_valid_order_is_priced_from_the_catalog_and_queued(orders_service: AwsWo
 
 
 def test_the_post_order_event_file_is_accepted(orders_service: AwsWorld):
+    # GIVEN the committed POST event, WHEN the API handles it, THEN it is accepted at the catalog's prices
     status, body = invoke(load_event("api_post_order.json"))
     assert status == 202
     assert body["total_cents"] == 2 * 2450 + 499
@@ -111,6 +112,7 @@ def test_malformed_orders_get_400_naming_the_field(orders_service: AwsWorld, bod
     ],
 )
 def test_unpriceable_orders_get_422(orders_service: AwsWorld, lines: dict[str, int], problem: dict[str, str]):
+    # GIVEN an order the catalog cannot price, WHEN it is posted, THEN a 422 names the line and nothing is queued
     status, response = invoke(post_order_event(order_request(MUG_CERAMIC_350ML=1, **lines)))
 
     assert status == 422
@@ -144,6 +146,7 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_response(orders
 
 
 def test_different_keys_make_different_orders(orders_service: AwsWorld):
+    # GIVEN the same order under two Idempotency-Keys, WHEN both are posted, THEN two orders are queued
     _, first = invoke(post_order_event(order_request(KETTLE_GOOSENECK=1), idempotency_key="a"))
     _, second = invoke(post_order_event(order_request(KETTLE_GOOSENECK=1), idempotency_key="b"))
     assert first["order_id"] != second["order_id"]
@@ -151,6 +154,8 @@ def test_different_keys_make_different_orders(orders_service: AwsWorld):
 
 
 def test_an_idempotency_key_reused_for_another_order_is_refused(orders_service: AwsWorld):
+    # GIVEN an order posted under a key, WHEN another order comes under that key
+    # THEN a 422 on the header, nothing more queued
     invoke(post_order_event(order_request(KETTLE_GOOSENECK=1), idempotency_key="checkout-2"))
 
     status, response = invoke(post_order_event(order_request(KETTLE_GOOSENECK=2), idempotency_key="checkout-2"))
@@ -180,6 +185,7 @@ def test_a_stored_order_is_read_back(orders_service: AwsWorld):
 
 
 def test_an_unknown_order_is_404(orders_service: AwsWorld):
+    # GIVEN an order id nobody has, WHEN it is read, THEN a 404 naming it
     status, body = invoke(get_order_event("no-such-order"))
     assert status == 404
     assert "no-such-order" in body["message"]
@@ -222,6 +228,7 @@ def test_a_request_without_claims_is_401_before_anything_is_read(orders_service:
 
 @pytest.mark.parametrize("subject", ["", "x" * 256, "ünïcødé", "two words"])
 def test_a_subject_that_cannot_be_a_customer_id_is_401(orders_service: AwsWorld, subject: str):
+    # GIVEN a token whose subject cannot be a customer id, WHEN it orders, THEN a 401 saying so
     status, body = invoke(post_order_event(order_request(SCALE_01G=1), customer=subject))
     assert status == 401
     assert body["message"] == "the token's subject is not a customer id"

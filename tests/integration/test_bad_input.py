@@ -31,6 +31,7 @@ def assert_nothing_queued(aws: AwsWorld) -> None:
 )
 def test_a_body_that_is_not_json_gets_415(orders_service: AwsWorld, content_type: str):
     # multipart/form-data without a boundary makes the validating resolver raise: it must not become a 500
+    # GIVEN an order sent as another media type, WHEN it is posted, THEN a 415 and nothing queued
     status, body = invoke(post_order_event(order_request(MUG_CERAMIC_350ML=1), content_type=content_type))
     assert status == 415
     assert body["message"] == "send the order as application/json"
@@ -38,17 +39,20 @@ def test_a_body_that_is_not_json_gets_415(orders_service: AwsWorld, content_type
 
 
 def test_json_with_a_charset_is_json(orders_service: AwsWorld):
+    # GIVEN JSON with a charset parameter, WHEN it is posted, THEN it is accepted
     event = post_order_event(order_request(MUG_CERAMIC_350ML=1), content_type="application/json; charset=utf-8")
     assert invoke(event)[0] == 202
 
 
 def test_a_missing_content_type_is_read_as_json(orders_service: AwsWorld):
+    # GIVEN an order without a content type, WHEN it is posted, THEN it is read as JSON and accepted
     event = post_order_event(order_request(MUG_CERAMIC_350ML=1))
     del event["headers"]["content-type"]
     assert invoke(event)[0] == 202
 
 
 def test_an_oversized_body_gets_413_before_it_is_parsed(orders_service: AwsWorld):
+    # GIVEN a body over the limit, WHEN it is posted, THEN a 413 on the body, nothing queued
     event = post_order_event('{"items": "' + "x" * (MAX_BODY_BYTES + 1) + '"}')
     status, body = invoke(event)
     assert status == 413
@@ -69,6 +73,7 @@ def test_an_oversized_body_gets_413_before_it_is_parsed(orders_service: AwsWorld
     ],
 )
 def test_bad_lines_get_400_naming_the_field(orders_service: AwsWorld, items: list, field: str):
+    # GIVEN an order with a bad line, WHEN it is posted, THEN a 400 names the field, nothing queued
     status, body = invoke(post_order_event({"items": items}))
     assert status == 400
     assert any(error["field"] == field for error in body["errors"]), body
@@ -87,6 +92,7 @@ def test_a_body_naming_a_customer_gets_400_even_the_callers_own(orders_service: 
 
 
 def test_an_unknown_route_gets_404_in_the_same_shape(orders_service: AwsWorld):
+    # GIVEN a path no route serves, WHEN it is requested, THEN a 404 in the API's one error shape
     event = post_order_event(order_request(MUG_CERAMIC_350ML=1))
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/nope"
     status, body = invoke(event)

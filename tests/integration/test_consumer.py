@@ -101,6 +101,8 @@ def test_a_malformed_body_fails_only_itself(aws: AwsWorld):
     ],
 )
 def test_each_kind_of_bad_body_fails_alone(aws: AwsWorld, bad_body: str):
+    # GIVEN a batch of a good order and a bad body, WHEN it is consumed
+    # THEN only the bad one fails, the good one is stored
     good = order_message()
     event = sqs_event([good, bad_body])
 

@@ -33,6 +33,7 @@ def test_sdk_visible_throttling_goes_through_the_sdk_retries(aws: AwsWorld):
 
 
 def test_occasional_throttling_is_absorbed_by_the_sdk(aws: AwsWorld):
+    # GIVEN DynamoDB throttling half of the attempts, WHEN ten writes are sent, THEN the SDK's retries store them all
     client = dynamodb_client()
     throttling = SdkVisibleThrottling(rate=0.5, rng=random.Random(3)).install(client.meta.events)
     for n in range(10):
@@ -42,6 +43,8 @@ def test_occasional_throttling_is_absorbed_by_the_sdk(aws: AwsWorld):
 
 
 def test_random_unprocessed_withholds_items_of_chosen_calls_only(aws: AwsWorld):
+    # GIVEN an injector leaving every item of every call unprocessed, WHEN a batch is written
+    # THEN none is stored and all come back
     client = dynamodb_client()
     injector = random_unprocessed(rate=1.0, share=1.0, rng=random.Random(1)).install(client.meta.events)
     response = client.batch_write_item(RequestItems={TABLE: [put("x"), put("y")]})

@@ -56,6 +56,7 @@ def test_a_day_spanning_several_pages_is_summed_into_mysql(orders_service: AwsWo
 
 
 def test_re_running_a_day_gives_the_same_totals(orders_service: AwsWorld, mysql):
+    # GIVEN a day's orders, WHEN its rollup runs twice, THEN the totals are the same
     store(orders_service, [order_message(created_at="2026-11-22T08:00:00Z", SCALE_01G=3500) for _ in range(3)])
 
     rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
@@ -66,6 +67,7 @@ def test_re_running_a_day_gives_the_same_totals(orders_service: AwsWorld, mysql)
 
 
 def test_a_re_run_after_late_orders_updates_the_totals(orders_service: AwsWorld, mysql):
+    # GIVEN a day rolled up, WHEN another order of it is stored and the day re-run, THEN the totals count it
     store(orders_service, [order_message(created_at="2026-11-22T08:00:00Z", SCALE_01G=3500)])
     rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
 
@@ -110,12 +112,14 @@ def test_a_day_marked_again_while_the_rollup_ran_stays_marked(orders_service: Aw
 
 def test_an_order_of_today_marks_no_day(orders_service: AwsWorld):
     # an hour ahead: its day is never before the consumer's today, even across midnight
+    # GIVEN an order of today, WHEN it is consumed, THEN no day is marked late
     soon = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
     consumer.handler(sqs_event([order_message(created_at=soon.isoformat())]), FakeLambdaContext())
     assert late_days(get_settings(RollupSettings)) == {}
 
 
 def test_the_totals_are_written_in_one_statement(orders_service: AwsWorld, mysql, statements_sent: list[str]):
+    # GIVEN a day's orders of three SKUs, WHEN it is rolled up, THEN one INSERT writes every total
     store(
         orders_service,
         [order_message(created_at="2026-11-22T08:00:00Z", SCALE_01G=3500, GRINDER_BURR=8900, MUG_CERAMIC_350ML=1)],
@@ -128,6 +132,7 @@ def test_the_totals_are_written_in_one_statement(orders_service: AwsWorld, mysql
 
 
 def test_a_day_without_orders_writes_nothing(orders_service: AwsWorld, mysql):
+    # GIVEN a day without orders, WHEN it is rolled up, THEN nothing is written
     result = rollup.handler({"date": "2026-01-01"}, FakeLambdaContext())
     assert result == {"sales_date": "2026-01-01", "orders": 0, "skus": 0, "late_days_recomputed": []}
     assert totals(mysql) == {}
@@ -148,6 +153,8 @@ def test_the_migration_function_creates_the_schema_idempotently(orders_service: 
 
 
 def test_a_rollup_whose_connection_dies_mid_transaction_still_converges(orders_service: AwsWorld, mysql, monkeypatch):
+    # GIVEN a connection killed in the middle of the rollup's INSERT, WHEN the day is rolled up
+    # THEN it is retried on a new connection, and the totals are right
     import pymysql
 
     store(orders_service, [order_message(created_at="2026-11-22T08:00:00Z", SCALE_01G=3500) for _ in range(2)])

@@ -106,12 +106,15 @@ def test_when_the_current_password_no_longer_signs_in_nothing_is_promoted(orders
 def test_a_request_that_does_not_fit_the_secret_is_refused(
     orders_service: AwsWorld, mysql: MySqlAdmin, enabled: bool, token: str | None, reason: str
 ):
+    # GIVEN a rotation request for no version or with rotation off, WHEN createSecret runs
+    # THEN it is refused saying why
     staged = as_secrets_manager_starts_a_rotation(enabled=enabled)
     with pytest.raises(RotationRefusedError, match=reason):
         step("createSecret", token or staged)
 
 
 def test_set_and_test_need_the_pending_version_first(orders_service: AwsWorld, mysql: MySqlAdmin):
+    # GIVEN a rotation started but no new password made, WHEN setSecret runs, THEN it is refused: createSecret first
     token = as_secrets_manager_starts_a_rotation()
     with pytest.raises(RotationRefusedError, match="createSecret first"):
         step("setSecret", token)

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_api_registers_both_hooks_at_init():
+    # GIVEN the API's INIT, THEN both SnapStart hooks are registered with the runtime
     from orders.handlers import api  # noqa: F401 - its INIT registers them
 
     assert snapstart.before_snapshot in [hook for hook, _, _ in snapshot_restore_py.get_before_snapshot()]

@@ -78,6 +78,7 @@ def test_a_connection_killed_server_side_is_reopened_transparently(orders_servic
 
 
 def test_a_new_environment_opens_its_own_connection(orders_service: AwsWorld, mysql: MySqlAdmin):
+    # GIVEN a warm environment's connection, WHEN a cold start comes, THEN it opens one of its own
     assert post_order() == 202
     before = mysql.connections_opened()
 
@@ -181,6 +182,7 @@ def test_a_connection_lost_between_ping_and_query_is_retried_once(
 
 
 def test_statement_errors_are_not_retried(orders_service: AwsWorld, mysql: MySqlAdmin, statements_sent):
+    # GIVEN a statement MySQL refuses, WHEN it runs, THEN it fails once: only a lost connection is retried
     import pymysql
 
     from orders.adapters.mysql import get_database

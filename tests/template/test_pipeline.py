@@ -1,4 +1,8 @@
-"""The pipeline cannot run here, so what makes it safe is checked statically: pinned actions, who may deploy."""
+"""The pipeline cannot run here, so what makes it safe is checked statically: pinned actions, who may deploy.
+
+Every test here reads: GIVEN the workflow and the pipeline's role template as committed, THEN what
+its name says.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""The SAM template keeps its promises: architecture, tracing, queues, retries, least privilege."""
+"""The SAM template keeps its promises: architecture, tracing, queues, retries, least privilege.
+
+Every test here reads: GIVEN the template as CloudFormation receives it (the SAM transform, no AWS
+call; `cloudformation_with` for parameter values), THEN what its name says; the few that run
+something say their WHEN.
+"""
 
 from __future__ import annotations
 

@@ -30,6 +30,7 @@ def test_defaults_are_the_production_ones():
 
 
 def test_a_missing_or_bad_variable_fails_loudly():
+    # GIVEN the database's settings without DB_HOST, or with a port that is not one, THEN validation names it
     with pytest.raises(ValidationError, match="DB_HOST"):
         DatabaseSettings.model_validate({k: v for k, v in DATABASE.items() if k != "DB_HOST"})
     with pytest.raises(ValidationError, match="DB_PORT"):

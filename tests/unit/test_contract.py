@@ -13,6 +13,7 @@ def test_the_committed_contract_is_what_the_code_generates():
 
 
 def test_the_committed_contract_is_an_openapi_document_of_both_routes():
+    # GIVEN the committed contract, THEN it is an OpenAPI 3.1 document of both routes
     document = json.loads(openapi.CONTRACT.read_text())
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {"/orders", "/orders/{order_id}"}

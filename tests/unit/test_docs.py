@@ -79,6 +79,7 @@ def _anchors(doc: Path) -> set[str]:
     ids=lambda value: value.name if isinstance(value, Path) else value.group(0)[:60],
 )
 def test_each_code_reference_names_what_is_in_its_file(doc: Path, match: re.Match[str]):
+    # GIVEN a doc's `path` (`name`) reference, THEN the file exists and defines (or holds) each name
     source = _resolve(doc, match["path"])
     assert source.is_file(), f"{doc.relative_to(ROOT)}: {match['path']} does not exist"
     defined = defined_names(source) if source.suffix == ".py" else set()
@@ -90,16 +91,19 @@ def test_each_code_reference_names_what_is_in_its_file(doc: Path, match: re.Matc
 
 
 def test_the_docs_find_code_by_reference_on_what_is_found():
+    # GIVEN every doc, THEN the reference pattern finds references in them (a changed syntax would find none)
     found = _docs_with(CODE_REFERENCE)
     assert len(found) >= 10, "the pattern found almost nothing: has the reference syntax changed?"
 
 
 def test_the_docs_cite_code_by_name_never_by_line_number():
+    # GIVEN every doc, THEN none cites code by a line number
     numbered = [f"{doc.name}: {m.group(0)}" for doc, m in _docs_with(LINE_NUMBER)]
     assert numbered == []
 
 
 def test_every_relative_link_resolves_to_a_file_or_a_heading():
+    # GIVEN every relative link of every doc, THEN its file exists and its anchor is one of that file's headings
     broken = []
     for doc, match in _docs_with(LINK):
         target = match["target"]
@@ -117,6 +121,7 @@ def test_every_relative_link_resolves_to_a_file_or_a_heading():
 
 
 def test_every_repository_path_the_docs_name_exists():
+    # GIVEN every repository path a doc names, THEN it exists
     missing = sorted(
         {
             f"{doc.relative_to(ROOT)}: {m['path']}"
@@ -139,6 +144,7 @@ def _repository_files() -> list[Path]:
 
 
 def test_nothing_in_the_repository_refers_to_material_outside_it():
+    # GIVEN every file of the repository, THEN none refers to material outside it
     outside = re.compile(r"\.\./shared|ANCHORS\.md")
     offenders = [
         str(path.relative_to(ROOT))
@@ -157,6 +163,7 @@ REFERENCES = ROOT / "docs" / "references.md"
 def test_no_figure_of_ours_is_typed_into_the_docs():
     """Our measurements live on the results page their commands write (workbench/results.md); a time or a
     ratio anywhere else must be a public figure, cited in its own paragraph (a link, or the references)."""
+    # GIVEN every doc but the results page and the references, THEN a paragraph with a time or a ratio cites its source
     typed = []
     for doc in DOCS:
         if doc.name == "results.md" or doc == REFERENCES or not doc.exists():
@@ -170,4 +177,5 @@ def test_no_figure_of_ours_is_typed_into_the_docs():
 
 
 def test_the_figure_check_finds_figures():
+    # GIVEN a sentence of measured figures, THEN the check finds each
     assert MEASURED_FIGURE.findall("INIT 264 ms vs 506 ms (1.9×), 228 req/s") == ["264 ms", "506 ms", "1.9×", "req/s"]

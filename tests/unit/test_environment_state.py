@@ -76,6 +76,7 @@ def test_everything_a_module_keeps_is_a_cached_getter_or_needs_no_reset():
 
 
 def test_a_list_kept_at_module_level_is_caught():
+    # GIVEN a list or an object kept at module level, THEN the check calls it state that escapes the reset
     assert not _kept_without_reset("orders.example.seen", [])
     assert not _kept_without_reset("orders.example._rng", object())
 

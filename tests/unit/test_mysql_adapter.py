@@ -56,6 +56,7 @@ def test_tls_connections_share_one_ssl_context(connects: list[dict[str, Any]]):
 
 
 def test_without_tls_no_context_is_built(connects: list[dict[str, Any]]):
+    # GIVEN TLS turned off, WHEN a connection opens, THEN no TLS context is built and TLS is disabled
     settings = DatabaseSettings.model_validate(DATABASE | {"DB_TLS": "false"})
     mysql.Database(settings).connection()
     assert connects[0]["ssl"] is None
@@ -63,6 +64,7 @@ def test_without_tls_no_context_is_built(connects: list[dict[str, Any]]):
 
 
 def test_timeouts_bound_every_connect(connects: list[dict[str, Any]]):
+    # GIVEN the default settings, WHEN a connection opens, THEN it has its timeouts and autocommit
     mysql.Database(DatabaseSettings.model_validate(DATABASE)).connection()
     assert connects[0]["connect_timeout"] == 3
     assert connects[0]["read_timeout"] == 5
@@ -70,6 +72,7 @@ def test_timeouts_bound_every_connect(connects: list[dict[str, Any]]):
 
 
 def test_errors_other_than_access_denied_are_not_retried(monkeypatch: pytest.MonkeyPatch):
+    # GIVEN a server that cannot be reached, WHEN a connection opens, THEN it fails once, without refreshing the secret
     attempts: list[bool] = []
 
     def refuse(settings: DatabaseSettings, force_refresh: bool = False) -> DbCredentials:

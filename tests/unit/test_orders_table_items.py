@@ -9,16 +9,21 @@ from tests.factories import order_message
 
 
 def test_an_order_survives_the_round_trip_and_carries_its_index_key():
+    # GIVEN an order of the last second of a day
     order = Order.model_validate(order_message(created_at="2026-11-22T23:59:59Z", MUG=1200, BEANS=2450))
 
+    # WHEN it becomes a DynamoDB item
     item = to_item(order)
 
+    # THEN its index key is that day, its total a number, and reading it back gives the same order
     assert item["order_date"] == {"S": "2026-11-22"}
     assert item["total_cents"] == {"N": "3650"}
     assert from_item(item) == order
 
 
 def test_the_schema_ships_in_the_package():
+    # GIVEN the package as shipped, WHEN its schema is read
     statements = schema_statements()
+    # THEN it holds both tables, each created only when missing
     assert [s.split("(")[0].split()[-1] for s in statements] == ["catalog_items", "daily_sku_sales"]
     assert all(s.startswith("CREATE TABLE IF NOT EXISTS") for s in statements)

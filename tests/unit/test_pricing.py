@@ -21,6 +21,7 @@ def request(**lines: int) -> OrderRequest:
 
 
 def test_lines_are_priced_and_summed():
+    # GIVEN an order of two SKUs, WHEN it is priced, THEN lines and total are the catalog's prices times the quantities
     order = price_order(request(MUG=2, BEANS=3), CATALOG, customer_id="c-1", order_id="o-1", created_at=NOW)
 
     assert [(line.sku, line.line_total_cents) for line in order.items] == [("MUG", 2400), ("BEANS", 7350)]
@@ -30,6 +31,7 @@ def test_lines_are_priced_and_summed():
 
 
 def test_every_problem_is_reported_not_just_the_first():
+    # GIVEN an order with an unknown SKU and a quantity over its limit, THEN both are reported, by line
     with pytest.raises(PricingError) as raised:
         price_order(request(NOPE=1, MUG=13, BEANS=1), CATALOG, customer_id="c-1", order_id="o-1", created_at=NOW)
 
@@ -41,6 +43,7 @@ def test_every_problem_is_reported_not_just_the_first():
 
 
 def test_the_order_date_is_the_utc_day():
+    # GIVEN an order made late in the evening in New York, THEN its day is the UTC one
     late_in_new_york = dt.datetime(2026, 11, 22, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
     order = price_order(request(MUG=1), CATALOG, customer_id="c-1", order_id="o-1", created_at=late_in_new_york)
     assert order.order_date == "2026-11-23"

@@ -34,6 +34,7 @@ MAX_SAFE_INTEGER = 2**53 - 1  # what a JSON number carries exactly in every clie
 @given(BODIES)
 @settings(max_examples=400)
 def test_any_body_validates_or_is_refused_naming_a_field(body: object):
+    # GIVEN any JSON body, WHEN it is read as an order request, THEN it is one, or each error names where
     try:
         OrderRequest.model_validate(body)
     except ValidationError as error:
@@ -53,12 +54,14 @@ CATALOG = st.dictionaries(
 
 @given(CATALOG, st.data())
 def test_totals_are_exact_non_negative_and_bounded(catalog_rows: dict, data: st.DataObject):
+    # GIVEN any catalog and an order of some of its SKUs, in any quantities
     catalog = {sku: CatalogEntry(sku=sku, unit_price_cents=p, max_quantity=m) for sku, (p, m) in catalog_rows.items()}
     skus = data.draw(st.lists(st.sampled_from(sorted(catalog)), min_size=1, unique=True))
     quantities = [data.draw(st.integers(min_value=1, max_value=MAX_QUANTITY_PER_LINE)) for _ in skus]
     request = OrderRequest.model_validate(
         {"items": [{"sku": s, "quantity": q} for s, q in zip(skus, quantities, strict=True)]}
     )
+    # WHEN it is priced: THEN a line over its SKU's limit is refused naming the line, else the total is exact
     over_limit = any(q > catalog[s].max_quantity for s, q in zip(skus, quantities, strict=True))
     if over_limit:
         with pytest.raises(PricingError) as raised:

@@ -43,11 +43,14 @@ def refusal(event: dict[str, Any]) -> RequestRefused:
     ],
 )
 def test_bodies_json_would_choke_on_are_refused_with_a_400_naming_why(body: str, kind: str):
+    # GIVEN a body a JSON parser would choke on or misread, WHEN it is checked, THEN a 400 says which kind
     refused = refusal(post_order_event(body))
     assert (refused.status, refused.type) == (HTTPStatus.BAD_REQUEST, kind)
 
 
 def test_a_base64_body_must_be_base64_of_utf8():
+    # GIVEN base64 bodies: not base64, not UTF-8 once decoded, and a valid one
+    # THEN the first two are refused saying where, and the valid one is handed on decoded
     event = post_order_event("{}") | {"isBase64Encoded": True}
     assert refusal(event | {"body": "not base64!"}).type == "body_encoding"
     invalid_utf8 = base64.b64encode(b'{"customer_id": "\xff"}').decode()
@@ -59,6 +62,7 @@ def test_a_base64_body_must_be_base64_of_utf8():
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_parsed():
+    # GIVEN a body over the limit, plain or base64, WHEN it is checked, THEN a 413 before any parsing
     assert refusal(post_order_event("x" * (MAX_BODY_BYTES + 1))).status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     encoded = base64.b64encode(b"x" * (MAX_BODY_BYTES + 3)).decode()
     assert refusal(post_order_event("{}") | {"body": encoded, "isBase64Encoded": True}).status == 413
@@ -69,28 +73,33 @@ def test_a_body_over_the_limit_is_413_before_it_is_parsed():
     ["application/json", "APPLICATION/JSON", "Application/Json; charset=UTF-8", 'application/json ; charset="utf-8"'],
 )
 def test_json_in_any_case_with_parameters_is_accepted_and_handed_on_in_one_spelling(content_type: str):
+    # GIVEN JSON's media type in any case and with parameters, THEN it is accepted, handed on in one spelling
     checked = canonical_json_event(post_order_event(order_request(), content_type=content_type))
     assert checked["headers"]["content-type"] == "application/json"
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/jsonx", "application/json; charset=latin-1"])
 def test_other_media_types_are_415(content_type: str):
+    # GIVEN another media type (or JSON in another charset), THEN a 415
     refused = refusal(post_order_event(order_request(), content_type=content_type))
     assert refused.status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
 
 
 def test_an_empty_body_is_left_for_validation_to_name_the_missing_fields():
+    # GIVEN an empty body of any type, THEN it goes on as JSON, for validation to name what is missing
     checked = canonical_json_event(post_order_event("", content_type="text/plain"))
     assert checked["body"] == ""
     assert checked["headers"]["content-type"] == "application/json"  # not Powertools' own 415
 
 
 def test_integral_numbers_are_integers_whatever_their_spelling():
+    # GIVEN numbers spelled as floats, THEN the integral ones reach the model as integers
     body = '{"a": 2.0, "b": 1e2, "c": 2.5, "d": -0.0}'
     assert json.loads(canonical_json_event(post_order_event(body))["body"]) == {"a": 2, "b": 100, "c": 2.5, "d": 0}
 
 
 def test_media_type_parameters_are_case_insensitive_names():
+    # GIVEN a media type with spaces, case and quoted parameters, THEN it parses as RFC 9110 says
     parsed = media_type(' Application/JSON ; Charset="UTF-8"; q=1')
     assert parsed == ("application/json", {"charset": "UTF-8", "q": "1"})
 
@@ -105,6 +114,7 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200) | json_values.map(json.dumps) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
 def test_any_text_becomes_json_or_a_4xx(body: str):
+    # GIVEN any text at all, WHEN it is checked, THEN it is JSON text or a 4xx with a message
     outcome: RequestRefused | dict[str, Any]
     try:
         outcome = canonical_json_event(post_order_event(body))
@@ -120,6 +130,7 @@ def test_any_text_becomes_json_or_a_4xx(body: str):
 @settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_valid_json_within_the_limits_survives_unchanged_in_meaning(value: Any):
+    # GIVEN valid JSON within the limits, WHEN it is checked, THEN its meaning is unchanged
     assume(_nesting(value) <= MAX_DEPTH)
     checked = canonical_json_event(post_order_event(json.dumps(value)))
     assert json.loads(checked["body"]) == json.loads(json.dumps(value), parse_float=_integral_as_int)
@@ -139,6 +150,7 @@ def _nesting(value: Any) -> int:
 
 
 def test_the_path_is_read_decoded_as_api_gateway_decodes_path_parameters():
+    # GIVEN a percent-encoded path, THEN the function sees it decoded; an unencoded event is left as it came
     event = load_event("api_get_order.json") | {"rawPath": "/orders/%C3%A9t%C3%A9"}
     assert decoded_path_event(event)["rawPath"] == "/orders/été"
     plain = load_event("api_get_order.json")
@@ -146,12 +158,14 @@ def test_the_path_is_read_decoded_as_api_gateway_decodes_path_parameters():
 
 
 def test_a_path_that_is_not_utf8_once_decoded_is_a_400_on_the_path():
+    # GIVEN a path that is not UTF-8 once decoded, THEN a 400 on the path
     refused = refusal_of(decoded_path_event, load_event("api_get_order.json") | {"rawPath": "/orders/%FF"})
     assert (refused.status, refused.field, refused.type) == (HTTPStatus.BAD_REQUEST, "path", "path_encoding")
 
 
 @pytest.mark.parametrize("encoded", ["%0A", "%0D%0A", "%00", "%7F", "%C2%85"])  # LF, CRLF, NUL, DEL, NEL (C1)
 def test_a_control_character_in_the_path_once_decoded_is_a_400_on_the_path(encoded: str):
+    # GIVEN a control character encoded in the path, THEN a 400 on the path
     event = load_event("api_get_order.json")
     order_id = event["pathParameters"]["order_id"]
     refused = refusal_of(decoded_path_event, event | {"rawPath": f"/orders/{order_id}{encoded}"})

@@ -12,13 +12,16 @@ DAY = dt.date(2026, 11, 22)
 
 
 def test_units_revenue_and_orders_are_summed_per_sku():
+    # GIVEN two orders of a day that share a SKU
     orders = [
         Order.model_validate(order_message(MUG=1200, BEANS=2450)),
         Order.model_validate(order_message(MUG=1200)),
     ]
 
+    # WHEN the day is rolled up
     rollup = roll_up_day(DAY, iter(orders))
 
+    # THEN each SKU's units, revenue and orders are summed, by SKU
     assert rollup.order_count == 2
     assert [(t.sku, t.units, t.revenue_cents, t.order_count) for t in rollup.totals] == [
         ("BEANS", 1, 2450, 1),
@@ -28,5 +31,6 @@ def test_units_revenue_and_orders_are_summed_per_sku():
 
 
 def test_no_orders_no_rows():
+    # GIVEN a day without orders, WHEN it is rolled up, THEN there is nothing to write
     rollup = roll_up_day(DAY, [])
     assert (rollup.totals, rollup.order_count) == ([], 0)

@@ -135,11 +135,13 @@ def _stubbed(
 
 @pytest.mark.parametrize("post_status", [202, 422])
 def test_a_live_guarded_stack_passes(monkeypatch: pytest.MonkeyPatch, guarded_api: str, post_status: int):
+    # GIVEN an API refusing unsigned requests and a function reaching its stores, THEN the smoke test passes
     _stubbed(monkeypatch, guarded_api, get_status=404, post_status=post_status)
     assert smoke.smoke(STACK) == []
 
 
 def test_an_api_without_its_authorizer_fails_the_smoke_test(monkeypatch: pytest.MonkeyPatch, open_api: str):
+    # GIVEN an API that lets an unsigned request through, THEN the smoke test fails, saying why
     _stubbed(monkeypatch, open_api, get_status=404, post_status=202)
     (problem,) = smoke.smoke(STACK)
     assert "is the authorizer on?" in problem
@@ -148,6 +150,7 @@ def test_an_api_without_its_authorizer_fails_the_smoke_test(monkeypatch: pytest.
 def test_a_function_that_cannot_reach_its_stores_fails_the_smoke_test(
     monkeypatch: pytest.MonkeyPatch, guarded_api: str
 ):
+    # GIVEN a function that answers 500 (its stores unreachable), THEN both checks fail
     _stubbed(monkeypatch, guarded_api, get_status=500, post_status=500)
     assert len(smoke.smoke(STACK)) == 2
 
@@ -172,4 +175,5 @@ def test_credentials_cognito_refuses_fail_the_smoke_test(monkeypatch: pytest.Mon
 
 
 def test_no_stack_name_is_exit_2():
+    # GIVEN no stack name, THEN the tool exits 2
     assert smoke.main(["smoke.py"]) == 2

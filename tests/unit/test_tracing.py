@@ -114,6 +114,7 @@ def test_spans_round_trip_through_the_official_otlp_classes(monkeypatch: pytest.
 
 
 def test_each_invocation_takes_the_root_of_its_own_header(monkeypatch: pytest.MonkeyPatch, daemon: Daemon):
+    # GIVEN two invocations with their own trace headers, WHEN each makes spans, THEN each trace is its header's
     tracer = tracer_for(daemon.address)
     second_root = "1-6741a3f1-aaaaaaaaaaaaaaaaaaaaaaaa"
 
@@ -130,6 +131,7 @@ def test_each_invocation_takes_the_root_of_its_own_header(monkeypatch: pytest.Mo
 
 
 def test_an_unsampled_invocation_records_and_sends_nothing(monkeypatch: pytest.MonkeyPatch, daemon: Daemon):
+    # GIVEN an invocation Lambda did not sample, WHEN it makes spans, THEN they record nothing and nothing is sent
     invocation(monkeypatch, sampled=0)
     tracer = tracer_for(daemon.address)
     with tracer.start_as_current_span("## handler") as handler, tracer.start_as_current_span("child") as child:
@@ -140,6 +142,7 @@ def test_an_unsampled_invocation_records_and_sends_nothing(monkeypatch: pytest.M
 
 
 def test_spans_are_sent_only_when_the_invocation_ends(monkeypatch: pytest.MonkeyPatch, daemon: Daemon):
+    # GIVEN an invocation's spans, WHEN a child ends, THEN nothing is sent until the outermost span ends
     invocation(monkeypatch)
     tracer = tracer_for(daemon.address)
     with tracer.start_as_current_span("## handler"):
@@ -150,6 +153,7 @@ def test_spans_are_sent_only_when_the_invocation_ends(monkeypatch: pytest.Monkey
 
 
 def test_a_flush_over_64_kb_is_split_into_datagrams_that_fit(monkeypatch: pytest.MonkeyPatch, daemon: Daemon):
+    # GIVEN spans that encode to more than one datagram holds, THEN they are split into datagrams that fit
     invocation(monkeypatch)
     tracer = tracer_for(daemon.address)
     with tracer.start_as_current_span("## handler"):
@@ -168,6 +172,8 @@ def test_a_flush_over_64_kb_is_split_into_datagrams_that_fit(monkeypatch: pytest
 def test_an_unreachable_daemon_never_fails_the_invocation(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, address: str
 ):
+    # GIVEN a daemon address nobody answers (or no host), WHEN spans are sent
+    # THEN the invocation goes on, and a warning says why
     invocation(monkeypatch)
     tracer = tracer_for(address)
     with caplog.at_level(logging.WARNING), tracer.start_as_current_span("## handler"):
@@ -177,6 +183,7 @@ def test_an_unreachable_daemon_never_fails_the_invocation(
 
 
 def test_powertools_decorators_make_the_spans(monkeypatch: pytest.MonkeyPatch, daemon: Daemon):
+    # GIVEN Powertools' Tracer on our provider, WHEN decorated methods run, THEN they make the spans
     from aws_lambda_powertools import Tracer
 
     invocation(monkeypatch)
@@ -204,6 +211,7 @@ def test_powertools_decorators_make_the_spans(monkeypatch: pytest.MonkeyPatch, d
 
 
 def test_each_aws_call_is_a_client_span_from_botocores_events(monkeypatch: pytest.MonkeyPatch, daemon: Daemon):
+    # GIVEN an instrumented client, WHEN it calls AWS (one call fails), THEN each call is a CLIENT span with its status
     invocation(monkeypatch)
     tracer = tracer_for(daemon.address)
     client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
@@ -248,6 +256,7 @@ IMPORT_HANDLERS = (
     ],
 )
 def test_the_handlers_never_import_the_xray_sdk(environment: dict[str, str], expected: str):
+    # GIVEN each handler imported with tracing on or off, THEN the X-Ray SDK is never imported
     base = {k: v for k, v in os.environ.items() if k not in {"AWS_XRAY_DAEMON_ADDRESS", "POWERTOOLS_TRACE_DISABLED"}}
     result = subprocess.run(  # noqa: S603 - our own interpreter importing our own handlers
         [sys.executable, "-c", IMPORT_HANDLERS],
@@ -260,6 +269,7 @@ def test_the_handlers_never_import_the_xray_sdk(environment: dict[str, str], exp
 
 
 def test_status_codes_match_otlp():
+    # GIVEN our hand-written status codes, THEN they are OTLP's (and OpenTelemetry's API's)
     assert (otlp.STATUS_UNSET, otlp.STATUS_OK, otlp.STATUS_ERROR) == (0, 1, 2)
     assert StatusCode.ERROR.value == 2  # the API's own numbering agrees
 
@@ -297,6 +307,7 @@ def test_the_package_glue_installs_one_tracer_for_spans_events_and_clients(
 
 
 def test_with_tracing_off_the_helpers_do_nothing(monkeypatch: pytest.MonkeyPatch):
+    # GIVEN tracing off, WHEN the helpers are used, THEN they record nothing and import nothing of OpenTelemetry
     from orders import tracing
 
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")

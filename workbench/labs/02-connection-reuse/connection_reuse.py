@@ -5,7 +5,7 @@ import pymysql
 from orders.adapters.catalog import fetch_catalog_entries
 from orders.adapters.mysql import get_database
 from orders.adapters.secrets import get_db_credentials
-from orders.config import get_settings
+from orders.config import DatabaseSettings, get_settings
 
 SKUS = ("COFFEE-BEANS-1KG", "MUG-CERAMIC-350ML")
 QUERY = "SELECT sku, unit_price_cents, max_quantity FROM catalog_items WHERE active AND sku IN (%s, %s)"
@@ -18,7 +18,7 @@ def reused(event, context):
 
 def per_invocation(event, context):
     """The naive twin: connect, query, close on every invocation (TLS too, where the server offers it)."""
-    settings = get_settings()
+    settings = get_settings(DatabaseSettings)
     credentials = get_db_credentials(settings)  # cached in both twins: only the connection pattern differs
     connection = pymysql.connect(
         host=settings.db_host,

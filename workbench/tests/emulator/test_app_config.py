@@ -11,16 +11,20 @@ from workbench.emulator.template import DEFAULT_TEMPLATE, PROJECT_ROOT
 
 
 def test_this_application_names_its_migration_and_its_seed_data():
+    # GIVEN this service's pyproject.toml, THEN the emulator runs its migration after start and loads its catalog
     config = AppConfig.beside(DEFAULT_TEMPLATE)
     assert config.after_start == ("SchemaMigrationFunction",)
     assert config.seed_sql == ((PROJECT_ROOT / "db" / "seed_catalog.sql").resolve(),)
+    assert config.local_environment == {"DB_PORT": "{database_port}", "DB_TLS": "{database_tls}"}
 
 
 def test_a_template_with_no_configuration_beside_it_gets_the_defaults(tmp_path: Path):
+    # GIVEN a template with no pyproject.toml beside it, THEN the defaults: nothing after start, no seed
     assert AppConfig.beside(tmp_path / "template.yaml") == AppConfig()
 
 
 def test_a_pyproject_without_the_table_gets_the_defaults(tmp_path: Path):
+    # GIVEN a pyproject.toml without the table, THEN the defaults
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "theirs"\n')
     assert AppConfig.beside(tmp_path / "template.yaml").after_start == ()
 
@@ -31,9 +35,11 @@ def test_a_pyproject_without_the_table_gets_the_defaults(tmp_path: Path):
         ('after-start = "Migrate"', "after-start: Input should be a valid tuple"),
         ('seed-sql = ["missing.sql"]', "seed-sql: no such file"),
         ("unknown = 1", "unknown: Extra inputs are not permitted"),
+        ('local-environment = {DB_PORT = "{port}"}', "local-environment DB_PORT: 'port' is not one of database_host"),
     ],
 )
 def test_a_configuration_that_cannot_be_used_is_one_line_naming_file_and_key(tmp_path: Path, table: str, said: str):
+    # GIVEN a table the emulator cannot use, WHEN it is read, THEN one line names the file, the key and why
     (tmp_path / "pyproject.toml").write_text(f"[tool.workbench]\n{table}\n")
     with pytest.raises(AppConfigError) as raised:
         AppConfig.beside(tmp_path / "template.yaml")

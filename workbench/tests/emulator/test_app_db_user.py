@@ -10,6 +10,7 @@ import pytest
 from pymysql.constants import ER
 
 from workbench.emulator.service import LocalService
+from workbench.scenarios.traffic import database_user
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ def service() -> Iterator[LocalService]:
 
 @pytest.fixture
 def app_user(service: LocalService) -> Iterator[pymysql.connections.Connection]:
-    secret, user = service.database_user("ApiFunction")
+    secret, user = database_user(service, "ApiFunction")
     value = service.cloud.client("secretsmanager").get_secret_value(SecretId=service.cloud.symbols[secret]["Ref"])
     credentials = json.loads(value["SecretString"])
     assert credentials["username"] == user != service.database.username  # not the master
@@ -46,12 +47,14 @@ def refused(connection: pymysql.connections.Connection, sql: str) -> int:
 
 
 def test_the_api_and_the_rollup_connect_as_the_app_user_and_only_the_migration_as_master(service: LocalService):
-    assert service.database_user("ApiFunction")[0] == "AppDatabaseSecret"
-    assert service.database_user("DailyRollupFunction")[0] == "AppDatabaseSecret"
-    assert service.database_user("SchemaMigrationFunction") == ("DatabaseCluster", service.database.username)
+    # GIVEN the template's secrets, THEN the API and the rollup sign in as the app user, only the migration as master
+    assert database_user(service, "ApiFunction")[0] == "AppDatabaseSecret"
+    assert database_user(service, "DailyRollupFunction")[0] == "AppDatabaseSecret"
+    assert database_user(service, "SchemaMigrationFunction") == ("DatabaseCluster", service.database.username)
 
 
 def test_the_app_user_does_its_job(app_user: pymysql.connections.Connection):
+    # GIVEN the app user the migration made, WHEN it reads the catalog and writes totals, THEN it may
     with app_user.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM catalog_items")
         cursor.execute(
@@ -64,6 +67,7 @@ def test_the_app_user_does_its_job(app_user: pymysql.connections.Connection):
 
 
 def test_the_app_user_cannot_do_anything_else(service: LocalService, app_user: pymysql.connections.Connection):
+    # GIVEN the app user, WHEN it tries anything beyond its grants, THEN MySQL refuses each
     service.mysql.execute(f"CREATE TABLE IF NOT EXISTS `{service.database.database}`.audit_log (id INT)")
     assert refused(app_user, "DROP TABLE catalog_items") == ER.TABLEACCESS_DENIED_ERROR
     assert refused(app_user, "SELECT * FROM audit_log") == ER.TABLEACCESS_DENIED_ERROR  # outside its grant
@@ -74,4 +78,6 @@ def test_the_app_user_cannot_do_anything_else(service: LocalService, app_user: p
 
 
 def test_the_migration_is_idempotent_and_resyncs_the_password(service: LocalService):
+    # GIVEN the user made, WHEN the migration runs again (every deploy)
+    # THEN it succeeds and the password is the secret's
     assert service.pool("SchemaMigrationFunction").invoke({}).error is None  # the user exists already: fine

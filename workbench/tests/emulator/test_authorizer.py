@@ -105,6 +105,7 @@ FORGED = [
 
 @pytest.mark.parametrize("name", FORGED)
 def test_a_token_the_issuer_did_not_sign_is_401(issuer: LocalIssuer, other_issuer: LocalIssuer, name: str):
+    # GIVEN a token forged one way or another, WHEN the authorizer checks it, THEN a 401, its header printable
     verdict = COGNITO.authorize({"authorization": _forged_tokens(issuer, other_issuer)[name]}, [], issuer.keys)
     assert isinstance(verdict, Refusal)
     assert verdict.status == HTTPStatus.UNAUTHORIZED
@@ -139,6 +140,7 @@ def test_a_token_the_issuer_did_not_sign_is_401(issuer: LocalIssuer, other_issue
 def test_claims_api_gateway_checks_are_each_a_401(
     issuer: LocalIssuer, claims_at: Callable[[int], dict[str, Any]], reason: str
 ):
+    # GIVEN a signed token with one claim API Gateway checks wrong, THEN a 401 saying which
     token = issuer.token(COGNITO, "c-1", ["orders/write"], claims=claims_at(int(time.time())))
     assert COGNITO.authorize({"authorization": token}, ["orders/write"], issuer.keys) == Refusal(
         HTTPStatus.UNAUTHORIZED, reason
@@ -146,6 +148,7 @@ def test_claims_api_gateway_checks_are_each_a_401(
 
 
 def test_a_token_without_one_of_the_routes_scopes_is_403(issuer: LocalIssuer):
+    # GIVEN a valid token without the route's scope, THEN a 403 with insufficient_scope
     token = issuer.token(COGNITO, "c-1", ["orders/read"])
     verdict = COGNITO.authorize({"authorization": token}, ["orders/write"], issuer.keys)
     assert isinstance(verdict, Refusal)
@@ -163,6 +166,7 @@ def test_a_token_without_one_of_the_routes_scopes_is_403(issuer: LocalIssuer):
     ],
 )
 def test_a_valid_token_passes_its_claims_flattened_to_strings(issuer: LocalIssuer, header: str, claims: dict):
+    # GIVEN a valid token, bare or as Bearer, THEN the function gets its claims as strings and its scopes
     token = issuer.token(COGNITO, "c-1", ["orders/write"], claims=claims)
     verdict = COGNITO.authorize({"authorization": header.format(token=token)}, ["orders/write"], issuer.keys)
     assert not isinstance(verdict, Refusal), verdict
@@ -175,6 +179,7 @@ def test_a_valid_token_passes_its_claims_flattened_to_strings(issuer: LocalIssue
 
 
 def test_an_oidc_issuers_token_carries_aud_and_a_user_pools_client_id(issuer: LocalIssuer):
+    # GIVEN the two kinds of issuer, THEN an OIDC token carries aud, a user pool's access token client_id
     oidc = jwt.decode(issuer.token(OIDC, "c-1", []), issuer.key).claims
     cognito = jwt.decode(issuer.token(COGNITO, "c-1", []), issuer.key).claims
     assert (oidc["aud"], "client_id" in oidc) == ("api://orders", False)
@@ -182,6 +187,7 @@ def test_an_oidc_issuers_token_carries_aud_and_a_user_pools_client_id(issuer: Lo
 
 
 def test_processes_loading_the_issuer_at_once_share_one_private_key(tmp_path: Path):
+    # GIVEN eight loaders at once and no key yet, THEN one key is made, private to its owner, no draft left
     path = tmp_path / "local-issuer" / "key.json"
     with ThreadPoolExecutor(8) as pool:
         kids = set(pool.map(lambda _: LocalIssuer.load(path).key.kid, range(8)))
@@ -191,6 +197,7 @@ def test_processes_loading_the_issuer_at_once_share_one_private_key(tmp_path: Pa
 
 
 def test_the_template_authorizer_follows_jwt_issuer_and_audience_parameters():
+    # GIVEN JwtIssuer and JwtAudience, THEN the emulated authorizer trusts that issuer and those audiences
     app = SamApplication(parameter_overrides={"JwtIssuer": "https://idp.example.com/", "JwtAudience": "api://a,b"})
     (authorizer,) = LocalAuthorizers.of_template(app).by_name.values()
     assert (authorizer.issuer, authorizer.audiences, authorizer.header) == (
@@ -205,6 +212,7 @@ def test_the_template_authorizer_follows_jwt_issuer_and_audience_parameters():
     [(["--sub", ""], "--sub: must not be empty"), (["--sub", "c-1", "--expires-in", "soon"], "invalid int value")],
 )
 def test_the_token_command_refuses_bad_arguments_in_one_line_with_exit_2(args: list[str], message: str):
+    # GIVEN bad arguments to `workbench token`, THEN one line says why, and exit 2
     result = subprocess.run(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "workbench", "token", *args], capture_output=True, text=True, timeout=60
     )
@@ -319,6 +327,7 @@ APP_CLIENT_SCOPES = "      AllowedOAuthScopes: [openid, email, orders/read, orde
 
 
 def test_the_stacks_pool_can_issue_the_routes_scopes_and_the_local_issuer_signs_them():
+    # GIVEN the template's user pool, THEN it can grant the routes' scopes and the local issuer signs them
     authorizers = LocalAuthorizers.of_template(SamApplication())
     (grant,) = authorizers.grants.values()
     assert grant is not None
@@ -338,12 +347,14 @@ def test_without_a_pool_domain_the_local_issuer_refuses_custom_scopes_as_cognito
 
 
 def test_a_scope_the_app_client_does_not_allow_is_refused(template_with):
+    # GIVEN an app client that does not allow orders/write, WHEN a token with it is asked for, THEN refused
     app = SamApplication(template_with(APP_CLIENT_SCOPES, APP_CLIENT_SCOPES.replace(", orders/write", "")))
     with pytest.raises(ValueError, match="AllowedOAuthScopes"):
         LocalAuthorizers.of_template(app).token("c-1", ["orders/write"])
 
 
 def test_an_issuer_of_your_own_is_not_second_guessed():
+    # GIVEN an issuer of your own, THEN the local issuer signs what is asked (it cannot know what yours grants)
     app = SamApplication(parameter_overrides={"JwtIssuer": "https://id.example", "JwtAudience": "orders-api"})
     authorizers = LocalAuthorizers.of_template(app)
     assert authorizers.grants == {"OrdersJwt": None}
@@ -351,6 +362,7 @@ def test_an_issuer_of_your_own_is_not_second_guessed():
 
 
 def test_the_token_command_says_why_in_one_line_and_exits_2(template_with):
+    # GIVEN a pool without a domain, WHEN a token with custom scopes is asked for, THEN one line says why, exit 2
     template = template_with(POOL_DOMAIN, "")
     result = subprocess.run(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "workbench", "token", "--sub", "c-1", "-t", str(template)],

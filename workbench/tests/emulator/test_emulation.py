@@ -79,6 +79,7 @@ def median_warm_ms(pool: FunctionPool, event: dict[str, object], count: int = 5)
 
 
 def test_cpu_share_is_memory_over_1769_capped_at_six_vcpus():
+    # GIVEN a memory size, THEN its CPU share is MemorySize / 1,769 MB of a vCPU, as Lambda gives it
     assert sandbox.vcpus_for(1769) == 1
     assert sandbox.vcpus_for(128) == pytest.approx(0.0724, abs=1e-4)
     assert sandbox.vcpus_for(10240) == pytest.approx(5.79, abs=0.01)
@@ -86,11 +87,13 @@ def test_cpu_share_is_memory_over_1769_capped_at_six_vcpus():
 
 @pytest.mark.parametrize("memory_mb", [64, 127, 10241])
 def test_a_size_lambda_does_not_offer_is_refused(memory_mb: int):
+    # GIVEN a size outside Lambda's range, THEN it is refused, naming the range
     with pytest.raises(sandbox.EmulationError, match="outside Lambda's 128–10240 MB"):
         sandbox.vcpus_for(memory_mb)
 
 
 def test_a_size_beyond_the_hosts_cores_is_refused_with_the_reason():
+    # GIVEN a size needing more CPUs than this host has, THEN it is refused, saying how many it has
     too_big = min(10240, int((sandbox.host_cpus() + 0.5) * sandbox.ONE_VCPU_MB))
     if sandbox.vcpus_for(too_big) <= sandbox.host_cpus():
         pytest.skip("this host has more cores than Lambda's largest size needs")
@@ -99,12 +102,14 @@ def test_a_size_beyond_the_hosts_cores_is_refused_with_the_reason():
 
 
 def test_a_host_without_cgroups_is_named_not_silently_skipped(tmp_path: Path):
+    # GIVEN a host without cgroup controllers, THEN the emulator says why it cannot emulate
     reason = sandbox.CgroupHost.detect(tmp_path)
     assert isinstance(reason, str)
     assert "no cgroup cpu and memory controllers" in reason
 
 
 def test_emulation_off_is_marked_on_every_report_line(app: SamApplication, pools: list[FunctionPool]):
+    # GIVEN emulation off, WHEN a function runs, THEN its REPORT line says CPU and memory were not emulated
     pool = make_pool(pools, app, "spin", 512, emulation=Emulation(cpu_and_memory=False))
     invocation = pool.invoke({"iterations": 10})
     assert not invocation.emulated
@@ -119,6 +124,8 @@ def test_emulation_off_is_marked_on_every_report_line(app: SamApplication, pools
 def test_cpu_bound_work_runs_about_four_times_faster_at_1769_than_at_442_mb(
     app: SamApplication, pools: list[FunctionPool]
 ):
+    # GIVEN CPU-bound work at a quarter of a vCPU and at one vCPU, WHEN each runs warm
+    # THEN the small one takes about four times as long (a wide band)
     small = make_pool(pools, app, "spin", 442)
     one_vcpu = make_pool(pools, app, "spin", 1769)
     event = {"iterations": 1_500_000}
@@ -138,6 +145,7 @@ def init_ms(pools: list[FunctionPool], app: SamApplication, memory_mb: int, emul
 @needs_cgroups
 @pytest.mark.timing
 def test_init_runs_unthrottled_by_default_and_throttled_on_request(app: SamApplication, pools: list[FunctionPool]):
+    # GIVEN INIT at 128 and 1,769 MB, THEN it takes about as long unthrottled, and longer at 128 MB when throttled
     unthrottled = Emulation()
     throttled = Emulation(throttle_init=True)
 
@@ -153,6 +161,7 @@ def test_init_runs_unthrottled_by_default_and_throttled_on_request(app: SamAppli
 
 @needs_cgroups
 def test_max_memory_used_is_the_environments_peak(app: SamApplication, pools: list[FunctionPool]):
+    # GIVEN an environment that allocated 100 MB then 10, THEN Max Memory Used is its peak, as Lambda reports
     pool = make_pool(pools, app, "allocate", 512)
     first = pool.invoke({"mb": 100})
     later = pool.invoke({"mb": 10})
@@ -165,6 +174,7 @@ def test_max_memory_used_is_the_environments_peak(app: SamApplication, pools: li
 def test_allocating_past_memory_size_ends_the_environment_as_lambda_does(
     app: SamApplication, pools: list[FunctionPool]
 ):
+    # GIVEN a 128 MB function allocating 300 MB, THEN Runtime.OutOfMemory, and the next invocation is a cold start
     pool = make_pool(pools, app, "allocate", 128)
 
     killed = pool.invoke({"mb": 300})
@@ -215,6 +225,7 @@ def own_cgroups(pid: int) -> list[Path]:
 @needs_cgroups
 @pytest.mark.parametrize("ending", ["normal", "raise", "sigterm"])
 def test_no_cgroup_outlives_the_runner(ending: str):
+    # GIVEN a runner that ends, normally, by an exception or by SIGTERM, THEN none of its cgroups is left
     runner = subprocess.Popen(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", RUNNER_SCRIPT, "wait" if ending == "sigterm" else ending, str(FUNCTIONS)],
         cwd=PROJECT_ROOT,
@@ -238,6 +249,7 @@ def test_no_cgroup_outlives_the_runner(ending: str):
 
 @needs_cgroups
 def test_cgroups_of_a_killed_runner_are_removed_at_the_next_start():
+    # GIVEN cgroups of a runner that was killed, WHEN the next one starts, THEN they are removed
     assert not isinstance(HOST, str)
     stale_pid = max(int(p) for p in os.listdir("/proc") if p.isdigit()) + 100_000
     stale = [root / f"{sandbox.PREFIX}{stale_pid}-1" for root in {HOST.cpu_root, HOST.memory_root}]
@@ -256,6 +268,7 @@ def test_cgroups_of_a_killed_runner_are_removed_at_the_next_start():
 
 
 def test_an_environment_cannot_write_into_its_code_or_layer_folders(app: SamApplication, pools: list[FunctionPool]):
+    # GIVEN a function writing into its code and layer folders, THEN both are read-only, as on Lambda
     if os.geteuid() == 0 and not sandbox.read_only_mounts():
         pytest.skip("root without mount namespaces: code folders cannot be made read-only here")
     build = LocalBuild(app)
@@ -271,6 +284,7 @@ def test_an_environment_cannot_write_into_its_code_or_layer_folders(app: SamAppl
 
 
 def test_the_built_function_layer_and_runtime_ship_python313_bytecode(app: SamApplication, tmp_path: Path):
+    # GIVEN the local build, THEN code, layer and runtime folders ship python3.13 bytecode; one without is caught
     build = LocalBuild(app)
     spec = build.spec(app.functions["ApiFunction"])
     for folder in (spec.code_dir, *(d / "python" for d in spec.layer_dirs), runtime_dir()):
@@ -286,6 +300,7 @@ def test_the_built_function_layer_and_runtime_ship_python313_bytecode(app: SamAp
 
 
 def test_without_shipped_bytecode_the_same_code_has_none(app: SamApplication):
+    # GIVEN the lab's build without bytecode, THEN the same code has no .pyc
     stripped = LocalBuild(app).without_bytecode(app.functions["ApiFunction"])
     assert not any(stripped.code_dir.rglob("*.pyc"))
     assert not any(any(layer.rglob("*.pyc")) for layer in stripped.layer_dirs)
@@ -295,6 +310,7 @@ def test_without_shipped_bytecode_the_same_code_has_none(app: SamApplication):
 def test_the_function_imports_boto3_from_the_runtime_folder_and_nothing_from_the_venv(
     app: SamApplication, pools: list[FunctionPool]
 ):
+    # GIVEN a function reporting its path, THEN boto3 is the runtime folder's, the task root first, no venv
     seen = make_pool(pools, app, "where", 512).invoke({}).payload
     assert Path(seen["boto3"]).is_relative_to(runtime_dir())
     assert seen["sys_path"][0] == str(FUNCTIONS)  # the task root first, as on Lambda

@@ -93,6 +93,7 @@ def queued(service: LocalService) -> int:
 
 
 def test_requests_on_one_kept_alive_connection_are_each_answered(port: int):
+    # GIVEN three requests on one kept-alive connection, THEN each is answered in order
     raw = exchange(port, get("/orders/a"), post(ORDER), get("/orders/b", "Connection: close"))
     assert statuses(raw) == [404, 202, 404]
 
@@ -110,6 +111,7 @@ def test_an_unread_body_never_becomes_the_next_request(port: int):
 
 
 def test_a_chunked_body_is_read_whole(port: int):
+    # GIVEN an order sent chunked, THEN it is read whole and accepted
     chunked = f"{len(ORDER):x}\r\n".encode() + ORDER + b"\r\n0\r\n\r\n"
     head = "POST /orders HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
     head += f"Authorization: Bearer {token()}\r\n"
@@ -118,6 +120,7 @@ def test_a_chunked_body_is_read_whole(port: int):
 
 
 def test_head_gets_no_body_and_the_connection_stays_in_step(port: int):
+    # GIVEN a HEAD then a GET on one connection, THEN HEAD gets no body and the GET its own answer
     head = f"HEAD /orders/x HTTP/1.1\r\nHost: local\r\nAuthorization: Bearer {token()}\r\n\r\n".encode()
     raw = exchange(port, head, get("/orders/y", "Connection: close"))
     assert statuses(raw) == [404, 404]  # HEAD is not a declared method: API Gateway's 404; then the GET
@@ -126,6 +129,7 @@ def test_head_gets_no_body_and_the_connection_stays_in_step(port: int):
 
 
 def test_a_truncated_body_is_never_accepted(service: LocalService, port: int):
+    # GIVEN a body shorter than its Content-Length, THEN it is never accepted and nothing is queued
     before = queued(service)
     raw = exchange(port, post(ORDER[:-10], "Connection: close", content_length=str(len(ORDER))), half_close=True)
     assert 202 not in statuses(raw)
@@ -134,6 +138,7 @@ def test_a_truncated_body_is_never_accepted(service: LocalService, port: int):
 
 @pytest.mark.parametrize("length", ["abc", "-1", "1, 2"])
 def test_a_bad_content_length_is_a_400_and_the_connection_closes(port: int, length: str):
+    # GIVEN a Content-Length that cannot be right, THEN a 400 (not HTML), and the server closes the connection
     raw, closed = conversation(port, post(ORDER, content_length=length), wait_s=10)
     assert statuses(raw) == [400]
     assert b"<html" not in raw.lower()
@@ -141,12 +146,14 @@ def test_a_bad_content_length_is_a_400_and_the_connection_closes(port: int, leng
 
 
 def test_a_client_that_never_finishes_its_headers_is_dropped(port: int):
+    # GIVEN a client that never finishes its headers, THEN the server drops it at its idle timeout
     raw, closed = conversation(port, b"GET /orders/x HTTP/1.1\r\nHost: loc", wait_s=10)
     assert raw == b"" or 400 <= statuses(raw)[0] < 500
     assert closed  # by the server's idle timeout (1 s here, 30 s by default), before our 10 s read timeout
 
 
 def test_path_parameters_are_percent_decoded_and_checked_decoded(port: int):
+    # GIVEN encoded path parameters, THEN the function gets them decoded and checks their decoded length
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("GET", "/orders/%41", headers=signed_in())
     answer = json.loads(connection.getresponse().read())
@@ -158,6 +165,7 @@ def test_path_parameters_are_percent_decoded_and_checked_decoded(port: int):
 
 
 def test_over_ten_mb_is_api_gateways_413_in_its_shape(port: int):
+    # GIVEN a body over API Gateway's 10 MB, THEN its 413, in its shape
     raw = exchange(port, post(b"x" * (10 * 1024 * 1024 + 1), "Connection: close"), wait_s=30)
     assert statuses(raw) == [413]
     assert raw.endswith(b'{"message": "Request Entity Too Large"}')
@@ -189,6 +197,7 @@ def test_a_request_line_and_headers_over_10240_bytes_get_a_431_before_the_author
 def test_a_body_within_api_gateways_10_mb_but_over_lambdas_6_mb_is_a_500_and_the_function_never_runs(
     service: LocalService, port: int
 ):
+    # GIVEN a body API Gateway takes but over Lambda's 6 MB, THEN a 500 and the function never runs
     ran_before = len(service.pool("ApiFunction").invocations)
     raw = exchange(port, post(b"x" * (7 * 1024 * 1024), "Connection: close"), wait_s=30)
     assert statuses(raw) == [500]
@@ -198,6 +207,7 @@ def test_a_body_within_api_gateways_10_mb_but_over_lambdas_6_mb_is_a_500_and_the
 
 @pytest.mark.parametrize("content_type", ["APPLICATION/JSON", "application/json; charset=UTF-8"])
 def test_json_in_any_spelling_is_accepted(port: int, content_type: str):
+    # GIVEN JSON's media type in another spelling, THEN the order is accepted
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("POST", "/orders", ORDER, {"Content-Type": content_type} | signed_in())
     assert connection.getresponse().status == 202
@@ -254,6 +264,7 @@ def test_start_api_authorizes_and_runs_the_queues_mapping_so_only_the_customer_r
     ids=["huge-number", "deep-nesting", "duplicate-key", "nan", "not-utf8", "bom"],
 )
 def test_hostile_bodies_over_the_socket_get_a_json_400(port: int, body: bytes):
+    # GIVEN a hostile body over a real socket, THEN a JSON 400, never a 5xx
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("POST", "/orders", body, {"Content-Type": "application/json"} | signed_in())
     response = connection.getresponse()
@@ -267,6 +278,7 @@ def test_hostile_bodies_over_the_socket_get_a_json_400(port: int, body: bytes):
 
 
 def test_a_route_takes_its_burst_then_refills_at_its_rate():
+    # GIVEN a route's token bucket, WHEN a burst comes, THEN it takes its burst, refuses the rest, refills at its rate
     now = [0.0]
     bucket = TokenBucket(rate=2, burst=3, clock=lambda: now[0])  # the test owns the clock: no timing
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
@@ -300,5 +312,6 @@ def test_over_its_limit_a_route_answers_api_gateways_429_before_the_authorizer_a
 
 
 def test_the_stage_limits_are_the_templates_parameters():
+    # GIVEN the template's throttling parameters, THEN the local stage's limits are theirs
     routes = http_api_routes(SamApplication())
     assert {route.throttle for route in routes} == {(100.0, 200)}

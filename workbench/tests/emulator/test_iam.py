@@ -37,6 +37,7 @@ def _statements(*raw: dict[str, Any]) -> list[Statement]:
 
 
 def test_an_explicit_deny_wins_over_any_allow():
+    # GIVEN an Allow and an explicit Deny of one action, THEN the call is denied
     statements = _statements(
         {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},
         {"Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": TABLE},
@@ -46,6 +47,7 @@ def test_an_explicit_deny_wins_over_any_allow():
 
 
 def test_nothing_is_allowed_unless_a_statement_says_so():
+    # GIVEN no statement about an action, THEN the call is denied
     statements = _statements({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE})
     assert not evaluate(statements, Check("dynamodb:GetItem", f"{TABLE}-other")).allowed
     assert not evaluate(statements, Check("dynamodb:PutItem", TABLE)).allowed
@@ -53,6 +55,7 @@ def test_nothing_is_allowed_unless_a_statement_says_so():
 
 
 def test_actions_match_case_insensitively_and_resources_exactly_with_iam_wildcards():
+    # GIVEN actions and resources with wildcards, THEN actions match in any case, resources exactly, * and ? as IAM
     statements = _statements({"Effect": "Allow", "Action": "DynamoDB:get*", "Resource": f"{TABLE}/index/?y-*"})
     assert evaluate(statements, Check("dynamodb:GetItem", f"{TABLE}/index/by-order-date")).allowed
     assert not evaluate(statements, Check("dynamodb:GetItem", f"{TABLE}/INDEX/by-order-date")).allowed
@@ -60,6 +63,7 @@ def test_actions_match_case_insensitively_and_resources_exactly_with_iam_wildcar
 
 
 def test_not_action_and_not_resource_invert_the_match():
+    # GIVEN NotAction and NotResource, THEN they allow everything but what they name
     statements = _statements({"Effect": "Allow", "NotAction": "sqs:DeleteMessage", "NotResource": TABLE})
     assert evaluate(statements, Check("sqs:SendMessage", "arn:aws:sqs:us-east-1:1:q")).allowed
     assert not evaluate(statements, Check("sqs:DeleteMessage", "arn:aws:sqs:us-east-1:1:q")).allowed
@@ -71,6 +75,7 @@ def _request(service: str, operation: str, **parameters: Any) -> ParsedRequest:
 
 
 def test_sqs_batch_actions_are_authorised_as_the_single_action_on_the_queue_arn():
+    # GIVEN SQS batch calls, THEN each is authorised as its single action on the queue's ARN
     queue_url = f"http://127.0.0.1:5000/{ACCOUNT}/orders-queue"
     assert checks_for(_request("sqs", "SendMessageBatch", QueueUrl=queue_url), ACCOUNT) == [
         Check("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:orders-queue")
@@ -84,6 +89,7 @@ def test_sqs_batch_actions_are_authorised_as_the_single_action_on_the_queue_arn(
 
 
 def test_dynamodb_is_authorised_per_table_and_per_index():
+    # GIVEN DynamoDB calls on a table and on its index, THEN each is authorised on its own ARN
     query = _request("dynamodb", "Query", TableName="orders", IndexName="by-order-date")
     assert checks_for(query, ACCOUNT) == [Check("dynamodb:Query", f"{TABLE}/index/by-order-date")]
     batch = _request("dynamodb", "BatchWriteItem", RequestItems={"orders": [], "audit": []})
@@ -243,6 +249,7 @@ def _denials(service: LocalService, function: str) -> int:
 @pytest.mark.integration
 @pytest.mark.parametrize("function", sorted(WORK))
 def test_the_unmodified_template_lets_every_function_do_its_work_without_a_denial(service: LocalService, function):
+    # GIVEN the template as committed, WHEN every function does its work, THEN no call is denied
     before = _denials(service, function)
     assert WORK[function](service) == []
     assert _denials(service, function) == before
@@ -265,6 +272,7 @@ def test_removing_any_policy_of_a_function_makes_its_work_fail_with_a_denial(ser
 
 @pytest.mark.integration
 def test_the_books_list_allowed_actions_that_nothing_used(service: LocalService):
+    # GIVEN a role allowed more than its function used, THEN the books list what nothing used
     _api_work(service)
     labels = service.cloud.policy_labels
     unused = service.cloud.iam_report()["ApiFunction"].never_used(labels)

@@ -45,6 +45,7 @@ def sqs_url(service: LocalService, logical_id: str) -> str:
 
 
 def test_resources_come_from_the_template(service: LocalService):
+    # GIVEN the template, WHEN the local cloud starts, THEN its queues, tables and secrets exist as declared
     sqs = service.cloud.client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=sqs_url(service, "OrdersQueue"), AttributeNames=["All"])[
         "Attributes"
@@ -58,11 +59,15 @@ def test_resources_come_from_the_template(service: LocalService):
 
 
 def test_function_environment_is_the_template_resolved_locally(service: LocalService):
+    # GIVEN a function's Environment, THEN each reference resolves to the local resource
     env = service.environment("ApiFunction")
     assert env["ORDERS_QUEUE_URL"] == sqs_url(service, "OrdersQueue")
     assert env["ORDERS_TABLE_NAME"] == service.cloud.symbols["OrdersTable"]["Ref"]
     # MySQL through the run's proxy (it counts the connections), in the run's own database
     assert (env["DB_HOST"], env["DB_PORT"]) == ("127.0.0.1", str(service.database_proxy.port))
+    assert env["DB_TLS"] == "false"  # [tool.workbench.local-environment]: the local MySQL offers no TLS
+    consumer = service.environment("OrdersConsumer")
+    assert not [name for name in consumer if name.startswith("DB_")]  # no variable the template does not give
     assert env["DB_NAME"] == service.database.database == service.mysql.scope.database("orders")
     assert env["DB_SECRET_ID"].startswith("arn:aws:secretsmanager:")
     assert service.database.password not in env.values()  # only the secret's ARN, never its value
@@ -80,12 +85,14 @@ def test_function_environment_is_the_template_resolved_locally(service: LocalSer
     ],
 )
 def test_every_events_file_invokes(service: LocalService, function: str, event_file: str, check):
+    # GIVEN each file of events/, WHEN its function is invoked with it, THEN it runs without an error
     invocation = service.pool(function).invoke(load_event(event_file))
     assert invocation.error is None, invocation.error
     assert check(invocation.payload), invocation.payload
 
 
 def test_every_events_file_is_covered_above():
+    # GIVEN events/, THEN every file is one the test above invokes
     assert {path.name for path in EVENTS_DIR.glob("*.json")} == {
         "api_post_order.json",
         "api_get_order.json",
@@ -111,6 +118,7 @@ def slow_pool(service: LocalService) -> Iterator[FunctionPool]:
 
 
 def test_cold_then_warm_reuses_the_environment(slow_pool: FunctionPool):
+    # GIVEN two invocations, THEN the first is a cold start and the second reuses its environment
     first = slow_pool.invoke({})
     second = slow_pool.invoke({})
 
@@ -124,6 +132,7 @@ def test_cold_then_warm_reuses_the_environment(slow_pool: FunctionPool):
 
 
 def test_cold_forces_a_new_environment(slow_pool: FunctionPool):
+    # GIVEN an invocation asked cold, THEN it gets a new environment
     first = slow_pool.invoke({})
     again = slow_pool.invoke({}, cold=True)
     assert again.init_duration_ms is not None
@@ -131,6 +140,7 @@ def test_cold_forces_a_new_environment(slow_pool: FunctionPool):
 
 
 def test_overlapping_invocations_get_their_own_environments(slow_pool: FunctionPool):
+    # GIVEN invocations that overlap, THEN each gets an environment of its own
     threads = [threading.Thread(target=slow_pool.invoke, args=({"sleep_s": 0.3},)) for _ in range(2)]
     for thread in threads:
         thread.start()
@@ -141,11 +151,13 @@ def test_overlapping_invocations_get_their_own_environments(slow_pool: FunctionP
 
 
 def test_the_context_counts_down_from_the_timeout(slow_pool: FunctionPool):
+    # GIVEN a function reading its context twice, THEN the remaining time counts down from its timeout
     remaining = slow_pool.invoke({"sleep_s": 0.2}).payload["remaining_ms"]
     assert 300 <= remaining <= 800  # 1 s timeout, 0.2 s asleep, the rest is process overhead
 
 
 def test_a_handler_over_its_timeout_is_stopped_as_lambda_does(slow_pool: FunctionPool):
+    # GIVEN a handler over its timeout, THEN it is stopped with Lambda's message and its environment discarded
     timed_out = slow_pool.invoke({"sleep_s": 5})
     after = slow_pool.invoke({})
 
@@ -155,6 +167,7 @@ def test_a_handler_over_its_timeout_is_stopped_as_lambda_does(slow_pool: Functio
 
 
 def test_an_unhandled_exception_comes_back_in_lambdas_error_shape(service: LocalService, slow_pool: FunctionPool):
+    # GIVEN a handler that raises, THEN the error comes back in Lambda's shape
     spec = dataclasses.replace(slow_pool.spec, handler="slow.crash")
     pool = FunctionPool(spec, {"AWS_REGION": "us-east-1"})
     invocation = pool.invoke({})
@@ -295,6 +308,7 @@ def test_messages_in_flight_that_nobody_holds_end_the_drain_with_an_error_not_a_
 
 
 def test_a_failing_scheduled_run_is_retried_then_sent_to_the_failure_destination(service: LocalService):
+    # GIVEN a scheduled run that always fails, THEN it is retried as configured, then sent to the failure destination
     schedule = Schedule(service, "DailyRollupFunction")
 
     run = schedule.fire(dt.datetime(2026, 11, 23, 0, 15, tzinfo=dt.UTC), input_override='{"date": "not-a-date"}')
@@ -310,11 +324,13 @@ def test_a_failing_scheduled_run_is_retried_then_sent_to_the_failure_destination
 
 
 def test_the_scheduler_input_gets_its_scheduled_time(service: LocalService):
+    # GIVEN the schedule's Input, WHEN it fires, THEN its scheduled-time placeholder is the run's time
     event = Schedule(service, "DailyRollupFunction").event_for(dt.datetime(2026, 11, 23, 0, 15, tzinfo=dt.UTC))
     assert event == {"scheduled_time": "2026-11-23T00:15:00Z"}
 
 
 def test_start_api_serves_post_and_get_over_http(service: LocalService):
+    # GIVEN start-api, WHEN an order is posted and read back over HTTP, THEN 202, then the stored order
     server = make_server(service, "127.0.0.1", 0, quiet=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -341,6 +357,7 @@ def test_start_api_serves_post_and_get_over_http(service: LocalService):
 
 
 def test_tracing_shows_subsegments_around_the_db_query_and_the_sqs_send(service: LocalService):
+    # GIVEN tracing on, WHEN an order is posted, THEN the trace has the MySQL query and the SQS send under the handler
     event = load_event("api_post_order.json")
     del event["headers"]["idempotency-key"]  # an earlier test used it: a replay would skip the work
     invocation = service.pool("ApiFunction").invoke(event)
@@ -391,6 +408,7 @@ def test_each_function_calls_the_local_cloud_as_its_own_role_with_the_templates_
 
 
 def test_parameter_overrides_take_both_sam_spellings():
+    # GIVEN overrides in both of SAM's spellings, THEN both parse to the same values
     assert parse_parameter_overrides(["Stage=prod", "ParameterKey=DatabaseName,ParameterValue=x"]) == {
         "Stage": "prod",
         "DatabaseName": "x",
@@ -398,6 +416,7 @@ def test_parameter_overrides_take_both_sam_spellings():
 
 
 def test_the_cli_invokes_like_sam_local_invoke(tmp_path: Path, mysql_server: MySqlAdmin):
+    # GIVEN `workbench invoke` as sam local invoke is used, THEN the response on stdout, logs and REPORT on stderr
     chosen = RUN_SCOPE.database("cli")  # a name on purpose (under this session's claim: see tests/fixtures.py)
     env_vars = tmp_path / "env.json"
     env_vars.write_text(json.dumps({"ApiFunction": {"POWERTOOLS_SERVICE_NAME": "orders-cli-test"}}))
@@ -489,6 +508,7 @@ def test_events_from_sam_generate_event_work_too(service: LocalService):
     ("strategy", "snapstart"), [("snapstart", {"ApplyOn": "PublishedVersions"}), ("on-demand", None)]
 )
 def test_a_conditional_property_is_read_as_cloudformation_applies_it(strategy: str, snapstart: Any):
+    # GIVEN a property under Fn::If, THEN the emulator applies the branch CloudFormation would
     app = SamApplication(parameter_overrides={"ColdStartStrategy": strategy})
     endpoint = DatabaseEndpoint("127.0.0.1", 3306, "user", "password", "orders", tls=False)
     cloud = LocalCloud(app, endpoint, RunScope.new())

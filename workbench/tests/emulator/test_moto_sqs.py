@@ -24,6 +24,7 @@ def sqs() -> Iterator[tuple[object, models.SQSBackend]]:
 
 
 def test_the_patch_refuses_a_moto_it_was_not_written_for(monkeypatch: pytest.MonkeyPatch):
+    # GIVEN another moto release, WHEN the patch applies, THEN it refuses, naming both versions
     monkeypatch.setattr(moto_sqs.metadata, "version", lambda _: "9.9.9")
     with pytest.raises(RuntimeError, match=r"written for moto 5\.2\.5, found 9\.9\.9"):
         moto_sqs.apply()
@@ -54,6 +55,7 @@ def test_attributes_on_demand_are_motos_own(sqs: tuple[object, models.SQSBackend
 
 
 def test_delete_removes_the_one_message_and_refuses_an_unknown_handle(sqs: tuple[object, models.SQSBackend]):
+    # GIVEN three messages, WHEN one is received and deleted, THEN only it goes, and an unknown handle is refused
     client, backend = sqs
     url = client.create_queue(QueueName="q")["QueueUrl"]  # type: ignore[attr-defined]
     for n in range(3):

@@ -38,6 +38,7 @@ def test_a_throwaway_mariadb_is_started_and_removed_when_none_answers(monkeypatc
 
 
 def test_without_mysql_or_mariadbd_the_message_says_what_to_do(monkeypatch: pytest.MonkeyPatch):
+    # GIVEN no MySQL answering and no mariadbd installed, THEN the error says how to get one
     monkeypatch.setenv("MYSQL_PORT", str(_closed_port()))
     monkeypatch.setattr(mysql_server.shutil, "which", lambda _: None)
     monkeypatch.setattr(mysql_server, "_sbin", lambda _: None)

@@ -22,5 +22,6 @@ def test_rotate_secret_runs_the_four_steps_of_the_schedules_function(capfd: pyte
 
 
 def test_a_secret_without_a_schedule_is_a_one_line_error_and_exit_2(capfd: pytest.CaptureFixture[str]):
+    # GIVEN a resource no RotationSchedule rotates, WHEN rotate-secret names it, THEN one line says so, and exit 2
     assert runner_main(["rotate-secret", "OrdersTable"]) == 2
     assert "no RotationSchedule with a function of the template rotates 'OrdersTable'" in capfd.readouterr().err

@@ -55,6 +55,7 @@ def other_run() -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 def test_names_carry_the_run_and_fit_mysqls_limits():
+    # GIVEN a run's scope, THEN its names start with its tag and fit MySQL's limits; another run gets another
     scope = RunScope.new()
     assert scope.tag.startswith(f"lrun_{os.getpid()}_")
     assert scope.name("a_rather_long_application_user_name").startswith(scope.tag)
@@ -78,6 +79,7 @@ def test_what_a_live_run_made_is_left_alone(mysql_server: MySqlAdmin, other_run:
 def test_a_run_ended_normally_drops_what_it_made(
     mysql_server: MySqlAdmin, other_run: tuple[subprocess.Popen[str], str]
 ):
+    # GIVEN another run that made a database and users, WHEN it ends normally, THEN none of it is left
     process, tag = other_run
     assert process.communicate(input="", timeout=30)[0] == ""  # end of stdin: it closes
     assert process.returncode == 0

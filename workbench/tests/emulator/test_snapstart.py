@@ -52,18 +52,23 @@ def two_restored_environments(pool: FunctionPool) -> list[dict[str, object]]:
 
 
 def test_without_hooks_restored_environments_share_the_snapshots_socket_and_random_state(probes):
+    # GIVEN a function whose INIT opens a socket and seeds a generator, no hooks
+    # WHEN two environments are restored from one snapshot, THEN they share the socket and draw the same numbers
     first, second = two_restored_environments(probes["off"])
     assert first["socket"] == second["socket"]  # one TCP connection, used by both
     assert first["draws"] == second["draws"]  # the same "random" numbers
 
 
 def test_with_the_after_restore_hook_each_environment_has_its_own(probes):
+    # GIVEN the same function with an after-restore hook, WHEN two are restored, THEN each has its own
     first, second = two_restored_environments(probes["on"])
     assert first["socket"] != second["socket"]
     assert first["draws"] != second["draws"]
 
 
 def test_init_runs_once_per_version_and_restores_are_reported_as_lambda_reports_them(probes):
+    # GIVEN a SnapStart function, WHEN three cold invocations come
+    # THEN INIT ran once, each REPORT says Restore Duration
     pool = probes["on"]
     invocations = [pool.invoke({}, cold=True) for _ in range(3)]
     snapshot = pool.snapshot()
@@ -79,6 +84,7 @@ def test_init_runs_once_per_version_and_restores_are_reported_as_lambda_reports_
 
 
 def test_the_api_with_snapstart_answers_202_from_a_restored_environment():
+    # GIVEN the API under SnapStart, WHEN an order is posted, THEN a restored environment answers 202
     with LocalService(parameter_overrides={"ColdStartStrategy": "snapstart"}) as service:
         service.prepare_database()
         invocation = service.pool("ApiFunction").invoke(load_event("api_post_order.json"))

@@ -24,11 +24,13 @@ from workbench.measure.bench import (
 
 
 def test_timing_summarizes_round_medians():
+    # GIVEN three rounds' medians, THEN the timing's median, min and max are theirs
     timing = Timing([3.0, 1.0, 2.0])
     assert (timing.median_ms, timing.min_ms, timing.max_ms) == (2.0, 1.0, 3.0)
 
 
 def test_a_comparison_is_separated_only_when_the_rounds_do_not_overlap():
+    # GIVEN rounds apart and rounds overlapping, THEN only the first are separated, the ratio of medians
     apart = Comparison("p", "o", "n", "ms", Timing([1.0, 1.2]), Timing([2.0, 2.5]))
     overlapping = Comparison("p", "o", "n", "ms", Timing([1.0, 2.1]), Timing([2.0, 2.5]))
     assert apart.separated is True
@@ -37,6 +39,7 @@ def test_a_comparison_is_separated_only_when_the_rounds_do_not_overlap():
 
 
 def test_count_failures_name_the_figure_and_both_values():
+    # GIVEN a count off by one, THEN the failure names the figure, what it was and what was expected
     comparison = Comparison("p", "o", "n", "ms")
     comparison.counts = {"calls": {"optimized": 2, "naive": 100}}
     comparison.expected_counts = {"calls": {"optimized": 1, "naive": 100}}
@@ -54,16 +57,19 @@ import time:       500 |        920 | json
 
 
 def test_only_top_level_imports_count_each_with_what_it_imported():
+    # GIVEN an importtime report, THEN each top-level import counts with what it pulled in
     assert top_level_import_times(IMPORTTIME_REPORT) == {"site": 1203, "json": 920}
 
 
 def test_import_time_counts_only_what_the_statement_adds_to_a_bare_interpreter():
     # a behaviour, not a timing: `pass` adds no module (exactly 0), `import json` adds json
+    # GIVEN `pass` and `import json` in a bare interpreter, THEN nothing is counted for the first
     assert import_time_ms("pass") == 0
     assert import_time_ms("import json") > 0
 
 
 def test_package_sizes_zip_the_built_artifacts(tmp_path: Path):
+    # GIVEN a build folder, THEN the sizes are of the zipped artifacts, metadata left out
     (tmp_path / "ApiFunction" / "orders").mkdir(parents=True)
     (tmp_path / "ApiFunction" / "orders" / "a.py").write_text("x = 1\n" * 100)
     site = tmp_path / "DependenciesLayer" / "python"
@@ -85,6 +91,7 @@ def bench() -> Iterator[Bench]:
 
 @pytest.mark.integration
 def test_secret_caching_counts_one_fetch_against_one_hundred(bench: Bench):
+    # GIVEN the cached and the naive secret read, WHEN each runs 100 times, THEN 1 fetch against 100
     comparison = bench.secret_caching()
     assert comparison.counts["GetSecretValue calls per 100 invocations (within one TTL)"] == {
         "optimized": 1,
@@ -131,6 +138,8 @@ def test_connection_reuse_counts_only_its_own_connections_whatever_else_connects
 
 @pytest.mark.integration
 def test_batch_writes_count_one_call_per_25_against_one_per_message_each_twin_as_the_consumers_role(bench: Bench):
+    # GIVEN the consumer and its PutItem twin, WHEN each drains the same messages
+    # THEN one call per 25 against one per message
     comparison = bench.batch_writes()
     assert comparison.count_failures() == []
     counts = comparison.counts["DynamoDB write requests"]

@@ -1,4 +1,8 @@
-"""The cost model against hand-worked examples from the published prices (measure/prices.json)."""
+"""The cost model against hand-worked examples from the published prices (measure/prices.json).
+
+Every test here reads: GIVEN the example its comment works out by hand from those prices, THEN the
+model's figure is that one.
+"""
 
 from __future__ import annotations
 

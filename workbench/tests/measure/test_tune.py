@@ -27,16 +27,19 @@ PRICES = Prices.load()
 
 
 def test_the_fastest_and_slowest_fifth_are_dropped_before_averaging():
+    # GIVEN durations with outliers, THEN the mean drops the fastest and slowest fifth (one value stays one)
     assert trimmed_mean([1, 10, 10, 10, 100]) == 10
     assert trimmed_mean([5.0]) == 5.0
 
 
 def test_cost_per_invocation_is_billed_duration_times_rate_times_memory():
     # 10.2 ms is billed as 11 ms; 11 ms x 1 GB x $0.0000133334 per GB-s
+    # GIVEN a duration, THEN its cost is the billed (rounded up) duration times the rate times the memory
     assert cost_per_invocation(PRICES, "arm64", 10.2, 1024) == pytest.approx(0.011 * 0.0000133334)
 
 
 def test_cheapest_fastest_and_balanced_are_power_tunings_strategies():
+    # GIVEN four sizes' durations and costs, THEN cheapest, fastest and balanced are Power Tuning's picks
     rows = [
         {"memory_mb": 128, "duration_ms": 400.0, "cost_per_invocation": 6.0},
         {"memory_mb": 512, "duration_ms": 60.0, "cost_per_invocation": 4.0},
@@ -48,6 +51,7 @@ def test_cheapest_fastest_and_balanced_are_power_tunings_strategies():
 
 
 def test_each_invocation_gets_a_new_idempotency_key_and_nothing_else_changes():
+    # GIVEN the POST event, WHEN it is sent twice, THEN each has a new key and nothing else differs
     event = load_event("api_post_order.json")
     first, second = fresh_idempotency_key(event), fresh_idempotency_key(event)
     assert first["headers"]["idempotency-key"] != second["headers"]["idempotency-key"]
@@ -69,6 +73,7 @@ def test_each_invocation_gets_a_new_idempotency_key_and_nothing_else_changes():
     ],
 )
 def test_bad_memory_sizes_are_refused_with_the_reason(memory: str, message: str):
+    # GIVEN a memory size Lambda or this host cannot give, THEN it is refused saying why
     if memory == "10240" and sandbox.vcpus_for(10240) <= sandbox.host_cpus():
         pytest.skip("this host can give 10,240 MB its 6 vCPUs")
     with pytest.raises(TuneInputError, match=message):
@@ -85,6 +90,7 @@ def test_bad_memory_sizes_are_refused_with_the_reason(memory: str, message: str)
     ],
 )
 def test_the_cli_answers_bad_input_with_one_line_and_exit_2(arguments: list[str], message: str):
+    # GIVEN bad input on the command line, THEN one line says what is wrong, and exit 2
     result = subprocess.run(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "workbench", "tune", *arguments],
         cwd=PROJECT_ROOT,
@@ -100,6 +106,7 @@ def test_the_cli_answers_bad_input_with_one_line_and_exit_2(arguments: list[str]
 @pytest.mark.integration
 @pytest.mark.timing  # at its end: the smaller size is the slower one
 def test_a_quick_tune_writes_its_table_json_and_chart(tmp_path: Path):
+    # GIVEN two sizes, WHEN a quick tune runs, THEN it writes its JSON and chart, each size measured cold and warm
     result = tune(
         "ApiFunction",
         PROJECT_ROOT / "events" / "api_post_order.json",

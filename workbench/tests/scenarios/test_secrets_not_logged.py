@@ -9,11 +9,14 @@ import pytest
 from tests.factories import load_event
 
 from workbench.emulator.service import LocalService
+from workbench.scenarios.traffic import database_user
 
 pytestmark = pytest.mark.integration
 
 
 def test_no_log_line_carries_the_secret(tmp_path):
+    # GIVEN every function at DEBUG with its events logged, WHEN they run through a password rotation
+    # THEN no log line carries the password
     log_file = tmp_path / "functions.log"
     debug = {"POWERTOOLS_LOG_LEVEL": "DEBUG", "POWERTOOLS_LOGGER_LOG_EVENT": "true", "POWERTOOLS_DEBUG": "true"}
     with (
@@ -26,7 +29,7 @@ def test_no_log_line_carries_the_secret(tmp_path):
     ):
         service.prepare_database()
         master_password = service.database.password  # the migration's
-        secret, user = service.database_user("ApiFunction")  # the least-privilege user the others connect as
+        secret, user = database_user(service, "ApiFunction")  # the least-privilege user the others connect as
         secret_id = service.cloud.symbols[secret]["Ref"]
         secret_value = service.cloud.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
         password = json.loads(secret_value)["password"]

@@ -7,18 +7,28 @@ template with none of them runs (nothing is invoked after start, nothing is load
     after-start = ["SchemaMigrationFunction"]  # invoked once, in order, before anything is served
     seed-sql = ["db/seed_catalog.sql"]         # then loaded into the run's database, relative to the file
 
+    [tool.workbench.local-environment]         # what a variable is locally, for the functions that have it
+    DB_PORT = "{database_port}"                # the local proxy's port (the template says RDS Proxy's)
+    DB_TLS = "{database_tls}"                  # true or false: whether the local MySQL offers TLS
+
 Variables that carry a host need no naming: every variable whose local value holds the local cloud's
 or the database's address is rewritten for containers (`serve-aws`).
 """
 
 from __future__ import annotations
 
+import string
 import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 TABLE = "workbench"
+DATABASE_PLACEHOLDERS = {
+    "database_host",
+    "database_port",
+    "database_tls",
+}  # the local database, as the functions reach it
 
 
 class AppConfigError(ValueError):
@@ -30,6 +40,7 @@ class AppConfig(BaseModel):
 
     after_start: tuple[str, ...] = Field(default=(), alias="after-start")
     seed_sql: tuple[Path, ...] = Field(default=(), alias="seed-sql")
+    local_environment: dict[str, str] = Field(default_factory=dict, alias="local-environment")
     source: Path | None = Field(default=None, exclude=True)  # the file it came from, for messages
 
     @classmethod
@@ -44,6 +55,13 @@ class AppConfig(BaseModel):
         except (tomllib.TOMLDecodeError, ValidationError) as error:
             first = str(error).splitlines()[0] if isinstance(error, tomllib.TOMLDecodeError) else _first(error)
             raise AppConfigError(f"{path} [tool.{TABLE}]: {first}") from None
+        for name, value in config.local_environment.items():
+            unknown = {field for _, field, _, _ in string.Formatter().parse(value) if field} - DATABASE_PLACEHOLDERS
+            if unknown:
+                known = ", ".join(sorted(DATABASE_PLACEHOLDERS))
+                raise AppConfigError(
+                    f"{path} [tool.{TABLE}] local-environment {name}: {unknown.pop()!r} is not one of {known}"
+                )
         seeds = tuple((path.parent / seed).resolve() for seed in config.seed_sql)
         missing = [str(seed) for seed in seeds if not seed.is_file()]
         if missing:

@@ -121,8 +121,10 @@ class LocalCloud:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        local_environment: dict[str, str] | None = None,
     ) -> None:
         self.app = app
+        self.local_environment = local_environment or {}  # the application's [tool.workbench.local-environment]
         self.host = host
         self.port = port
         self.database = database
@@ -322,9 +324,14 @@ class LocalCloud:
         """The function's Environment.Variables, resolved to local resources, plus where AWS is."""
         spec = self.app.functions[logical_id]
         variables = {key: str(value) for key, value in self.resolve(spec.raw_environment).items()}
-        variables["DB_PORT"] = str(self.database.port)  # the proxy's port is the template's; ours may differ
-        if not self.database.tls:
-            variables["DB_TLS"] = "false"  # the local server offers no TLS; RDS Proxy requires it
+        local = {
+            "database_host": self.database.host,
+            "database_port": str(self.database.port),
+            "database_tls": str(self.database.tls).lower(),
+        }
+        for name, value in self.local_environment.items():
+            if name in variables:  # a function that has no such variable is not given one
+                variables[name] = value.format(**local)
         credentials = self.role_credentials.get(logical_id, ADMIN_CREDENTIALS)  # no role: a template's own Role ARN
         return variables | credentials | {"AWS_ENDPOINT_URL": self.endpoint_url}
 

@@ -24,7 +24,6 @@ _LOCAL_ONLY = {
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
-    "DB_TLS",
     "POWERTOOLS_TRACE_DISABLED",
 }
 DEFAULT_MAX_ENVIRONMENTS = 10
@@ -82,7 +81,14 @@ class LocalService:
         self.build = LocalBuild(self.app)
         self.build.sam_build()
         say_once(self.build.native_note)
-        self.cloud = LocalCloud(self.app, functions_database, self.mysql.scope, host=aws_host, port=aws_port)
+        self.cloud = LocalCloud(
+            self.app,
+            functions_database,
+            self.mysql.scope,
+            host=aws_host,
+            port=aws_port,
+            local_environment=self.config.local_environment,
+        )
         self.cloud.start()
 
     def environment(self, logical_id: str) -> dict[str, str]:
@@ -170,13 +176,6 @@ class LocalService:
             f"{self.database.database} and users {users}, reached through a local proxy at "
             f"{self.cloud.database.host}:{self.cloud.database.port}"
         )
-
-    def database_user(self, function: str) -> tuple[str, str]:
-        """(the secret's resource, MySQL user) the function connects as: its DB_SECRET_ID's (a secret, or the
-        cluster whose RDS-managed master secret it is)."""
-        arn = self.environment(function)["DB_SECRET_ID"]
-        logical_id = next(name for name, symbol in self.cloud.symbols.items() if arn in symbol.values())
-        return logical_id, self.cloud.database_users.get(logical_id, self.database.username)
 
     def queue_url(self, logical_id: str) -> str:
         return str(self.cloud.symbols[logical_id]["QueueUrl"])

@@ -29,6 +29,7 @@ from workbench.emulator.service import LocalService
 from workbench.scenarios.traffic import (
     UNTHROTTLED,
     customer_tokens,
+    database_user,
     post_order,
     queue_bodies,
     random_customer,
@@ -127,7 +128,7 @@ class ConnectionKiller:
         self.rng = rng
         self.killed = 0
         self.paused = threading.Lock()
-        self.user = service.database_user("ApiFunction")[1]  # the functions' connections, not the migration's
+        self.user = database_user(service, "ApiFunction")[1]  # the functions' connections, not the migration's
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="connection-killer")
 
@@ -171,7 +172,7 @@ def rotate_password(service: LocalService, killer: ConnectionKiller) -> None:
     import secrets as token
 
     password = token.token_urlsafe(18)
-    secret, user = service.database_user("ApiFunction")  # the functions' least-privilege user
+    secret, user = database_user(service, "ApiFunction")  # the functions' least-privilege user
     with killer.paused:
         service.cloud.client("secretsmanager").put_secret_value(
             SecretId=str(service.cloud.symbols[secret]["Ref"]),

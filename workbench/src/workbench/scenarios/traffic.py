@@ -106,3 +106,11 @@ def queue_bodies(service: LocalService, queue_url: str) -> list[Any]:
             except json.JSONDecodeError:
                 bodies.append(message["Body"])
     return bodies
+
+
+def database_user(service: LocalService, function: str) -> tuple[str, str]:
+    """(the secret's resource, MySQL user) the function connects as: its DB_SECRET_ID's (a secret, or the
+    cluster whose RDS-managed master secret it is)."""
+    arn = service.environment(function)["DB_SECRET_ID"]
+    logical_id = next(name for name, symbol in service.cloud.symbols.items() if arn in symbol.values())
+    return logical_id, service.cloud.database_users.get(logical_id, service.database.username)
