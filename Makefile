@@ -18,7 +18,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # keeps a service whose `make test` and `make build` pass (.ci/run checks it in a scratch copy).
 WORKBENCH := $(wildcard workbench/pyproject.toml)
 PY_DIRS := src tests tools testkit $(if $(WORKBENCH),workbench)
-MYPY_FILES := src/orders tools testkit/sam_testkit $(if $(WORKBENCH),workbench/src/workbench)
+MYPY_FILES := src/orders tools testkit/sam_testkit $(if $(WORKBENCH),workbench/src/workbench workbench/labs)
 NEED_WORKBENCH = @test -n "$(WORKBENCH)" || { echo "make $@ runs the workbench, and this clone has none (workbench/ was removed)"; exit 2; }
 
 FN ?= ApiFunction

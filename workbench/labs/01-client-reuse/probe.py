@@ -12,4 +12,4 @@ def _counting_create_client(self, *args, **kwargs):
     return _create_client(self, *args, **kwargs)
 
 
-botocore.session.Session.create_client = _counting_create_client
+botocore.session.Session.create_client = _counting_create_client  # type: ignore[method-assign]

@@ -15,13 +15,6 @@ from workbench.scenarios.traffic import database_user
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def service() -> Iterator[LocalService]:
-    with LocalService() as local:
-        local.prepare_database()  # the migration, as the master user, creates the app user
-        yield local
-
-
 @pytest.fixture
 def app_user(service: LocalService) -> Iterator[pymysql.connections.Connection]:
     secret, user = database_user(service, "ApiFunction")

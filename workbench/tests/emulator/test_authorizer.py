@@ -224,13 +224,6 @@ def test_the_token_command_refuses_bad_arguments_in_one_line_with_exit_2(args: l
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[LocalService]:
-    with LocalService() as local:
-        local.prepare_database()
-        yield local
-
-
-@pytest.fixture(scope="module")
 def call(service: LocalService) -> Iterator[Callable[..., tuple[int, dict[str, str], dict[str, Any]]]]:
     def request(method: str, path: str, token: str | None, body: Any = None) -> tuple[int, dict[str, str], Any]:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

@@ -34,13 +34,6 @@ def signed_in() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[LocalService]:
-    with LocalService() as local:
-        local.prepare_database()
-        yield local
-
-
-@pytest.fixture(scope="module")
 def port(service: LocalService) -> Iterator[int]:
     with serving(service, idle_timeout_s=1) as api_port:
         yield api_port
