@@ -350,11 +350,11 @@ class Bench:
     ) -> dict[str, list[Invocation]]:
         """First invocations of fresh environments, variants interleaved, Tracing on as deployed
         (a variant's extra environment may switch it off)."""
-        traced = self.base_environment | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS}
-        traced.pop("POWERTOOLS_TRACE_DISABLED", None)
         firsts: dict[str, list[Invocation]] = {name: [] for name in variants}
         for _ in range(self.sizes.cold_starts):
             for name, spec in variants.items():
+                traced = self._environment_of(spec) | {"AWS_XRAY_DAEMON_ADDRESS": DISCARD_ADDRESS}
+                traced.pop("POWERTOOLS_TRACE_DISABLED", None)
                 environment = traced | (extra_environment or {}).get(name, {})
                 pool = FunctionPool(spec, environment, max_environments=1, log_sink=self.service.log_sink)
                 invocation = pool.invoke(event(), cold=True)
@@ -362,6 +362,11 @@ class Bench:
                 assert invocation.init_duration_ms is not None
                 firsts[name].append(invocation)
         return firsts
+
+    def _environment_of(self, spec: FunctionSpec) -> dict[str, str]:
+        """The template function's own environment (a twin of it too: it imports that function's code)."""
+        real = self.service.build.spec(self.service.app.functions[spec.logical_id])
+        return self.service.environment(spec.logical_id) | {"PYTHONPATH": str(real.code_dir)}
 
     def _inits(self, variants: dict[str, FunctionSpec], **options: Any) -> dict[str, list[float]]:
         """Init Duration of fresh environments (see _cold_starts)."""
