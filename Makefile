@@ -67,7 +67,10 @@ $(SCAN_VENV)/bin/.installed: requirements-scan.txt
 # cfripper reads CloudFormation, so it gets the service's template after the SAM transform.
 security-scan: $(SCAN_VENV)/bin/.installed venv
 	$(SCAN_VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
-	$(SCAN_VENV)/bin/checkov -f template.yaml -f pipeline/github-oidc-role.yaml --framework cloudformation --skip-download --compact --quiet
+	@report=$$(mktemp -d) && trap 'rm -rf "$$report"' EXIT && \
+	$(SCAN_VENV)/bin/checkov -f template.yaml -f pipeline/github-oidc-role.yaml --framework cloudformation --skip-download \
+		--compact --quiet -o cli -o json --output-file-path "console,$$report/checkov.json" && \
+	$(SCAN_VENV)/bin/python tools/checkov_parsed.py "$$report/checkov.json"
 	@transformed=$$(mktemp -d) && trap 'rm -rf "$$transformed"' EXIT && \
 	$(BIN)/python -m sam_testkit.sam_template template.yaml > "$$transformed/template.json" && \
 	$(SCAN_VENV)/bin/python tools/cfripper_scan.py "$$transformed/template.json" pipeline/github-oidc-role.yaml
