@@ -18,6 +18,7 @@ from workbench.measure.bench import (
     Sizes,
     Timing,
     import_time_ms,
+    lab_step,
     package_sizes,
     top_level_import_times,
 )
@@ -92,7 +93,7 @@ def bench() -> Iterator[Bench]:
 @pytest.mark.integration
 def test_secret_caching_counts_one_fetch_against_one_hundred(bench: Bench):
     # GIVEN the cached and the naive secret read, WHEN each runs 100 times, THEN 1 fetch against 100
-    comparison = bench.secret_caching()
+    comparison = lab_step("secret_caching")(bench)
     assert comparison.counts["GetSecretValue calls per 100 invocations (within one TTL)"] == {
         "optimized": 1,
         "naive": 100,
@@ -122,7 +123,7 @@ def test_connection_reuse_counts_only_its_own_connections_whatever_else_connects
     neighbour.start()
     try:
         # WHEN the lab counts the twins' connections
-        comparison = bench.connection_reuse()
+        comparison = lab_step("connection_reuse")(bench)
     finally:
         stop.set()
         neighbour.join()
@@ -140,7 +141,7 @@ def test_connection_reuse_counts_only_its_own_connections_whatever_else_connects
 def test_batch_writes_count_one_call_per_25_against_one_per_message_each_twin_as_the_consumers_role(bench: Bench):
     # GIVEN the consumer and its PutItem twin, WHEN each drains the same messages
     # THEN one call per 25 against one per message
-    comparison = bench.batch_writes()
+    comparison = lab_step("batch_writes")(bench)
     assert comparison.count_failures() == []
     counts = comparison.counts["DynamoDB write requests"]
     assert counts["naive"] == bench.sizes.messages  # PutItem per message, granted to the twin alone

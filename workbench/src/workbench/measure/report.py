@@ -21,6 +21,7 @@ from workbench.measure.bench import (
     Bench,
     Comparison,
     Sizes,
+    lab_steps,
     package_sizes,
 )
 from workbench.measure.results import RESULTS_PAGE, ResultTable, machine_info, write_section
@@ -88,31 +89,27 @@ def run_bench(*, quick: bool, out_dir: Path, results_page: Path | None = None) -
 
 
 def measure(quick: bool, console: Console) -> BenchRun:
-    """Every bench step against the local runner, then `sam build` for the deployable artifacts' sizes."""
+    """Every lab's bench step against the local runner, then `sam build` for the deployable artifacts' sizes."""
     logs = tempfile.TemporaryFile("w")  # noqa: SIM115 - the twins' logs are not the point here
     with LocalService(log_sink=logs) as service:
         service.prepare_database()
         bench = Bench(service, Sizes(quick=quick))
-        steps = (
-            bench.client_reuse,
-            bench.connection_reuse,
-            bench.secret_caching,
-            bench.batch_writes,
-            bench.shipped_bytecode,
-            bench.init_priming,
-        )
         comparisons: list[Comparison] = []
-        for step in steps:
+        for step in lab_steps():
             console.print(f"[dim]measuring {step.__name__.replace('_', ' ')} …[/]")
-            comparisons.append(step())
-        console.print("[dim]measuring cold starts …[/]")
-        cold, cold_details = bench.cold_start()
-        console.print("[dim]measuring tracing …[/]")
-        tracing, tracing_details = bench.tracing()
+            comparisons.append(step(bench))
     console.print("[dim]sam build (for package sizes: the deployable, aarch64 artifacts) …[/]")
     subprocess.run(["make", "-s", "build"], cwd=PROJECT_ROOT, check=True, capture_output=True)  # noqa: S607
     sizes = package_sizes(PROJECT_ROOT / ".aws-sam" / "build")
-    return BenchRun(quick, [*comparisons, cold, tracing], cold_details, tracing_details, sizes)
+    return BenchRun(
+        quick, comparisons, _details(comparisons, "imports_ms"), _details(comparisons, "per_span_us"), sizes
+    )
+
+
+def _details(comparisons: list[Comparison], key: str) -> dict[str, Any]:
+    """The details of the step that measured `key` (the cold-start step's imports, the tracing step's spans)."""
+    (details,) = [c.details for c in comparisons if key in c.details]
+    return details
 
 
 def checks(run: BenchRun) -> list[Check]:
