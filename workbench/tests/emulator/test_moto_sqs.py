@@ -78,7 +78,9 @@ def test_calls_cost_the_same_with_ten_or_thousands_of_messages_queued():
     # WHEN the local cloud's moto (patched) answers with 10 and with 3,000 messages queued
     costs = run(patched=True, depths=(10, 3000))
 
-    # THEN each operation costs within a wide band of the same (moto as released: see `workbench sqs --unpatched`)
+    # THEN each operation costs within a wide band of the same: moto as released grows send and receive
+    # 20-40x by 2,000 messages (`workbench sqs --unpatched`); the two depths are measured one after the
+    # other, so a busy machine can stretch one side (2.7x seen under a loaded CI run), hence 8x
     for operation in ("send", "receive", "delete"):
         ratio = costs[3000][operation] / costs[10][operation]
-        assert ratio < 2.5, f"{operation}: {costs[10][operation]:.1f} ms at 10, {costs[3000][operation]:.1f} at 3,000"
+        assert ratio < 8, f"{operation}: {costs[10][operation]:.1f} ms at 10, {costs[3000][operation]:.1f} at 3,000"
