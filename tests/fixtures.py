@@ -65,12 +65,18 @@ def _tests_value(value: Any, resources: dict[str, Any]) -> str | None:
     return name if kind in {"AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"} else None
 
 
+def _variables_under_test(template: dict[str, Any]) -> dict[str, Any]:
+    """The Globals' variables, then each function under test's own, as the template writes them."""
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    for function in FUNCTIONS_UNDER_TEST:
+        variables |= template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
+    return variables
+
+
 def _lambda_environment() -> dict[str, str]:
     template = read_template(TEMPLATE)
     resources = template["Resources"]
-    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
-    for function in FUNCTIONS_UNDER_TEST:
-        variables |= resources[function]["Properties"].get("Environment", {}).get("Variables", {})
+    variables = _variables_under_test(template)
     derived = {name: _tests_value(value, resources) for name, value in variables.items()}
     return {name: value for name, value in derived.items() if value is not None} | TEST_OVERRIDES
 
@@ -258,9 +264,7 @@ def _template_tables() -> dict[str, dict[str, Any]]:
     """The tables the functions' settings name (`ORDERS_TABLE_NAME: !Ref OrdersTable`, …), each with its keys
     and indexes as template.yaml declares them: the tests' tables are the template's, never a copy."""
     template = read_template(TEMPLATE)
-    variables = {}
-    for function in FUNCTIONS_UNDER_TEST:
-        variables |= template["Resources"][function]["Properties"]["Environment"]["Variables"]
+    variables = _variables_under_test(template)
     tables = {}
     for variable, value in variables.items():
         logical_id = value.get("Ref") if isinstance(value, dict) else None

@@ -12,7 +12,7 @@ from typing import Any
 from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
-from sam_testkit.sam_template import parameters, transformed
+from sam_testkit.sam_template import parameters, resources_of_type, transformed
 
 # The application is the folder the command runs in, as for `sam` (`-t` names another template).
 PROJECT_ROOT = Path.cwd()
@@ -88,8 +88,4 @@ class SamApplication:
         return specs
 
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {
-            name: resource
-            for name, resource in self.cloudformation["Resources"].items()
-            if resource["Type"] == resource_type
-        }
+        return resources_of_type(self.cloudformation, resource_type)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib.util
 import io
 import json
@@ -117,7 +118,8 @@ class Comparison:
 Step = Callable[["Bench"], Comparison]
 
 
-def lab_steps() -> list[Step]:
+@functools.cache
+def lab_steps() -> tuple[Step, ...]:
     """Every lab's bench step, in the labs' order: each lab folder's `bench_*.py` lists its STEPS."""
     steps: list[Step] = []
     for path in sorted(LABS.glob("*/bench_*.py")):
@@ -127,7 +129,7 @@ def lab_steps() -> list[Step]:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         steps.extend(module.STEPS)
-    return steps
+    return tuple(steps)
 
 
 def lab_step(name: str) -> Step:
