@@ -126,5 +126,6 @@ def test_a_quick_tune_writes_its_table_json_and_chart(tmp_path: Path):
     assert written["fresh_idempotency_key"] is True
     if written["emulation"]["cpu_and_memory"]:
         small, large = written["rows"]
-        assert small["duration_ms"] > large["duration_ms"]  # a quarter of the CPU at 256 MB
-        assert small["first_invocation_ms"] > large["first_invocation_ms"]
+        # a quarter of the CPU at 256 MB: the trimmed mean of eight warm invocations says so; one first
+        # invocation per size does not (a busy core inverted it once: 23.0 vs 24.0 ms)
+        assert small["duration_ms"] > large["duration_ms"]
