@@ -145,8 +145,8 @@ def _non_empty(value: str) -> str:
 
 def _token(args: argparse.Namespace) -> int:
     """Only the template is read: no local cloud, no MySQL — the issuer's key is the checkout's."""
-    from workbench.emulator.api_server import route_scopes
     from workbench.emulator.authorizer import LocalAuthorizers
+    from workbench.emulator.routes import route_scopes
     from workbench.emulator.template import SamApplication
 
     app = SamApplication(args.template, parse_parameter_overrides(args.parameter_overrides))

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from workbench.emulator.api_server import TokenBucket, admit, http_api_routes
+from workbench.emulator.api_server import TokenBucket, admit
 from workbench.emulator.authorizer import LocalAuthorizers
+from workbench.emulator.routes import api_routes
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import SamApplication
 from workbench.emulator.testing import running_start_api, serving, signed_in_token
@@ -285,7 +286,7 @@ def test_a_route_takes_its_burst_then_refills_at_its_rate():
 def test_over_its_limit_a_route_answers_api_gateways_429_before_the_authorizer_and_the_function():
     # GIVEN the template's routes with a throttle of one request and no refill (its parameters, as a team sets them)
     app = SamApplication(parameter_overrides={"ApiThrottlingRateLimit": "0", "ApiThrottlingBurstLimit": "1"})
-    routes = http_api_routes(app)
+    routes = api_routes(app)
     assert {route.throttle for route in routes} == {(0.0, 1)}
     authorizers = LocalAuthorizers.of_template(app)
     throttles = {route.route_key: TokenBucket(*route.throttle) for route in routes if route.throttle}
@@ -306,5 +307,5 @@ def test_over_its_limit_a_route_answers_api_gateways_429_before_the_authorizer_a
 
 def test_the_stage_limits_are_the_templates_parameters():
     # GIVEN the template's throttling parameters, THEN the local stage's limits are theirs
-    routes = http_api_routes(SamApplication())
+    routes = api_routes(SamApplication())
     assert {route.throttle for route in routes} == {(100.0, 200)}

@@ -16,13 +16,14 @@ from tests.factories import FakeLambdaContext
 from tools import openapi
 
 from orders.handlers import api
-from workbench.emulator.api_server import Admitted, admit, from_result, http_api_routes, to_event, wsgi_headers
+from workbench.emulator.api_server import Admitted, admit, from_result, to_event, wsgi_headers
 from workbench.emulator.authorizer import LocalAuthorizers
+from workbench.emulator.routes import api_routes
 from workbench.emulator.template import SamApplication
 from workbench.emulator.testing import signed_in_token
 
 _TEMPLATE = SamApplication()
-_ROUTES = http_api_routes(_TEMPLATE)
+_ROUTES = api_routes(_TEMPLATE)
 _AUTHORIZERS = LocalAuthorizers.of_template(_TEMPLATE)  # the runner's emulated JWT authorizer, in front
 FUZZER_TOKEN = signed_in_token("c-fuzz")  # what Schemathesis authenticates with
 
@@ -32,7 +33,7 @@ def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any])
     if path == "/openapi.json":
         status, headers, body = (
             200,
-            {"content-type": "application/json"},
+            [("content-type", "application/json")],
             json.dumps(openapi.openapi_document()).encode(),
         )
     else:
@@ -45,16 +46,16 @@ def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any])
         )
         admitted = admit(_ROUTES, _AUTHORIZERS, method, target, request_headers)
         if isinstance(admitted, Admitted):
-            event = to_event(admitted.route, method, target, request_headers, raw, "127.0.0.1", admitted.authorizer)
+            event = to_event(admitted.selected, method, target, request_headers, raw, "127.0.0.1", admitted.authorizer)
             try:
-                status, headers, body = from_result(api.handler(event, FakeLambdaContext()))
+                status, headers, body = from_result(admitted.route, api.handler(event, FakeLambdaContext()))
             except Exception:  # an unhandled error: API Gateway answers 500
                 status, headers, body = (
                     500,
-                    {"content-type": "application/json"},
+                    [("content-type", "application/json")],
                     b'{"message":"Internal Server Error"}',
                 )
         else:
             status, headers, body = admitted  # API Gateway's own answer: no route, or the authorizer refused
-    start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     return [body]

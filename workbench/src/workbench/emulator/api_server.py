@@ -14,8 +14,8 @@ runs (emulator/authorizer.py).
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
-import re
 import signal
 import sys
 import threading
@@ -30,11 +30,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from waitress.server import BaseWSGIServer, create_server
 
 from workbench.emulator.authorizer import LocalAuthorizers, Refusal
-from workbench.emulator.cloud import ACCOUNT_ID, STACK_NAME, local_names, resolve_intrinsics
+from workbench.emulator.cloud import ACCOUNT_ID
+from workbench.emulator.cors import Headers, http_api_preflight, http_api_response_headers, is_preflight
 from workbench.emulator.environment import RequestTooLargeError, say_once
 from workbench.emulator.event_sources import SqsEventSource
+from workbench.emulator.routes import DEFAULT_ROUTE, NoRoute, Route, Selected, api_routes, rest_mock, select
 from workbench.emulator.service import LocalService
-from workbench.emulator.template import SamApplication
 
 # HTTP APIs infer isBase64Encoded from the Content-Type: text types pass as text, the rest as base64
 # (AWS Compute Blog, "Handling binary data using Amazon API Gateway HTTP APIs", R. Potucek).
@@ -46,45 +47,6 @@ MAX_REQUEST_LINE_AND_HEADERS_BYTES = 10_240
 INTEGRATION_TIMEOUT_S = 30  # HTTP APIs' integration timeout (its maximum)
 SERVER_THREADS = 64  # one per request in flight: an invocation blocks its thread, as a client waits
 IDLE_TIMEOUT_S = 30  # a client that sends nothing (headers or body) for this long is dropped
-
-
-@dataclass(frozen=True)
-class Route:
-    function: str
-    method: str
-    path: str  # as declared: /orders/{order_id}
-    pattern: re.Pattern[str]
-    authorizer: str | None = None  # the route's (or its API's default) authorizer, as the template names it
-    scopes: tuple[str, ...] = ()  # the route's AuthorizationScopes: a token needs one of them
-    throttle: tuple[float, int] | None = None  # (rate/s, burst) from its API's DefaultRouteSettings
-
-    @property
-    def route_key(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-def http_api_routes(app: SamApplication) -> list[Route]:
-    routes = []
-    resources = app.sam_template["Resources"]
-    names = local_names(app)  # what its settings' intrinsics resolve against, before anything runs
-    for spec in app.functions.values():
-        for properties in spec.events_of_type("HttpApi").values():
-            api = resources.get(properties.get("ApiId", {}).get("Ref", ""), {}).get("Properties", {})
-            authorizer = properties.get("Auth", {}).get("Authorizer") or api.get("Auth", {}).get("DefaultAuthorizer")
-            path = properties.get("Path", "$default")
-            regex = (
-                "^"
-                + re.sub(r"\{(\w+)\+?\}", r"(?P<\1>[^/]+)", re.escape(path).replace(r"\{", "{").replace(r"\}", "}"))
-                + "$"
-            )
-            method = properties.get("Method", "ANY").upper()
-            scopes = tuple(properties.get("Auth", {}).get("AuthorizationScopes", []))
-            guard = None if authorizer == "NONE" else authorizer
-            settings = resolve_intrinsics(app, names, STACK_NAME, api.get("DefaultRouteSettings", {}))
-            rate, burst = settings.get("ThrottlingRateLimit"), settings.get("ThrottlingBurstLimit")
-            throttle = (float(rate), int(burst)) if rate is not None and burst is not None else None
-            routes.append(Route(spec.logical_id, method, path, re.compile(regex), guard, scopes, throttle))
-    return routes
 
 
 class TokenBucket:
@@ -109,13 +71,8 @@ class TokenBucket:
             return False
 
 
-def route_scopes(app: SamApplication) -> list[str]:
-    """Every scope the HTTP API's routes ask for: what a token needs to call them all."""
-    return sorted({scope for route in http_api_routes(app) for scope in route.scopes})
-
-
 def to_event(
-    route: Route,
+    selected: Selected,
     method: str,
     target: str,
     headers: dict[str, str],
@@ -123,20 +80,43 @@ def to_event(
     client_ip: str,
     authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An HTTP API payload v2 event, as API Gateway builds it."""
-    url = urlsplit(target)
-    match = route.pattern.match(url.path)
-    assert match is not None
-    now = time.time()
+    """The event the route's integration sends the function: payload 2.0, or 1.0 (REST APIs, and HTTP APIs
+    that ask for it)."""
+    if selected.route.payload_version == "2.0":
+        return _event_v2(selected, method, target, headers, body, client_ip, authorizer)
+    return _event_v1(selected, method, target, headers, body, client_ip, authorizer)
+
+
+def _is_text(route: Route, headers: dict[str, str], body: bytes) -> bool:
+    """HTTP APIs infer it from the Content-Type; REST APIs pass text unless it is one of their binary types."""
     content_type = headers.get("content-type", "").lower()  # media types are case-insensitive (RFC 9110)
-    is_text = not body or any(content_type.startswith(t) for t in _TEXT_TYPES)
+    if not body:
+        return True
+    if route.api.is_rest:
+        return not any(fnmatch.fnmatch(content_type.split(";")[0].strip(), t) for t in route.api.binary_media_types)
+    return any(content_type.startswith(t) for t in _TEXT_TYPES)
+
+
+def _event_v2(
+    selected: Selected,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
+    client_ip: str,
+    authorizer: dict[str, Any] | None,
+) -> dict[str, Any]:
+    route = selected.route
+    url = urlsplit(target)
+    now = time.time()
+    is_text = _is_text(route, headers, body)
     query = parse_qsl(url.query, keep_blank_values=True)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
         "rawPath": url.path,
         "rawQueryString": url.query,
-        "headers": headers,
+        "headers": dict(headers),
         "requestContext": {
             "accountId": ACCOUNT_ID,
             "apiId": "local",
@@ -151,7 +131,7 @@ def to_event(
             },
             "requestId": uuid.uuid4().hex[:16],
             "routeKey": route.route_key,
-            "stage": "$default",
+            "stage": route.api.stage,
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "timeEpoch": int(now * 1000),
         },
@@ -164,23 +144,90 @@ def to_event(
         for key, value in query:
             values.setdefault(key, []).append(value)
         event["queryStringParameters"] = {key: ",".join(v) for key, v in values.items()}
-    if match.groupdict():  # decoded, as API Gateway does; rawPath keeps the encoded form
-        event["pathParameters"] = {name: unquote(value) for name, value in match.groupdict().items()}
+    if selected.path_parameters:  # decoded, as API Gateway does; rawPath keeps the encoded form
+        event["pathParameters"] = {name: unquote(value) for name, value in selected.path_parameters.items()}
     if "cookie" in headers:  # payload v2 moves cookies out of the headers into their own list
-        event["cookies"] = [c.strip() for c in headers.pop("cookie").replace(",", ";").split(";") if c.strip()]
+        cookies = event["headers"].pop("cookie")
+        event["cookies"] = [c.strip() for c in cookies.replace(",", ";").split(";") if c.strip()]
     if body:
         event["body"] = body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()
     return event
 
 
-def from_result(result: Any) -> tuple[int, dict[str, str], bytes]:
-    """API Gateway's reading of a v2 response: a dict with statusCode, or any JSON as a 200 body."""
+def _event_v1(
+    selected: Selected,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
+    client_ip: str,
+    authorizer: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Payload 1.0: single- and multi-value headers and query parameters, the resource as declared, the stage."""
+    route = selected.route
+    url = urlsplit(target)
+    now = time.time()
+    is_text = _is_text(route, headers, body)
+    query: dict[str, list[str]] = {}
+    for key, value in parse_qsl(url.query, keep_blank_values=True):
+        query.setdefault(key, []).append(value)
+    resource = "/" if route.path == DEFAULT_ROUTE else route.path
+    context: dict[str, Any] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": "local",
+        "domainName": headers.get("host", "localhost"),
+        "domainPrefix": "local",
+        "extendedRequestId": uuid.uuid4().hex[:16],
+        "httpMethod": method,
+        "identity": {"sourceIp": client_ip, "userAgent": headers.get("user-agent", "")},
+        "path": f"/{route.api.stage}{url.path}" if route.api.is_rest else url.path,
+        "protocol": "HTTP/1.1",
+        "requestId": str(uuid.uuid4()),
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "requestTimeEpoch": int(now * 1000),
+        "resourceId": "local",
+        "resourcePath": resource,
+        "stage": route.api.stage,
+    }
+    if authorizer is not None:
+        context["authorizer"] = authorizer
+    event: dict[str, Any] = {
+        "resource": resource,
+        "path": url.path,
+        "httpMethod": method,
+        "headers": dict(headers) or None,
+        # the server has joined a repeated header's values with commas: one value each (README)
+        "multiValueHeaders": {name: [value] for name, value in headers.items()} or None,
+        "queryStringParameters": {key: values[-1] for key, values in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": {n: unquote(v) for n, v in selected.path_parameters.items()} or None,
+        "stageVariables": None,
+        "requestContext": context,
+        "body": (body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()) if body else None,
+        "isBase64Encoded": not is_text,
+    }
+    if not route.api.is_rest:
+        event["version"] = "1.0"
+    return event
+
+
+def from_result(route: Route, result: Any) -> tuple[int, Headers, bytes]:
+    """The gateway's reading of the function's response, by payload version; ValueError if it cannot read it."""
     if isinstance(result, dict) and "statusCode" in result:
         body = result.get("body") or ""
         raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-        headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
-        return int(result["statusCode"]), headers, raw
-    return 200, {"content-type": "application/json"}, json.dumps(result).encode()
+        fields = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
+        if route.payload_version == "1.0":  # a multi-value header adds its values to the single one
+            for name, values in (result.get("multiValueHeaders") or {}).items():
+                fields.extend((str(name), str(v)) for v in values if (str(name), str(v)) not in fields)
+        else:
+            fields.extend(("set-cookie", str(cookie)) for cookie in result.get("cookies") or [])
+        if route.api.is_rest and not any(name.lower() == "content-type" for name, _ in fields):
+            fields.append(("content-type", "application/json"))  # a REST API's default for a proxy response
+        return int(result["statusCode"]), fields, raw
+    if route.payload_version == "1.0":  # payload 1.0 must be a response object
+        raise ValueError("a payload 1.0 response needs a statusCode")
+    return 200, [("content-type", "application/json")], json.dumps(result).encode()
 
 
 _GATEWAY_ERRORS = {  # API Gateway's own answers for HTTP APIs, before or instead of the function's
@@ -193,12 +240,26 @@ _GATEWAY_ERRORS = {  # API Gateway's own answers for HTTP APIs, before or instea
     HTTPStatus.INTERNAL_SERVER_ERROR: "Internal Server Error",
     HTTPStatus.SERVICE_UNAVAILABLE: "Service Unavailable",
 }
+# REST APIs answer in their own words: no resource or method is 403 Missing Authentication Token, a failed or
+# unreadable integration 502, an integration over its 29 s 504 ("API Gateway response types", Developer Guide).
+_REST_ERRORS = {
+    HTTPStatus.FORBIDDEN: "Missing Authentication Token",
+    HTTPStatus.BAD_GATEWAY: "Internal server error",
+    HTTPStatus.GATEWAY_TIMEOUT: "Endpoint request timed out",
+    HTTPStatus.TOO_MANY_REQUESTS: "Too Many Requests",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "Request Too Long",
+}
+REST_INTEGRATION_TIMEOUT_S = 29
 
 
 @dataclass(frozen=True)
 class Admitted:
-    route: Route
+    selected: Selected
     authorizer: dict[str, Any] | None  # what the route's authorizer vouched for; None: the route has none
+
+    @property
+    def route(self) -> Route:
+        return self.selected.route
 
 
 def admit(
@@ -208,33 +269,41 @@ def admit(
     target: str,
     headers: dict[str, str],
     throttles: dict[str, TokenBucket] | None = None,
-) -> Admitted | tuple[int, dict[str, str], bytes]:
-    """API Gateway before the integration: its request quota, the route, its throttle, then its authorizer —
-    or its own answer."""
+) -> Admitted | tuple[int, Headers, bytes]:
+    """API Gateway before the integration: its request quota, CORS, the route, its throttle, then its
+    authorizer — or its own answer."""
     request_line = f"{method} {target} HTTP/1.1"  # HTTP/1.0 is as long
     if len(request_line.encode()) + sum(len(v.encode()) for v in headers.values()) > MAX_REQUEST_LINE_AND_HEADERS_BYTES:
         return _gateway_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
     path = urlsplit(target).path
-    route = next((r for r in routes if r.method in (method, "ANY") and r.pattern.match(path)), None)
-    if route is None:
-        return _gateway_error(HTTPStatus.NOT_FOUND)
+    http_cors = next((r.api.cors for r in routes if r.api.cors and r.match(path) is not None), None)
+    if http_cors is not None and is_preflight(method, headers):  # the HTTP API answers it, no route runs
+        status, fields = http_api_preflight(http_cors, headers)
+        return status, fields, b""
+    mock = rest_mock(routes, method, path)
+    if mock is not None:
+        return mock.status, list(mock.headers), mock.body
+    selected = select(routes, method, path)
+    if isinstance(selected, NoRoute):
+        return _gateway_error(HTTPStatus.FORBIDDEN if selected.rest else HTTPStatus.NOT_FOUND, rest=selected.rest)
+    route = selected.route
     bucket = (throttles or {}).get(route.route_key)
     if bucket is not None and not bucket.take():
-        return _gateway_error(HTTPStatus.TOO_MANY_REQUESTS)
+        return _gateway_error(HTTPStatus.TOO_MANY_REQUESTS, rest=route.api.is_rest)
     if route.authorizer not in authorizers.by_name:
-        return Admitted(route, None)
+        return Admitted(selected, None)
     verdict = authorizers.authorize(route.authorizer, route.route_key, headers, route.scopes)
     if isinstance(verdict, Refusal):  # the function never runs
-        return _gateway_error(verdict.status, {"www-authenticate": verdict.www_authenticate})
-    return Admitted(route, verdict)
+        return _gateway_error(verdict.status, [("www-authenticate", verdict.www_authenticate)])
+    return Admitted(selected, verdict)
 
 
 class HttpApiGateway:
-    """The WSGI app: one request → route → payload v2 event → the function's pool → its response."""
+    """The WSGI app: one request → route → its payload's event → the function's pool → its response."""
 
     def __init__(self, service: LocalService, *, quiet: bool = False) -> None:
         self.service = service
-        self.routes = http_api_routes(service.app)
+        self.routes = api_routes(service.app)
         self.throttles = {r.route_key: TokenBucket(*r.throttle) for r in self.routes if r.throttle is not None}
         self.quiet = quiet
         self.authorizers = service.authorizers
@@ -265,35 +334,48 @@ class HttpApiGateway:
         if not self.quiet:
             print(f"{environ.get('REMOTE_ADDR', '-')} {method} {target} {status}", file=sys.stderr)
         phrase = _phrase(status)
-        fields = [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
+        fields = [(k, v) for k, v in headers if k.lower() != "content-length"]
         start_response(f"{status} {phrase}", [*fields, ("Content-Length", str(len(body)))])
         return [] if method == "HEAD" else [body]  # HEAD: the headers a GET would get, no body
 
-    def _answer(self, environ: dict[str, Any], method: str, target: str) -> tuple[int, dict[str, str], bytes]:
+    def _answer(self, environ: dict[str, Any], method: str, target: str) -> tuple[int, Headers, bytes]:
         headers = wsgi_headers(environ)
         admitted = admit(self.routes, self.authorizers, method, target, headers, self.throttles)
         if not isinstance(admitted, Admitted):
             return admitted
         route = admitted.route
+        status, fields, body = self._integrate(environ, admitted, method, target, headers)
+        if route.api.cors is not None:  # an HTTP API's CORS headers replace the function's own
+            fields = http_api_response_headers(route.api.cors, headers, fields)
+        return status, fields, body
+
+    def _integrate(
+        self, environ: dict[str, Any], admitted: Admitted, method: str, target: str, headers: dict[str, str]
+    ) -> tuple[int, Headers, bytes]:
+        """The Lambda proxy integration: the event, the invocation, the reading of its response."""
+        route = admitted.route
+        rest = route.api.is_rest
+        failed = HTTPStatus.BAD_GATEWAY if rest else HTTPStatus.INTERNAL_SERVER_ERROR
         body = environ["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)  # waitress has framed it: whole, or refused
         if len(body) > MAX_PAYLOAD_BYTES:
-            return _gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        event = to_event(route, method, target, headers, body, environ.get("REMOTE_ADDR", ""), admitted.authorizer)
+            return _gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, rest=rest)
+        client = environ.get("REMOTE_ADDR", "")
+        event = to_event(admitted.selected, method, target, headers, body, client, admitted.authorizer)
         try:
             invocation = self.service.pool(route.function).invoke(event)
         except RequestTooLargeError as error:  # Lambda refused the event: the integration failed
             print(f"{route.function} not invoked: {error}", file=sys.stderr)
-            return _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR)
-        if invocation.duration_ms > INTEGRATION_TIMEOUT_S * 1000:
-            return _gateway_error(HTTPStatus.SERVICE_UNAVAILABLE)
+            return _gateway_error(failed, rest=rest)
+        if invocation.duration_ms > (REST_INTEGRATION_TIMEOUT_S if rest else INTEGRATION_TIMEOUT_S) * 1000:
+            return _gateway_error(HTTPStatus.GATEWAY_TIMEOUT if rest else HTTPStatus.SERVICE_UNAVAILABLE, rest=rest)
         if invocation.error is not None:
             print(f"{route.function} failed: {invocation.error.get('errorMessage')}", file=sys.stderr)
-            return _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR)
+            return _gateway_error(failed, rest=rest)
         try:
-            return from_result(invocation.payload)
-        except (TypeError, ValueError) as error:  # a response API Gateway cannot read is its 500
+            return from_result(route, invocation.payload)
+        except (TypeError, ValueError) as error:  # a response API Gateway cannot read is its own error
             print(f"{route.function} returned an unreadable response: {error}", file=sys.stderr)
-            return _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR)
+            return _gateway_error(failed, rest=rest)
 
 
 def wsgi_headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -312,10 +394,14 @@ def _phrase(status: int) -> str:
         return "Unknown"
 
 
-def _gateway_error(status: HTTPStatus, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    body = json.dumps({"message": _GATEWAY_ERRORS[status]}).encode()
-    fields = {"content-type": "application/json", "apigw-requestid": uuid.uuid4().hex[:16]} | (headers or {})
-    return int(status), fields, body
+def _gateway_error(
+    status: HTTPStatus, headers: Headers | None = None, *, rest: bool = False
+) -> tuple[int, Headers, bytes]:
+    """API Gateway's own answer, in the words of the kind of API (a REST API names its request id otherwise)."""
+    message = _REST_ERRORS.get(status, _GATEWAY_ERRORS.get(status)) if rest else _GATEWAY_ERRORS[status]
+    body = json.dumps({"message": message}).encode()
+    request_id = ("x-amzn-requestid", str(uuid.uuid4())) if rest else ("apigw-requestid", uuid.uuid4().hex[:16])
+    return int(status), [("content-type", "application/json"), request_id, *(headers or [])], body
 
 
 class LocalHttpApi:
@@ -370,7 +456,7 @@ def make_server(service: LocalService, host: str, port: int, *, quiet: bool = Fa
 def serve_forever(service: LocalService, host: str, port: int) -> None:
     """`start-api`: the routes, and behind them the queue's event source mapping, as AWS runs them."""
     server = make_server(service, host, port)
-    for route in http_api_routes(service.app):
+    for route in api_routes(service.app):
         print(
             f"Mounting {route.function} at http://{host}:{server.server_port}{route.path} [{route.method}]",
             file=sys.stderr,

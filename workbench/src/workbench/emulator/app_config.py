@@ -4,6 +4,8 @@
 template with none of them runs (nothing is invoked after start, nothing is loaded):
 
     [tool.workbench]
+    database = "auto"                          # MySQL if the template declares RDS; or "mysql", "none"
+    database-parameter = "DatabaseName"        # the template parameter naming the database: the run's own
     after-start = ["SchemaMigrationFunction"]  # invoked once, in order, before anything is served
     seed-sql = ["db/seed_catalog.sql"]         # then loaded into the run's database, relative to the file
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import string
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -38,6 +41,8 @@ class AppConfigError(ValueError):
 class AppConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    database: Literal["auto", "mysql", "none"] = "auto"
+    database_parameter: str | None = Field(default=None, alias="database-parameter")
     after_start: tuple[str, ...] = Field(default=(), alias="after-start")
     seed_sql: tuple[Path, ...] = Field(default=(), alias="seed-sql")
     local_environment: dict[str, str] = Field(default_factory=dict, alias="local-environment")
@@ -67,6 +72,26 @@ class AppConfig(BaseModel):
         if missing:
             raise AppConfigError(f"{path} [tool.{TABLE}] seed-sql: no such file {', '.join(missing)}")
         return config.model_copy(update={"seed_sql": seeds, "source": path})
+
+    def wants_database(self, declares_one: bool) -> bool:
+        """Whether the run starts MySQL: the application's choice, else whether its template declares RDS."""
+        return self.database == "mysql" or (self.database == "auto" and declares_one)
+
+    def check_without_database(self) -> None:
+        """What asks for a database in a run that has none: an error that says where, not a run that half works."""
+        needs = [
+            f"local-environment {name}"
+            for name, value in self.local_environment.items()
+            if {field for _, field, _, _ in string.Formatter().parse(value) if field}
+        ]
+        needs += ["seed-sql"] if self.seed_sql else []
+        needs += ["database-parameter"] if self.database_parameter else []
+        if needs:
+            where = self.source or "pyproject.toml"
+            raise AppConfigError(
+                f"{where} [tool.{TABLE}] {', '.join(needs)}: this run has no database "
+                '(the template declares no RDS resource; database = "mysql" starts one)'
+            )
 
 
 def _first(error: ValidationError) -> str:

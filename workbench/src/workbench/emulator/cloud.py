@@ -115,8 +115,8 @@ class LocalCloud:
     def __init__(
         self,
         app: SamApplication,
-        database: DatabaseEndpoint,
-        run_scope: RunScope,
+        database: DatabaseEndpoint | None,
+        run_scope: RunScope | None,
         stack_name: str = STACK_NAME,
         *,
         host: str = "127.0.0.1",
@@ -127,7 +127,7 @@ class LocalCloud:
         self.local_environment = local_environment or {}  # the application's [tool.workbench.local-environment]
         self.host = host
         self.port = port
-        self.database = database
+        self.database = database  # None: the run has no database (no RDS resource in the template)
         self.run_scope = run_scope
         self.stack_name = stack_name
         self._server: subprocess.Popen[str] | None = None
@@ -195,13 +195,8 @@ class LocalCloud:
         }
         for logical_id, secret in self.app.resources_of_type("AWS::SecretsManager::Secret").items():
             self._create_secret(logical_id, secret["Properties"], master=logical_id in master)
-        for logical_id in self.app.resources_of_type("AWS::RDS::DBProxy"):
-            self.symbols[logical_id]["Endpoint"] = self.database.host
-        for logical_id, cluster in self.app.resources_of_type("AWS::RDS::DBCluster").items():
-            self.symbols[logical_id]["Endpoint.Address"] = self.database.host
-            self.symbols[logical_id]["Endpoint.Port"] = str(self.database.port)
-            if self.applied(cluster["Properties"].get("ManageMasterUserPassword")) in (True, "true"):
-                self._create_managed_master_secret(logical_id)
+        if self.database is not None:
+            self._point_database_resources(self.database)
         for logical_id in self.app.functions:
             self._create_execution_role(logical_id)
         for rotated, function in rotation_schedules(self.app).items():  # what creating the schedule does
@@ -210,6 +205,16 @@ class LocalCloud:
                 f"{rotated}: rotated by {function} on a schedule in AWS, not here; "
                 f"`workbench rotate-secret {rotated}` runs one rotation as Secrets Manager does"
             )
+
+    def _point_database_resources(self, database: DatabaseEndpoint) -> None:
+        """The cluster's and the proxy's endpoints are the local MySQL's (through its relay)."""
+        for logical_id in self.app.resources_of_type("AWS::RDS::DBProxy"):
+            self.symbols[logical_id]["Endpoint"] = database.host
+        for logical_id, cluster in self.app.resources_of_type("AWS::RDS::DBCluster").items():
+            self.symbols[logical_id]["Endpoint.Address"] = database.host
+            self.symbols[logical_id]["Endpoint.Port"] = str(database.port)
+            if self.applied(cluster["Properties"].get("ManageMasterUserPassword")) in (True, "true"):
+                self._create_managed_master_secret(logical_id)
 
     def _create_execution_role(self, function: str) -> None:
         """The function's role as the translated template declares it, and temporary credentials of it.
@@ -283,13 +288,13 @@ class LocalCloud:
         """The cluster's master secret holds the local MySQL user's credentials; any other secret is
         generated as CloudFormation would (GenerateSecretString), its username named by this run's scope
         (one MySQL server serves every local run), so the run drops the user when it ends."""
-        if master:
-            secret = self._master_credentials()
+        if master and self.database is not None:
+            secret = self._master_credentials(self.database)
         else:
             generate = properties.get("GenerateSecretString", {})
             secret = json.loads(generate.get("SecretStringTemplate", "{}"))
             secret[generate.get("GenerateStringKey", "password")] = secrets.token_urlsafe(24)
-            if "username" in secret:
+            if "username" in secret and self.run_scope is not None:  # a MySQL user: named by this run
                 secret["username"] = self.run_scope.name(secret["username"])
                 self.database_users[logical_id] = secret["username"]
         arn = self._store_secret(f"{self.stack_name}/{logical_id}", secret)
@@ -298,12 +303,14 @@ class LocalCloud:
     def _create_managed_master_secret(self, cluster: str) -> None:
         """ManageMasterUserPassword: RDS keeps the master credentials in a secret of its own (rds!cluster-…,
         {"username", "password"}); here they are the local MySQL user's. RDS rotates it every 7 days: not here."""
-        arn = self._store_secret(f"rds!cluster-{self.stack_name}-{cluster}", self._master_credentials())
+        assert self.database is not None  # only provisioned with a database
+        arn = self._store_secret(f"rds!cluster-{self.stack_name}-{cluster}", self._master_credentials(self.database))
         self.symbols[cluster]["MasterUserSecret.SecretArn"] = arn
         say_once(f"{cluster}: its RDS-managed master secret holds the local MySQL user; RDS's rotation is not emulated")
 
-    def _master_credentials(self) -> dict[str, str]:
-        return {"username": self.database.username, "password": self.database.password}
+    @staticmethod
+    def _master_credentials(database: DatabaseEndpoint) -> dict[str, str]:
+        return {"username": database.username, "password": database.password}
 
     def _store_secret(self, name: str, document: dict[str, Any]) -> str:
         return str(self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(document))["ARN"])
@@ -324,11 +331,15 @@ class LocalCloud:
         """The function's Environment.Variables, resolved to local resources, plus where AWS is."""
         spec = self.app.functions[logical_id]
         variables = {key: str(value) for key, value in self.resolve(spec.raw_environment).items()}
-        local = {
-            "database_host": self.database.host,
-            "database_port": str(self.database.port),
-            "database_tls": str(self.database.tls).lower(),
-        }
+        local = (
+            {
+                "database_host": self.database.host,
+                "database_port": str(self.database.port),
+                "database_tls": str(self.database.tls).lower(),
+            }
+            if self.database is not None
+            else {}  # no placeholder is left to fill without a database (AppConfig.check_without_database)
+        )
         for name, value in self.local_environment.items():
             if name in variables:  # a function that has no such variable is not given one
                 variables[name] = value.format(**local)

@@ -6,14 +6,14 @@ import dataclasses
 import json
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sam_testkit.db_proxy import CountingRelay
 from sam_testkit.run_scope import stop_cleanly_on_sigterm
 from workbench.emulator.app_config import AppConfig
 from workbench.emulator.authorizer import LocalAuthorizers
 from workbench.emulator.build import LocalBuild
-from workbench.emulator.cloud import LocalCloud
+from workbench.emulator.cloud import DatabaseEndpoint, LocalCloud
 from workbench.emulator.environment import Emulation, FunctionPool, say_once
 from workbench.emulator.mysql_server import LocalMySql
 from workbench.emulator.template import DEFAULT_TEMPLATE, SamApplication
@@ -27,6 +27,13 @@ _LOCAL_ONLY = {
     "POWERTOOLS_TRACE_DISABLED",
 }
 DEFAULT_MAX_ENVIRONMENTS = 10
+# What makes a run start MySQL (unless the application says otherwise: emulator/app_config.py).
+DATABASE_RESOURCE_TYPES = ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::RDS::DBProxy")
+_T = TypeVar("_T")
+
+
+class NoDatabaseError(RuntimeError):
+    """Something asked for the run's database, and the template declares none."""
 
 
 def load_env_vars_file(path: Path | None) -> dict[str, dict[str, str]]:
@@ -52,7 +59,9 @@ class LocalService:
     ) -> None:
         self.emulation = emulation or Emulation.from_environment()
         stop_cleanly_on_sigterm()  # close() must run: the MySQL server is shared
-        self.mysql = LocalMySql()
+        self._mysql: LocalMySql | None = None
+        self._database: DatabaseEndpoint | None = None
+        self._database_proxy: CountingRelay | None = None
         try:
             self._start(template, parameter_overrides, aws_host, aws_port)
         except BaseException:  # a run that cannot start still drops what it made on the shared server
@@ -68,28 +77,62 @@ class LocalService:
     def _start(self, template: Path, parameter_overrides: dict[str, str] | None, aws_host: str, aws_port: int) -> None:
         self.config = AppConfig.beside(template)
         self.app = SamApplication(template, parameter_overrides)
-        if "DatabaseName" not in self.app.parameter_overrides:  # this run's own, unless chosen on purpose
-            default = self.app.parameters.get("DatabaseName") or "db"
-            self.app = SamApplication(
-                template, {**self.app.parameter_overrides, "DatabaseName": self.mysql.scope.database(default)}
-            )
-        self.database = self.mysql.prepare(self.app.parameters["DatabaseName"])
-        # The functions reach MySQL as through RDS Proxy: by a relay that counts this run's connections.
-        self.database_proxy = CountingRelay((self.database.host, self.database.port), host=aws_host)
-        proxy_host = "127.0.0.1" if aws_host in ("0.0.0.0", "") else aws_host  # noqa: S104 - what was bound
-        functions_database = dataclasses.replace(self.database, host=proxy_host, port=self.database_proxy.port)
+        functions_database: DatabaseEndpoint | None = None
+        declares_rds = any(self.app.resources_of_type(kind) for kind in DATABASE_RESOURCE_TYPES)
+        if self.config.wants_database(declares_rds):
+            functions_database = self._start_database(template, aws_host)
+        else:
+            self.config.check_without_database()
         self.build = LocalBuild(self.app)
         self.build.sam_build()
         say_once(self.build.native_note)
         self.cloud = LocalCloud(
             self.app,
             functions_database,
-            self.mysql.scope,
+            self._mysql.scope if self._mysql else None,
             host=aws_host,
             port=aws_port,
             local_environment=self.config.local_environment,
         )
         self.cloud.start()
+
+    def _start_database(self, template: Path, aws_host: str) -> DatabaseEndpoint:
+        """This run's database on the (shared) MySQL, reached by the functions as through RDS Proxy."""
+        self._mysql = LocalMySql()
+        name = self.config.database_parameter
+        if name and name not in self.app.parameter_overrides:  # this run's own, unless chosen on purpose
+            database = self._mysql.scope.database(self.app.parameters.get(name) or "db")
+            self.app = SamApplication(template, {**self.app.parameter_overrides, name: database})
+        database = str(self.app.parameters[name]) if name else self._mysql.scope.database("db")
+        self._database = self._mysql.prepare(database)
+        # The functions reach MySQL as through RDS Proxy: by a relay that counts this run's connections.
+        self._database_proxy = CountingRelay((self._database.host, self._database.port), host=aws_host)
+        proxy_host = "127.0.0.1" if aws_host in ("0.0.0.0", "") else aws_host  # noqa: S104 - what was bound
+        return dataclasses.replace(self._database, host=proxy_host, port=self._database_proxy.port)
+
+    @property
+    def has_database(self) -> bool:
+        return self._mysql is not None
+
+    @property
+    def mysql(self) -> LocalMySql:
+        """The admin side of this run's MySQL (its scope, its SQL)."""
+        return self._require(self._mysql)
+
+    @property
+    def database(self) -> DatabaseEndpoint:
+        """This run's database and master user, on the MySQL server itself."""
+        return self._require(self._database)
+
+    @property
+    def database_proxy(self) -> CountingRelay:
+        """What the functions connect to: the relay standing in for RDS Proxy, counting connections."""
+        return self._require(self._database_proxy)
+
+    def _require(self, value: _T | None) -> _T:
+        if value is None:
+            raise NoDatabaseError(f"this run has no database: {self._why_no_database()}")
+        return value
 
     def environment(self, logical_id: str) -> dict[str, str]:
         variables = self.cloud.function_environment(logical_id)
@@ -147,7 +190,7 @@ class LocalService:
             invocation = self.pool(function).invoke({})
             if invocation.error:
                 raise RuntimeError(f"{function}, run after start, failed: {invocation.error}")
-        for sql in self.config.seed_sql if seed else ():
+        for sql in self.config.seed_sql if seed else ():  # none without a database (AppConfig checked)
             self.mysql.load_sql(self.database.database, sql)
 
     def docker_env_vars(self, docker_host: str) -> dict[str, dict[str, str]]:
@@ -169,13 +212,22 @@ class LocalService:
 
     def describe_database(self) -> str:
         """What this run made on the (shared) MySQL server, to say when it starts; all dropped when it ends."""
+        if self._mysql is None:
+            return f"no database: {self._why_no_database()}, so no MySQL is used"
         users = ", ".join([self.database.username, *self.cloud.database_users.values()])
+        reached = self.cloud.database
+        assert reached is not None  # the cloud has the database this service started
         return (
             f"MySQL at {self.database.host}:{self.database.port}"
             f"{' (started for this run)' if self.mysql.started_here else ''}, this run's database "
             f"{self.database.database} and users {users}, reached through a local proxy at "
-            f"{self.cloud.database.host}:{self.cloud.database.port}"
+            f"{reached.host}:{reached.port}"
         )
+
+    def _why_no_database(self) -> str:
+        if self.config.database == "none":
+            return f'{self.config.source} [tool.workbench] says database = "none"'
+        return f"{self.app.template_path.name} declares no RDS resource ({', '.join(DATABASE_RESOURCE_TYPES)})"
 
     def queue_url(self, logical_id: str) -> str:
         return str(self.cloud.symbols[logical_id]["QueueUrl"])
@@ -191,9 +243,10 @@ class LocalService:
         """Stop what _start() started, as far as it got; drop this run's database and users."""
         if hasattr(self, "cloud"):
             self.cloud.stop()
-        if hasattr(self, "database_proxy"):
-            self.database_proxy.close()
-        self.mysql.close()
+        if self._database_proxy is not None:
+            self._database_proxy.close()
+        if self._mysql is not None:
+            self._mysql.close()
 
     def __enter__(self) -> LocalService:
         return self

@@ -10,10 +10,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
-from workbench.emulator.api_server import IDLE_TIMEOUT_S, LocalHttpApi, route_scopes
+from workbench.emulator.api_server import IDLE_TIMEOUT_S, LocalHttpApi
 from workbench.emulator.authorizer import LocalAuthorizers
 from workbench.emulator.mysql_server import LocalMySql
+from workbench.emulator.routes import route_scopes
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import SamApplication
 
@@ -26,30 +28,38 @@ def signed_in_token(customer: str) -> str:
 
 
 @contextlib.contextmanager
-def running_start_api() -> Iterator[int]:
-    """The port of a `start-api` of its own (database and users of its run); it must stop cleanly on SIGTERM."""
+def running_start_api(application: Path | None = None, *, database_expected: bool = True) -> Iterator[int]:
+    """The port of a `start-api` of its own, run in `application`'s folder (default: here), with the database and
+    users of its run if its template has one; it must stop cleanly on SIGTERM, and said what it started with."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     command = [sys.executable, "-m", "workbench", "start-api", "-p", str(port)]
     process = subprocess.Popen(  # noqa: S603 - our own CLI
-        command, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"}
+        command, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"}, cwd=application
     )
     database = ""
+    said: list[str] = []
     try:
         assert process.stderr is not None
         for line in process.stderr:
+            said.append(line)
             database = (
                 line.split("this run's database ", 1)[1].split()[0] if "this run's database " in line else database
             )
             if line.startswith("Ctrl-C to stop"):
                 break
+        else:
+            raise AssertionError(f"start-api ended before serving: {''.join(said[-15:])}")
         threading.Thread(target=process.stderr.read, daemon=True).start()  # the functions' logs: keep it flowing
         yield port
     finally:
         process.terminate()
         exit_code = process.wait(timeout=30)
     assert exit_code == 0
+    if not database_expected:
+        assert any(line.startswith("no database: ") for line in said), "start-api says it runs without one"
+        return
     assert database, "start-api says which database is its run's"
     with LocalMySql() as mysql:  # SIGTERM unwound the run: what it made on the shared server is gone
         assert not mysql.execute("SHOW DATABASES LIKE %s", (database,))

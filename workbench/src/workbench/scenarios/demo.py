@@ -28,11 +28,12 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from workbench.emulator.api_server import make_server, route_scopes
+from workbench.emulator.api_server import make_server
 from workbench.emulator.cloud import RoleUsage, rotation_schedules
 from workbench.emulator.environment import Invocation
 from workbench.emulator.event_sources import Schedule, ScheduledRun, SqsEventSource
 from workbench.emulator.rotation import RotationRun, rotate
+from workbench.emulator.routes import route_scopes
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import DEFAULT_TEMPLATE
 from workbench.scenarios.traffic import (

@@ -8,8 +8,8 @@ import random
 import re
 from typing import Any
 
-from workbench.emulator.api_server import route_scopes
 from workbench.emulator.app_config import AppConfig
+from workbench.emulator.routes import route_scopes
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import DEFAULT_TEMPLATE
 
