@@ -465,7 +465,12 @@ def serve_forever(service: LocalService, host: str, port: int) -> None:
     stop = threading.Event()
     pollers = [poller for mapping in mappings for poller in mapping.start_polling(stop)]
     for mapping in mappings:
-        print(f"Polling {mapping.queue_url} for {mapping.pool.spec.logical_id} (its SQS event)", file=sys.stderr)
+        polling = "Polling" if mapping.enabled else "Not polling (Enabled: false)"
+        filters = f", {len(mapping.filters)} filters" if mapping.filters else ""
+        print(
+            f"{polling} {mapping.queue_url} for {mapping.pool.spec.logical_id} (its SQS event{filters})",
+            file=sys.stderr,
+        )
     print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
     print("Ctrl-C to stop", file=sys.stderr)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too: the finally runs

@@ -3,7 +3,8 @@
 Local time is fast-forwarded: a batch is sent as soon as the queue has nothing more to give (the
 batching window is an upper bound), and a failed message becomes visible again at once instead
 of after its visibility timeout. Receive counts, redrive to the DLQ and partial batch responses
-behave as on AWS.
+behave as on AWS, and so do the mapping's `FilterCriteria` (a message no filter matches is deleted
+unseen; "Filtering events from an Amazon SQS event source", Lambda Developer Guide) and `Enabled`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+from moto.events.models import EventPattern
 
 from workbench.emulator.cloud import ACCOUNT_ID
 from workbench.emulator.environment import Invocation
@@ -32,6 +35,7 @@ class SqsStats:
     messages_returned: int = 0
     failed_invocations: int = 0
     delete_failures: int = 0
+    messages_filtered_out: int = 0  # matched no filter of the mapping: deleted without an invocation
     invocations: list[Invocation] = field(default_factory=list)
 
 
@@ -51,6 +55,11 @@ class SqsEventSource:
         self.batching_window_s = float(properties.get("MaximumBatchingWindowInSeconds", 0))
         self.reports_item_failures = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])
         self.max_concurrency = int(properties.get("ScalingConfig", {}).get("MaximumConcurrency", 5))
+        self.enabled = properties.get("Enabled", True) not in (False, "false", "False")
+        # AWS's filter rule syntax is EventBridge's event patterns: moto's matcher of them, not one of our own.
+        self.filters = [
+            EventPattern.load(str(f["Pattern"])) for f in properties.get("FilterCriteria", {}).get("Filters", [])
+        ]
         self.sqs = service.cloud.client("sqs", as_function=logical_id)  # Lambda polls with the function's role
         self.runner_sqs = service.cloud.client("sqs")  # the runner's own bookkeeping: calls Lambda does not make
         self._check_visibility_timeout(self.pool.spec.timeout_s)
@@ -114,16 +123,35 @@ class SqsEventSource:
                 self._busy -= 1
                 self._activity += 1
 
+    def _matches(self, record: dict[str, Any]) -> bool:
+        """Whether any filter takes the record; a JSON body is matched by its fields, any other as a string."""
+        if not self.filters:
+            return True
+        try:
+            body = json.loads(record["body"])
+        except ValueError:
+            body = record["body"]
+        seen: Any = {**record, "body": body}  # moto types its events as EventBridge's; any dict is matched
+        return any(pattern.matches_event(seen) for pattern in self.filters)
+
     def _poll(self) -> bool:
+        if not self.enabled:
+            return False
         messages = self._receive_batch()
         if not messages:
             return False
         settled = False
+        invocation: Invocation | None = None
         try:
-            invocation = self.pool.invoke({"Records": [self._record(m) for m in messages]})
-            failed = self._failed_message_ids(invocation, messages)
+            records = {m["MessageId"]: self._record(m) for m in messages}
+            unmatched = [m for m in messages if not self._matches(records[m["MessageId"]])]
+            batch = [m for m in messages if m not in unmatched]
+            failed: set[str] = set()
+            if batch:
+                invocation = self.pool.invoke({"Records": [records[m["MessageId"]] for m in batch]})
+                failed = self._failed_message_ids(invocation, batch)
             done = [m for m in messages if m["MessageId"] not in failed]
-            again = [m for m in messages if m["MessageId"] in failed]
+            again = [m for m in batch if m["MessageId"] in failed]
             not_deleted = self._delete(done)
             self._make_visible(again + not_deleted)
             settled = True
@@ -131,13 +159,15 @@ class SqsEventSource:
             if not settled:
                 self._make_visible(messages)
         with self._lock:
-            self.stats.batches += 1
+            self.stats.batches += invocation is not None
             self.stats.messages_received += len(messages)
+            self.stats.messages_filtered_out += len(unmatched)
             self.stats.messages_deleted += len(done) - len(not_deleted)
             self.stats.messages_returned += len(again) + len(not_deleted)
             self.stats.delete_failures += len(not_deleted)
-            self.stats.failed_invocations += invocation.error is not None
-            self.stats.invocations.append(invocation)
+            if invocation is not None:
+                self.stats.failed_invocations += invocation.error is not None
+                self.stats.invocations.append(invocation)
         return True
 
     def _delete(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -175,11 +205,22 @@ class SqsEventSource:
             return every
         if not self.reports_item_failures:
             return set()
-        payload = invocation.payload if isinstance(invocation.payload, dict) else {}
-        failures = payload.get("batchItemFailures") or []
-        reported = {f.get("itemIdentifier") for f in failures if isinstance(f, dict)}
+        # A null or empty response or list is a success; anything Lambda cannot read as the partial batch
+        # response — another type, an entry without an itemIdentifier, an unknown id — fails the whole batch
+        # ("Handling errors for an SQS event source in Lambda", Lambda Developer Guide).
+        payload = invocation.payload
+        if payload is None or payload == {}:
+            return set()
+        if not isinstance(payload, dict):
+            return every
+        failures = payload.get("batchItemFailures")
+        if failures is None:
+            return set()
+        if not isinstance(failures, list) or not all(isinstance(f, dict) for f in failures):
+            return every
+        reported = {f.get("itemIdentifier") for f in failures}
         if not reported <= every or None in reported or "" in reported:
-            return every  # Lambda treats an unreadable response as a failure of the whole batch
+            return every
         return {str(item) for item in reported}
 
     def depth(self) -> tuple[int, int]:
@@ -198,7 +239,10 @@ class SqsEventSource:
 
         For `start-api` and `make load`, where orders keep arriving. A poll that raises has returned
         its messages (poll_once); the error is said and kept in `problems`, and polling goes on.
+        A disabled mapping (`Enabled: false`) starts no poller.
         """
+        if not self.enabled:
+            return []
 
         def poller() -> None:
             while not stop.is_set():
@@ -225,6 +269,10 @@ class SqsEventSource:
         it (it would only come back after the queue's visibility timeout): that, a poller that
         raised, and reaching `timeout_s` are errors (DrainError) that say what was left.
         """
+        if not self.enabled:
+            raise DrainError(
+                f"the SQS event of {self.pool.spec.logical_id} has Enabled: false; nothing polls the queue"
+            )
         deadline = time.monotonic() + timeout_s
         outcome: dict[str, str] = {}
 

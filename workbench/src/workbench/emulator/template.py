@@ -60,7 +60,10 @@ class SamApplication:
     @cached_property
     def cloudformation(self) -> dict[str, Any]:
         """The template after the SAM transform (Globals merged, events expanded), no AWS calls."""
-        return transformed(self.sam_template, self.parameter_overrides)
+        template = transformed(self.sam_template, self.parameter_overrides)
+        for resource in template["Resources"].values():
+            resource.setdefault("Properties", {})  # CloudFormation reads a resource without them as empty
+        return template
 
     @cached_property
     def parameters(self) -> dict[str, Any]:
