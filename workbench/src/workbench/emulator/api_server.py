@@ -32,7 +32,7 @@ from waitress.server import BaseWSGIServer, create_server
 from workbench.emulator.authorizer import LocalAuthorizers, Refusal
 from workbench.emulator.cloud import ACCOUNT_ID
 from workbench.emulator.cors import Headers, http_api_preflight, http_api_response_headers, is_preflight
-from workbench.emulator.environment import RequestTooLargeError, say_once
+from workbench.emulator.environment import RequestTooLargeError, ThrottledError, say_once
 from workbench.emulator.event_sources import SqsEventSource
 from workbench.emulator.routes import DEFAULT_ROUTE, NoRoute, Route, Selected, api_routes, rest_mock, select
 from workbench.emulator.service import LocalService
@@ -244,6 +244,7 @@ _GATEWAY_ERRORS = {  # API Gateway's own answers for HTTP APIs, before or instea
 # unreadable integration 502, an integration over its 29 s 504 ("API Gateway response types", Developer Guide).
 _REST_ERRORS = {
     HTTPStatus.FORBIDDEN: "Missing Authentication Token",
+    HTTPStatus.INTERNAL_SERVER_ERROR: "Internal server error",
     HTTPStatus.BAD_GATEWAY: "Internal server error",
     HTTPStatus.GATEWAY_TIMEOUT: "Endpoint request timed out",
     HTTPStatus.TOO_MANY_REQUESTS: "Too Many Requests",
@@ -366,6 +367,9 @@ class HttpApiGateway:
         except RequestTooLargeError as error:  # Lambda refused the event: the integration failed
             print(f"{route.function} not invoked: {error}", file=sys.stderr)
             return _gateway_error(failed, rest=rest)
+        except ThrottledError as error:  # not passed on as a 429: the integration failed ("Handling Lambda errors
+            print(f"{route.function} throttled: {error}", file=sys.stderr)  # with an API Gateway API")
+            return _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR, rest=rest)
         if invocation.duration_ms > (REST_INTEGRATION_TIMEOUT_S if rest else INTEGRATION_TIMEOUT_S) * 1000:
             return _gateway_error(HTTPStatus.GATEWAY_TIMEOUT if rest else HTTPStatus.SERVICE_UNAVAILABLE, rest=rest)
         if invocation.error is not None:

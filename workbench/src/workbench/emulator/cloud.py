@@ -197,6 +197,9 @@ class LocalCloud:
             self._create_secret(logical_id, secret["Properties"], master=logical_id in master)
         if self.database is not None:
             self._point_database_resources(self.database)
+        for logical_id, group in self.app.resources_of_type("AWS::Logs::LogGroup").items():
+            if "LogGroupName" in group["Properties"]:  # its Ref is the name it declares
+                self.symbols[logical_id]["Ref"] = str(self.resolve(group["Properties"]["LogGroupName"]))
         for logical_id in self.app.functions:
             self._create_execution_role(logical_id)
         for rotated, function in rotation_schedules(self.app).items():  # what creating the schedule does
@@ -344,7 +347,12 @@ class LocalCloud:
             if name in variables:  # a function that has no such variable is not given one
                 variables[name] = value.format(**local)
         credentials = self.role_credentials.get(logical_id, ADMIN_CREDENTIALS)  # no role: a template's own Role ARN
-        return variables | credentials | {"AWS_ENDPOINT_URL": self.endpoint_url}
+        logging = self.app.cloudformation["Resources"][logical_id]["Properties"].get("LoggingConfig", {})
+        log_group = (
+            {"AWS_LAMBDA_LOG_GROUP_NAME": str(self.resolve(logging["LogGroup"]))} if "LogGroup" in logging else {}
+        )
+        platform = spec.log_config.variables() | log_group  # what Lambda sets from LoggingConfig
+        return variables | platform | credentials | {"AWS_ENDPOINT_URL": self.endpoint_url}
 
 
 def rotation_schedules(app: SamApplication) -> dict[str, str]:

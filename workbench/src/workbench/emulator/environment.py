@@ -22,6 +22,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from workbench.emulator import sandbox
 from workbench.emulator.build import runtime_dir
+from workbench.emulator.platform_log import PlatformLog
 from workbench.emulator.template import FunctionSpec
 
 INIT_TIMEOUT_S = 10  # Lambda gives INIT ten seconds
@@ -100,6 +101,16 @@ class RequestTooLargeError(Exception):
         )
 
 
+class ThrottledError(Exception):
+    """The Invoke API's TooManyRequestsException (HTTP 429): every environment the function's reserved
+    concurrency allows is busy, or it reserves none. Nothing ran; the caller decides whether to retry."""
+
+    reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+    def __init__(self, function: str, reserved: int) -> None:
+        super().__init__(f"TooManyRequestsException: Rate Exceeded. ({self.reason}: {function} reserves {reserved})")
+
+
 @dataclass
 class Invocation:
     """What Lambda reports about one invocation."""
@@ -165,6 +176,7 @@ class ExecutionEnvironment:
         self.restore_duration_ms: float | None = None
         self.billed_restore_ms: float | None = None
         self.sandbox = (emulation or Emulation()).sandbox_for(spec.memory_mb)
+        self.platform_log = PlatformLog(spec.log_config, log_sink if log_sink is not None else sys.stderr)
         try:
             if snapshot is not None:
                 self._restore(snapshot)
@@ -297,6 +309,7 @@ class ExecutionEnvironment:
             "trace_id": f"Root={trace_id};Parent={uuid.uuid4().hex[:16]};Sampled=1",
         }
         assert self._process.stdin is not None
+        self.platform_log.start(request_id)
         self._process.stdin.write(f'{json.dumps(request)[:-1]}, "event": {event_json}}}\n')  # the event as given
         self._process.stdin.flush()
         first = self.invocations == 0
@@ -329,7 +342,7 @@ class ExecutionEnvironment:
                     f"({RESPONSE_LIMIT_BYTES} bytes).",
                 }
                 outcome["payload"] = None
-        return Invocation(
+        invocation = Invocation(
             request_id=request_id,
             payload=outcome.get("payload"),
             error=outcome.get("error"),
@@ -342,6 +355,8 @@ class ExecutionEnvironment:
             restore_duration_ms=self.restore_duration_ms if first else None,
             billed_restore_ms=self.billed_restore_ms if first else None,
         )
+        self.platform_log.end(invocation)
+        return invocation
 
     def kill(self) -> None:
         if self.alive:
@@ -441,8 +456,11 @@ class FunctionPool:
         log_sink: IO[str] | None = None,
         emulation: Emulation | None = None,
         snapstart: bool = False,
+        reserved_concurrency: int | None = None,
     ) -> None:
         self.spec = spec
+        # Lambda throttles at the reserved concurrency; `max_environments` is this host's cap, where invocations wait.
+        self.reserved_concurrency = reserved_concurrency
         self.emulation = emulation or Emulation.from_environment()
         self.environment = environment
         self.snapstart = snapstart and hasattr(os, "fork")
@@ -462,8 +480,14 @@ class FunctionPool:
     def environments_started(self) -> int:
         return self._started
 
+    @property
+    def in_flight(self) -> int:
+        return self._busy
+
     def _acquire(self, cold: bool) -> ExecutionEnvironment | None:
         with self._condition:
+            if self.reserved_concurrency is not None and self._busy >= self.reserved_concurrency:
+                raise ThrottledError(self.spec.logical_id, self.reserved_concurrency)
             while True:
                 if cold:
                     for environment in self._idle:
@@ -487,7 +511,8 @@ class FunctionPool:
             self._condition.notify()
 
     def invoke(self, event: Any, *, cold: bool = False) -> Invocation:
-        """A synchronous invocation; an event over Lambda's request quota raises RequestTooLargeError."""
+        """A synchronous invocation; an event over Lambda's request quota raises RequestTooLargeError, one over
+        the function's reserved concurrency ThrottledError."""
         event_json = json.dumps(event)  # once: measured here, sent as it is
         size = len(event_json.encode())
         if size > REQUEST_LIMIT_BYTES:

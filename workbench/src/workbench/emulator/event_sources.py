@@ -21,10 +21,11 @@ from typing import Any
 from moto.events.models import EventPattern
 
 from workbench.emulator.cloud import ACCOUNT_ID
-from workbench.emulator.environment import Invocation
+from workbench.emulator.environment import FunctionPool, Invocation, ThrottledError
 from workbench.emulator.service import LocalService
 
 SQS_RECEIVE_LIMIT = 10  # ReceiveMessage returns at most 10 messages per call
+THROTTLE_BACKOFF_S, THROTTLE_BACKOFF_MAX_S = 0.05, 1.0  # a throttled poller's pause, doubled while it lasts
 
 
 @dataclass
@@ -36,6 +37,7 @@ class SqsStats:
     failed_invocations: int = 0
     delete_failures: int = 0
     messages_filtered_out: int = 0  # matched no filter of the mapping: deleted without an invocation
+    throttled_batches: int = 0  # refused by the function's reserved concurrency: returned to the queue
     invocations: list[Invocation] = field(default_factory=list)
 
 
@@ -64,6 +66,7 @@ class SqsEventSource:
         self.runner_sqs = service.cloud.client("sqs")  # the runner's own bookkeeping: calls Lambda does not make
         self._check_visibility_timeout(self.pool.spec.timeout_s)
         self.stats = SqsStats()
+        self._throttled_in_a_row = 0
         self.problems: list[str] = []  # what went wrong while polling: reported by drain(), never dropped
         self._busy = 0  # pollers between the start of a receive and the end of its settling
         self._activity = 0  # bumped when a poll starts or ends: tells a stable snapshot from a moving one
@@ -141,6 +144,7 @@ class SqsEventSource:
         if not messages:
             return False
         settled = False
+        throttled = False
         invocation: Invocation | None = None
         try:
             records = {m["MessageId"]: self._record(m) for m in messages}
@@ -148,8 +152,12 @@ class SqsEventSource:
             batch = [m for m in messages if m not in unmatched]
             failed: set[str] = set()
             if batch:
-                invocation = self.pool.invoke({"Records": [records[m["MessageId"]] for m in batch]})
-                failed = self._failed_message_ids(invocation, batch)
+                try:
+                    invocation = self.pool.invoke({"Records": [records[m["MessageId"]] for m in batch]})
+                    failed = self._failed_message_ids(invocation, batch)
+                except ThrottledError:  # the batch goes back to the queue, and this poller backs off
+                    failed = {m["MessageId"] for m in batch}
+                    throttled = True
             done = [m for m in messages if m["MessageId"] not in failed]
             again = [m for m in batch if m["MessageId"] in failed]
             not_deleted = self._delete(done)
@@ -162,12 +170,17 @@ class SqsEventSource:
             self.stats.batches += invocation is not None
             self.stats.messages_received += len(messages)
             self.stats.messages_filtered_out += len(unmatched)
+            self.stats.throttled_batches += throttled
+            self._throttled_in_a_row = self._throttled_in_a_row + 1 if throttled else 0
+            backoff_s = min(THROTTLE_BACKOFF_MAX_S, THROTTLE_BACKOFF_S * 2 ** (self._throttled_in_a_row - 1))
             self.stats.messages_deleted += len(done) - len(not_deleted)
             self.stats.messages_returned += len(again) + len(not_deleted)
             self.stats.delete_failures += len(not_deleted)
             if invocation is not None:
                 self.stats.failed_invocations += invocation.error is not None
                 self.stats.invocations.append(invocation)
+        if throttled:  # as Lambda's poller slows down when the function throttles, without failing the messages
+            time.sleep(backoff_s)
         return True
 
     def _delete(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -355,9 +368,9 @@ class Schedule:
     def fire(self, scheduled_time: dt.datetime, input_override: str | None = None) -> ScheduledRun:
         event = self.event_for(scheduled_time, input_override)
         pool = self.service.pool(self.logical_id)
-        attempts = [pool.invoke(event)]
+        attempts = [_invoke_asynchronously(pool, event)]
         while attempts[-1].error is not None and len(attempts) <= self.max_retries:
-            attempts.append(pool.invoke(event))
+            attempts.append(_invoke_asynchronously(pool, event))
         failed = attempts[-1].error is not None
         if failed and self.failure_destination_arn:
             url = next(
@@ -383,3 +396,17 @@ class Schedule:
         return ScheduledRun(
             event=event, attempts=attempts, sent_to_failure_destination=failed and bool(self.failure_destination_arn)
         )
+
+
+ASYNC_THROTTLE_TRIES = 30  # Lambda keeps a throttled asynchronous event for up to 6 hours; locally, this many tries
+
+
+def _invoke_asynchronously(pool: FunctionPool, event: Any) -> Invocation:
+    """Lambda's internal queue: a throttled event is tried again, backing off, and does not count as a retry
+    ("How Lambda handles errors and retries with asynchronous invocation", Lambda Developer Guide)."""
+    for attempt in range(ASYNC_THROTTLE_TRIES - 1):
+        try:
+            return pool.invoke(event)
+        except ThrottledError:
+            time.sleep(min(THROTTLE_BACKOFF_MAX_S, THROTTLE_BACKOFF_S * 2**attempt))
+    return pool.invoke(event)  # the last try: still throttled, the caller sees it

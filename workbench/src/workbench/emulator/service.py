@@ -164,7 +164,8 @@ class LocalService:
         return FunctionPool(
             self.build.spec(self.app.functions[logical_id]),
             self.environment(logical_id),
-            max_environments=self._concurrency_limit(logical_id),
+            max_environments=self._host_limit(logical_id),
+            reserved_concurrency=self._reserved(logical_id),
             log_sink=self.log_sink,
             emulation=self.emulation,
             snapstart=bool(snapstart),  # INIT once, environments restored from its snapshot
@@ -178,10 +179,22 @@ class LocalService:
             if alias["Properties"].get("FunctionName") == {"Ref": logical_id}
         )
 
-    def _concurrency_limit(self, logical_id: str) -> int:
-        properties = self.app.cloudformation["Resources"][logical_id]["Properties"]
-        reserved = properties.get("ReservedConcurrentExecutions")
-        return int(reserved) if reserved else DEFAULT_MAX_ENVIRONMENTS
+    def _reserved(self, logical_id: str) -> int | None:
+        """ReservedConcurrentExecutions, where Lambda throttles (0: every invocation)."""
+        reserved = self.cloud.applied(
+            self.app.cloudformation["Resources"][logical_id]["Properties"].get("ReservedConcurrentExecutions")
+        )
+        return None if reserved is None else int(reserved)
+
+    def _host_limit(self, logical_id: str) -> int:
+        """How many environments this host runs at once: beyond, invocations wait (Lambda would start more)."""
+        reserved = self._reserved(logical_id)
+        if reserved is not None and reserved > DEFAULT_MAX_ENVIRONMENTS:
+            say_once(
+                f"{logical_id}: reserves {reserved}; this host runs at most {DEFAULT_MAX_ENVIRONMENTS} environments "
+                "of a function, and further invocations wait for one instead of starting more"
+            )
+        return max(1, min(reserved if reserved is not None else DEFAULT_MAX_ENVIRONMENTS, DEFAULT_MAX_ENVIRONMENTS))
 
     def prepare_database(self, seed: bool = True) -> None:
         """What the application says runs after start (`[tool.workbench]`, emulator/app_config.py):

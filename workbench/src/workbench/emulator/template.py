@@ -13,6 +13,7 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
 from sam_testkit.sam_template import parameters, resources_of_type, transformed
+from workbench.emulator.platform_log import LogConfig
 
 # The application is the folder the command runs in, as for `sam` (`-t` names another template).
 PROJECT_ROOT = Path.cwd()
@@ -33,6 +34,7 @@ class FunctionSpec:
     architectures: tuple[str, ...]
     events: dict[str, Any] = field(default_factory=dict)
     raw_environment: dict[str, Any] = field(default_factory=dict)
+    log_config: LogConfig = field(default_factory=LogConfig)  # its LoggingConfig: format and levels
 
     def events_of_type(self, event_type: str) -> dict[str, dict[str, Any]]:
         return {name: e.get("Properties", {}) for name, e in self.events.items() if e.get("Type") == event_type}
@@ -51,6 +53,8 @@ class SamApplication:
             global_parameter_overrides={"AWS::Region": region},
         )
         self._stack = stacks[0]
+        for resource in self._stack.template_dict.get("Resources", {}).values():
+            resource.setdefault("Properties", {})  # CloudFormation reads a resource without them as empty
         self.region = region
 
     @property
@@ -87,6 +91,7 @@ class SamApplication:
                 architectures=tuple(function.architectures or ["x86_64"]),
                 events=copy.deepcopy(self.sam_template["Resources"][function.name]["Properties"].get("Events", {})),
                 raw_environment=copy.deepcopy(cfn.get("Environment", {}).get("Variables", {})),
+                log_config=LogConfig.of(cfn.get("LoggingConfig")),
             )
         return specs
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import resource
 import signal
@@ -40,6 +41,61 @@ class LambdaContext:
         return max(0, self._deadline_epoch_ms - int(time.time() * 1000))
 
 
+_invocation = {"request_id": ""}  # the one in flight, for the runtime's log records
+_PYTHON_LEVELS = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}  # Lambda's names → Python's
+
+
+class _JsonFormatter(logging.Formatter):
+    """The runtime's JSON application log record (LoggingConfig LogFormat: JSON)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": _invocation["request_id"],
+        }
+        if record.exc_info and record.exc_info[1] is not None:
+            document |= _error(record.exc_info[1])
+        return json.dumps(document, default=str)
+
+
+def _with_request_id(record: logging.LogRecord) -> bool:
+    record.request_id = _invocation["request_id"]
+    return True
+
+
+def setup_runtime_logging() -> None:
+    """What the python runtime puts on the root logger before INIT: Lambda's tab-separated line, or JSON
+    records filtered at the application log level (AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL)."""
+    handler = logging.StreamHandler(sys.stdout)
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        handler.setFormatter(_JsonFormatter())
+        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+        if level:
+            logging.getLogger().setLevel(_PYTHON_LEVELS.get(level, level))
+    else:
+        text = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"
+        )
+        text.converter = time.gmtime
+        handler.setFormatter(text)
+        handler.addFilter(_with_request_id)
+    logging.getLogger().addHandler(handler)
+
+
+def log_unhandled(error: Exception) -> None:
+    """The runtime's record of an unhandled error, in the function's own log stream, with its traceback."""
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+        record = {"timestamp": stamp, "level": "ERROR", "message": str(error), "requestId": _invocation["request_id"]}
+        print(json.dumps(record | _error(error), default=str), file=sys.stderr)
+    else:
+        print(f"[ERROR] {type(error).__name__}: {error}\n{traceback.format_exc()}", file=sys.stderr)
+
+
 def _error(error: BaseException, error_type: str | None = None) -> dict[str, Any]:
     return {
         "errorMessage": str(error),
@@ -61,6 +117,7 @@ def main() -> None:
     os.environ.pop("LOCAL_SNAPSHOT", None)
     control = socket.socket(fileno=int(snapshot_control)) if snapshot_control else None
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    setup_runtime_logging()
     started = time.perf_counter()
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
@@ -137,6 +194,7 @@ def serve(handler: Any, requests: IO[str], results: IO[str]) -> None:
     for line in requests:
         request = json.loads(line)
         os.environ["_X_AMZN_TRACE_ID"] = request["trace_id"]
+        _invocation["request_id"] = request["request_id"]
         context = LambdaContext(request["request_id"], request["deadline_epoch_ms"])
         started = time.perf_counter()
         outcome: dict[str, Any]
@@ -144,8 +202,7 @@ def serve(handler: Any, requests: IO[str], results: IO[str]) -> None:
             outcome = {"payload": handler(request["event"], context)}
         except Exception as error:
             outcome = {"error": _error(error)}
-            # Lambda's runtime logs an unhandled error in the function's own log stream, with its traceback.
-            print(f"[ERROR] {type(error).__name__}: {error}\n{traceback.format_exc()}", file=sys.stderr)
+            log_unhandled(error)
         outcome["duration_ms"] = (time.perf_counter() - started) * 1000
         outcome["max_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         sys.stdout.flush()

@@ -13,3 +13,4 @@ def handler(event, context):
 
 def crash(event, context):
     raise ValueError("boom")
+
