@@ -13,4 +13,3 @@ def handler(event, context):
 
 def crash(event, context):
     raise ValueError("boom")
-
