@@ -16,7 +16,7 @@ from samcli.commands._utils.template import TemplateFailedParsingException
 
 from workbench.emulator.app_config import AppConfigError
 from workbench.emulator.authorizer import DEFAULT_TOKEN_LIFETIME_S
-from workbench.emulator.environment import RequestTooLargeError, ThrottledError
+from workbench.emulator.environment import FunctionConfigError, RequestTooLargeError, ThrottledError
 from workbench.emulator.event_sources import DrainError
 from workbench.emulator.mysql_server import NoMySqlError
 from workbench.emulator.template import DEFAULT_TEMPLATE
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except (NoMySqlError, AppConfigError, UsageError, TemplateFailedParsingException) as error:
+    except (NoMySqlError, AppConfigError, UsageError, TemplateFailedParsingException, FunctionConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except DrainError as error:  # the consumer left work behind: the books cannot balance

@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from workbench.emulator.environment import FunctionPool, Invocation, ThrottledError
+from workbench.emulator import ephemeral
+from workbench.emulator.environment import (
+    FunctionConfigError,
+    FunctionPool,
+    Invocation,
+    ThrottledError,
+    check_environment_size,
+)
 from workbench.emulator.event_sources import SqsEventSource
 from workbench.emulator.service import LocalService
 from workbench.emulator.testing import serving
@@ -122,3 +129,68 @@ def test_the_cli_says_throttled_and_exits_non_zero(folder: Path):
     )
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith("error: TooManyRequestsException: Rate Exceeded.")
+
+
+needs_private_tmp = pytest.mark.skipif(isinstance(reason := ephemeral.private_tmp_reason(), str), reason=str(reason))
+
+
+@needs_private_tmp
+def test_each_environment_has_its_own_tmp(refusing: LocalService):
+    # GIVEN an environment that marks its /tmp
+    pool = refusing.pool("TmpFunction")
+    first = pool.invoke({"mark": True})
+
+    # WHEN another environment starts (a cold start), THEN it does not see the mark; the first still does
+    other = pool.invoke({}, cold=True)
+    assert first.payload["marked"]
+    assert not other.payload["marked"]
+    assert other.payload["pid"] != first.payload["pid"]
+    assert not Path("/tmp/mark").exists()  # noqa: S108 - nor does the host's
+
+
+@needs_private_tmp
+def test_tmp_is_the_size_ephemeral_storage_gives(refusing: LocalService):
+    # GIVEN the function's 600 MB of EphemeralStorage
+    pool = refusing.pool("TmpFunction")
+
+    # THEN 500 MB fit, 700 MB fail with Lambda's ENOSPC
+    assert pool.invoke({"allocate_mb": 500}).payload["marked"] is False
+    assert pool.invoke({"allocate_mb": 700}).payload == {"errno": 28, "error": "No space left on device"}
+
+
+def test_environment_variables_over_4_kb_are_refused_as_lambda_refuses_them():
+    # GIVEN variables that are 4 KB as Lambda measures them (one JSON string), and one byte more
+    at_limit = {"A": "x" * (4096 - len('{"A":""}'))}
+    over = {"A": "x" * (4097 - len('{"A":""}'))}
+
+    # THEN the first is taken, the second refused with Lambda's message
+    check_environment_size("Fn", at_limit)
+    with pytest.raises(FunctionConfigError, match=r"exceeded the 4KB limit\. String measured: "):
+        check_environment_size("Fn", over)
+
+
+def test_a_template_over_the_environment_limit_does_not_start(folder: Path, tmp_path: Path):
+    # GIVEN the application with 5 KB of variables for every function
+    big = tmp_path / "big"
+    shutil.copytree(folder, big, ignore=shutil.ignore_patterns(".aws-sam"))
+    template = big / "template.yaml"
+    template.write_text(
+        template.read_text().replace(
+            "    Timeout: 30\n", f"    Timeout: 30\n    Environment:\n      Variables:\n        BIG: {'x' * 5000}\n"
+        )
+    )
+
+    # WHEN it is invoked, THEN one line says what Lambda says, and nothing ran
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench", "invoke", "ZeroFunction"],
+        cwd=big,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert (
+        "InvalidParameterValueException: Lambda was unable to configure your environment variables"
+        in (result.stderr.splitlines()[-1])
+    )

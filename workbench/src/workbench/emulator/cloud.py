@@ -330,10 +330,14 @@ class LocalCloud:
             value = when_true if self.resolve({"Fn::If": [condition, "yes", "no"]}) == "yes" else otherwise
         return None if value == {"Ref": "AWS::NoValue"} else value
 
+    def template_variables(self, logical_id: str) -> dict[str, str]:
+        """The function's Environment.Variables as the template declares them, resolved to local resources."""
+        return {key: str(value) for key, value in self.resolve(self.app.functions[logical_id].raw_environment).items()}
+
     def function_environment(self, logical_id: str) -> dict[str, str]:
         """The function's Environment.Variables, resolved to local resources, plus where AWS is."""
         spec = self.app.functions[logical_id]
-        variables = {key: str(value) for key, value in self.resolve(spec.raw_environment).items()}
+        variables = self.template_variables(logical_id)
         local = (
             {
                 "database_host": self.database.host,

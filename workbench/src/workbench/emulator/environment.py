@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from workbench.emulator import sandbox
+from workbench.emulator import ephemeral, sandbox
 from workbench.emulator.build import runtime_dir
 from workbench.emulator.platform_log import PlatformLog
 from workbench.emulator.template import FunctionSpec
@@ -101,6 +101,28 @@ class RequestTooLargeError(Exception):
         )
 
 
+ENVIRONMENT_LIMIT_BYTES = 4096  # Lambda's quota on a function's environment variables, all of them together
+
+
+class FunctionConfigError(ValueError):
+    """A function Lambda would not create as the template declares it: Lambda's own message."""
+
+
+def check_environment_size(logical_id: str, variables: dict[str, str]) -> None:
+    """Lambda's 4 KB limit, measured as Lambda says it measures: the variables as one JSON string.
+
+    Measured on the local values (a local queue URL is shorter than AWS's): a template close to the
+    limit here may be over it on AWS.
+    """
+    measured = json.dumps(variables, separators=(",", ":"))
+    if len(measured.encode()) > ENVIRONMENT_LIMIT_BYTES:
+        raise FunctionConfigError(
+            f"{logical_id}: InvalidParameterValueException: Lambda was unable to configure your environment "
+            f"variables because the environment variables you have provided exceeded the 4KB limit. "
+            f"String measured: {measured[:80]}… ({len(measured.encode())} bytes)"
+        )
+
+
 class ThrottledError(Exception):
     """The Invoke API's TooManyRequestsException (HTTP 429): every environment the function's reserved
     concurrency allows is busy, or it reserves none. Nothing ran; the caller decides whether to retry."""
@@ -177,6 +199,7 @@ class ExecutionEnvironment:
         self.billed_restore_ms: float | None = None
         self.sandbox = (emulation or Emulation()).sandbox_for(spec.memory_mb)
         self.platform_log = PlatformLog(spec.log_config, log_sink if log_sink is not None else sys.stderr)
+        self._tmp: ephemeral.PrivateTmp | None = None  # its own /tmp, once started (emulator/ephemeral.py)
         try:
             if snapshot is not None:
                 self._restore(snapshot)
@@ -241,8 +264,16 @@ class ExecutionEnvironment:
         env.update(environment)
         # -S: no site-packages of the runner's venv; the worker sets Lambda's sys.path itself.
         worker = [sys.executable, "-S", "-u", str(WORKER_SCRIPT), str(write_fd)]
+        tmp = ephemeral.private_tmp(spec.ephemeral_storage_mb)
+        if isinstance(tmp, str):
+            say_once(tmp)
+        else:
+            self._tmp = tmp
         command, problem = sandbox.launch_command(
-            worker, sandbox=self.sandbox, read_only=(spec.code_dir, *spec.layer_dirs, runtime)
+            worker,
+            sandbox=self.sandbox,
+            read_only=(spec.code_dir, *spec.layer_dirs, runtime),
+            mounts=tuple(tmp.mount_steps()) if not isinstance(tmp, str) else (),
         )
         if problem:
             say_once(problem)
@@ -370,6 +401,9 @@ class ExecutionEnvironment:
     def _remove_sandbox(self) -> None:
         if self.sandbox is not None:
             self.sandbox.remove()
+        if self._tmp is not None:
+            self._tmp.remove()
+            self._tmp = None
 
 
 class _RestoredProcess:

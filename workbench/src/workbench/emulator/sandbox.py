@@ -265,9 +265,10 @@ def read_only_mounts() -> bool:
 
 
 def launch_command(
-    command: list[str], *, sandbox: Sandbox | None, read_only: tuple[Path, ...]
+    command: list[str], *, sandbox: Sandbox | None, read_only: tuple[Path, ...], mounts: tuple[str, ...] = ()
 ) -> tuple[list[str], str | None]:
-    """`command`, started inside the sandbox's cgroups and with `read_only` folders unwritable.
+    """`command`, started inside the sandbox's cgroups, after `mounts` (shell steps: the environment's /tmp),
+    with `read_only` folders unwritable.
 
     Returns the command line and, when a folder cannot be made unwritable, why.
     The shell enters the cgroups before it execs Python, so INIT's memory and CPU are counted too.
@@ -280,6 +281,7 @@ def launch_command(
     if os.geteuid() == 0:
         if read_only_mounts():
             prefix = ["unshare", "--mount", "--propagation", "private", "--"]
+            steps += list(mounts)  # before the read-only binds: an overlay on /tmp would hide those under it
             steps += [f"mount --bind -o ro {shlex.quote(str(d))} {shlex.quote(str(d))}" for d in read_only]
         else:
             problem = "code folders writable: root without mount namespaces (unshare) here"

@@ -14,7 +14,7 @@ from workbench.emulator.app_config import AppConfig
 from workbench.emulator.authorizer import LocalAuthorizers
 from workbench.emulator.build import LocalBuild
 from workbench.emulator.cloud import DatabaseEndpoint, LocalCloud
-from workbench.emulator.environment import Emulation, FunctionPool, say_once
+from workbench.emulator.environment import Emulation, FunctionPool, check_environment_size, say_once
 from workbench.emulator.mysql_server import LocalMySql
 from workbench.emulator.template import DEFAULT_TEMPLATE, SamApplication
 from workbench.emulator.xray import TraceCollector
@@ -95,6 +95,8 @@ class LocalService:
             local_environment=self.config.local_environment,
         )
         self.cloud.start()
+        for logical_id in self.app.functions:  # what CreateFunction refuses, refused before anything runs
+            check_environment_size(logical_id, self.cloud.template_variables(logical_id))
 
     def _start_database(self, template: Path, aws_host: str) -> DatabaseEndpoint:
         """This run's database on the (shared) MySQL, reached by the functions as through RDS Proxy."""

@@ -35,6 +35,7 @@ class FunctionSpec:
     events: dict[str, Any] = field(default_factory=dict)
     raw_environment: dict[str, Any] = field(default_factory=dict)
     log_config: LogConfig = field(default_factory=LogConfig)  # its LoggingConfig: format and levels
+    ephemeral_storage_mb: int = 512  # EphemeralStorage.Size: its /tmp
 
     def events_of_type(self, event_type: str) -> dict[str, dict[str, Any]]:
         return {name: e.get("Properties", {}) for name, e in self.events.items() if e.get("Type") == event_type}
@@ -92,6 +93,7 @@ class SamApplication:
                 events=copy.deepcopy(self.sam_template["Resources"][function.name]["Properties"].get("Events", {})),
                 raw_environment=copy.deepcopy(cfn.get("Environment", {}).get("Variables", {})),
                 log_config=LogConfig.of(cfn.get("LoggingConfig")),
+                ephemeral_storage_mb=int(cfn.get("EphemeralStorage", {}).get("Size", 512)),
             )
         return specs
 
