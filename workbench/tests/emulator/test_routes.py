@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.emulator.api_server import admit, from_result, to_event
+from workbench.emulator.api_server import admit
 from workbench.emulator.authorizer import LocalAuthorizers
+from workbench.emulator.payloads import from_result, to_event
 from workbench.emulator.routes import NoRoute, Route, Selected, api_routes, select
 from workbench.emulator.template import SamApplication
 

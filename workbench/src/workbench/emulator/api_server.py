@@ -1,20 +1,21 @@
-"""`sam local start-api` without Docker: the template's HttpApi routes behind an emulated API Gateway.
+"""`sam local start-api` without Docker: the template's HttpApi and Api routes behind an emulated API Gateway.
 
 HTTP itself is waitress's, a maintained WSGI server: request framing, keep-alive, HEAD, chunked
 bodies, a bad Content-Length (400, connection closed), idle and slow clients (`channel_timeout`).
-This module is API Gateway's part: routes, the payload v2 event, the reading of the function's
-response, and API Gateway's own errors in HTTP APIs' shapes — `{"message":"Not Found"}` (404, no
+This module is API Gateway's flow, in its order: its request quota, CORS (emulator/cors.py), the route
+(emulator/routes.py), its throttle, its authorizer — JWT (emulator/authorizer.py) or Lambda
+(emulator/lambda_authorizer.py) — then the integration (the events and responses: emulator/payloads.py).
+Its own answers are in the words of each kind of API. HTTP APIs: `{"message":"Not Found"}` (404, no
 route), `Request Header Fields Too Large` (431, request line and headers over 10,240 bytes), `Request
-Entity Too Large` (413, over 10 MB), `Internal Server Error` (500, the function failed, or Lambda
-refused an event or a response over its 6 MB), `Service Unavailable` (503, over the 30 s integration
-timeout) — and its JWT authorizers' `Unauthorized` (401) and `Forbidden` (403) before the function
-runs (emulator/authorizer.py).
+Entity Too Large` (413, over 10 MB), `Internal Server Error` (500, the function failed or was throttled,
+or Lambda refused an event or a response over its 6 MB), `Service Unavailable` (503, over the 30 s
+integration timeout). REST APIs: `Missing Authentication Token` (403, no resource or method), `Internal
+server error` (502 for a failed or unreadable integration, 500 for a throttled one), `Endpoint request
+timed out` (504, over 29 s).
 """
 
 from __future__ import annotations
 
-import base64
-import fnmatch
 import json
 import signal
 import sys
@@ -25,21 +26,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from waitress.server import BaseWSGIServer, create_server
 
 from workbench.emulator.authorizer import LocalAuthorizers, Refusal
-from workbench.emulator.cloud import ACCOUNT_ID
 from workbench.emulator.cors import Headers, http_api_preflight, http_api_response_headers, is_preflight
 from workbench.emulator.environment import RequestTooLargeError, ThrottledError, say_once
 from workbench.emulator.event_sources import SqsEventSource
-from workbench.emulator.routes import DEFAULT_ROUTE, NoRoute, Route, Selected, api_routes, rest_mock, select
+from workbench.emulator.lambda_authorizer import AuthorizerRefusal, LocalLambdaAuthorizers, lambda_authorizers
+from workbench.emulator.payloads import from_result, to_event
+from workbench.emulator.routes import NoRoute, Route, Selected, api_routes, rest_mock, select
 from workbench.emulator.service import LocalService
 
-# HTTP APIs infer isBase64Encoded from the Content-Type: text types pass as text, the rest as base64
-# (AWS Compute Blog, "Handling binary data using Amazon API Gateway HTTP APIs", R. Potucek).
-_TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs accept request bodies up to 10 MB
 # API Gateway quotas for HTTP APIs: 10,240 bytes for the request line and header values. What API Gateway
 # answers over it is not documented; here HTTP's own 431 (RFC 6585), in API Gateway's JSON shape.
@@ -69,165 +68,6 @@ class TokenBucket:
                 return True
             self.throttled += 1
             return False
-
-
-def to_event(
-    selected: Selected,
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    body: bytes,
-    client_ip: str,
-    authorizer: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The event the route's integration sends the function: payload 2.0, or 1.0 (REST APIs, and HTTP APIs
-    that ask for it)."""
-    if selected.route.payload_version == "2.0":
-        return _event_v2(selected, method, target, headers, body, client_ip, authorizer)
-    return _event_v1(selected, method, target, headers, body, client_ip, authorizer)
-
-
-def _is_text(route: Route, headers: dict[str, str], body: bytes) -> bool:
-    """HTTP APIs infer it from the Content-Type; REST APIs pass text unless it is one of their binary types."""
-    content_type = headers.get("content-type", "").lower()  # media types are case-insensitive (RFC 9110)
-    if not body:
-        return True
-    if route.api.is_rest:
-        return not any(fnmatch.fnmatch(content_type.split(";")[0].strip(), t) for t in route.api.binary_media_types)
-    return any(content_type.startswith(t) for t in _TEXT_TYPES)
-
-
-def _event_v2(
-    selected: Selected,
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    body: bytes,
-    client_ip: str,
-    authorizer: dict[str, Any] | None,
-) -> dict[str, Any]:
-    route = selected.route
-    url = urlsplit(target)
-    now = time.time()
-    is_text = _is_text(route, headers, body)
-    query = parse_qsl(url.query, keep_blank_values=True)
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route.route_key,
-        "rawPath": url.path,
-        "rawQueryString": url.query,
-        "headers": dict(headers),
-        "requestContext": {
-            "accountId": ACCOUNT_ID,
-            "apiId": "local",
-            "domainName": headers.get("host", "localhost"),
-            "domainPrefix": "local",
-            "http": {
-                "method": method,
-                "path": url.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": client_ip,
-                "userAgent": headers.get("user-agent", ""),
-            },
-            "requestId": uuid.uuid4().hex[:16],
-            "routeKey": route.route_key,
-            "stage": route.api.stage,
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
-        },
-        "isBase64Encoded": not is_text,
-    }
-    if authorizer is not None:  # what the route's authorizer vouched for: the token's claims and scopes
-        event["requestContext"]["authorizer"] = authorizer
-    if query:
-        values: dict[str, list[str]] = {}
-        for key, value in query:
-            values.setdefault(key, []).append(value)
-        event["queryStringParameters"] = {key: ",".join(v) for key, v in values.items()}
-    if selected.path_parameters:  # decoded, as API Gateway does; rawPath keeps the encoded form
-        event["pathParameters"] = {name: unquote(value) for name, value in selected.path_parameters.items()}
-    if "cookie" in headers:  # payload v2 moves cookies out of the headers into their own list
-        cookies = event["headers"].pop("cookie")
-        event["cookies"] = [c.strip() for c in cookies.replace(",", ";").split(";") if c.strip()]
-    if body:
-        event["body"] = body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()
-    return event
-
-
-def _event_v1(
-    selected: Selected,
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    body: bytes,
-    client_ip: str,
-    authorizer: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """Payload 1.0: single- and multi-value headers and query parameters, the resource as declared, the stage."""
-    route = selected.route
-    url = urlsplit(target)
-    now = time.time()
-    is_text = _is_text(route, headers, body)
-    query: dict[str, list[str]] = {}
-    for key, value in parse_qsl(url.query, keep_blank_values=True):
-        query.setdefault(key, []).append(value)
-    resource = "/" if route.path == DEFAULT_ROUTE else route.path
-    context: dict[str, Any] = {
-        "accountId": ACCOUNT_ID,
-        "apiId": "local",
-        "domainName": headers.get("host", "localhost"),
-        "domainPrefix": "local",
-        "extendedRequestId": uuid.uuid4().hex[:16],
-        "httpMethod": method,
-        "identity": {"sourceIp": client_ip, "userAgent": headers.get("user-agent", "")},
-        "path": f"/{route.api.stage}{url.path}" if route.api.is_rest else url.path,
-        "protocol": "HTTP/1.1",
-        "requestId": str(uuid.uuid4()),
-        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-        "requestTimeEpoch": int(now * 1000),
-        "resourceId": "local",
-        "resourcePath": resource,
-        "stage": route.api.stage,
-    }
-    if authorizer is not None:
-        context["authorizer"] = authorizer
-    event: dict[str, Any] = {
-        "resource": resource,
-        "path": url.path,
-        "httpMethod": method,
-        "headers": dict(headers) or None,
-        # the server has joined a repeated header's values with commas: one value each (README)
-        "multiValueHeaders": {name: [value] for name, value in headers.items()} or None,
-        "queryStringParameters": {key: values[-1] for key, values in query.items()} or None,
-        "multiValueQueryStringParameters": query or None,
-        "pathParameters": {n: unquote(v) for n, v in selected.path_parameters.items()} or None,
-        "stageVariables": None,
-        "requestContext": context,
-        "body": (body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()) if body else None,
-        "isBase64Encoded": not is_text,
-    }
-    if not route.api.is_rest:
-        event["version"] = "1.0"
-    return event
-
-
-def from_result(route: Route, result: Any) -> tuple[int, Headers, bytes]:
-    """The gateway's reading of the function's response, by payload version; ValueError if it cannot read it."""
-    if isinstance(result, dict) and "statusCode" in result:
-        body = result.get("body") or ""
-        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-        fields = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
-        if route.payload_version == "1.0":  # a multi-value header adds its values to the single one
-            for name, values in (result.get("multiValueHeaders") or {}).items():
-                fields.extend((str(name), str(v)) for v in values if (str(name), str(v)) not in fields)
-        else:
-            fields.extend(("set-cookie", str(cookie)) for cookie in result.get("cookies") or [])
-        if route.api.is_rest and not any(name.lower() == "content-type" for name, _ in fields):
-            fields.append(("content-type", "application/json"))  # a REST API's default for a proxy response
-        return int(result["statusCode"]), fields, raw
-    if route.payload_version == "1.0":  # payload 1.0 must be a response object
-        raise ValueError("a payload 1.0 response needs a statusCode")
-    return 200, [("content-type", "application/json")], json.dumps(result).encode()
 
 
 _GATEWAY_ERRORS = {  # API Gateway's own answers for HTTP APIs, before or instead of the function's
@@ -270,6 +110,8 @@ def admit(
     target: str,
     headers: dict[str, str],
     throttles: dict[str, TokenBucket] | None = None,
+    lambda_authorizers: LocalLambdaAuthorizers | None = None,
+    client_ip: str = "",
 ) -> Admitted | tuple[int, Headers, bytes]:
     """API Gateway before the integration: its request quota, CORS, the route, its throttle, then its
     authorizer — or its own answer."""
@@ -291,6 +133,18 @@ def admit(
     bucket = (throttles or {}).get(route.route_key)
     if bucket is not None and not bucket.take():
         return _gateway_error(HTTPStatus.TOO_MANY_REQUESTS, rest=route.api.is_rest)
+    lambda_authorizer = lambda_authorizers.of(route) if lambda_authorizers is not None else None
+    if lambda_authorizer is not None and lambda_authorizers is not None:
+        decided = lambda_authorizers.authorize(lambda_authorizer, selected, method, target, headers, client_ip)
+        if isinstance(decided, AuthorizerRefusal):  # the function never runs
+            request_id = (
+                ("x-amzn-requestid", str(uuid.uuid4()))
+                if route.api.is_rest
+                else ("apigw-requestid", uuid.uuid4().hex[:16])
+            )
+            fields = [("content-type", "application/json"), request_id, ("x-amzn-errortype", decided.error_type)]
+            return int(decided.status), fields, json.dumps(decided.body).encode()
+        return Admitted(selected, decided)
     if route.authorizer not in authorizers.by_name:
         return Admitted(selected, None)
     verdict = authorizers.authorize(route.authorizer, route.route_key, headers, route.scopes)
@@ -320,9 +174,21 @@ class HttpApiGateway:
                 f"(.aws-sam/local-issuer/), standing in for {authorizer.issuer}'s published keys; {issues}; "
                 "`workbench token --sub <customer> --scope <scope>` prints one"
             )
-        emulated = {None, *self.authorizers.by_name}
+        self.lambda_authorizers = LocalLambdaAuthorizers(
+            lambda_authorizers(service.app),
+            lambda function, event: service.pool(function).invoke(event),
+            service.app.region,
+        )
+        for deciding in self.lambda_authorizers.by_key.values():
+            if deciding.function is not None:
+                say_once(
+                    f"{deciding.name}: Lambda authorizer emulated: {deciding.function} decides "
+                    f"({deciding.kind.upper()}, results cached {deciding.ttl_s} s)"
+                )
+        with_function = {k[1] for k, a in self.lambda_authorizers.by_key.items() if a.function is not None}
+        emulated = {None, *self.authorizers.by_name, *with_function}
         unknown = sorted({f"{r.authorizer} ({r.route_key})" for r in self.routes if r.authorizer not in emulated})
-        if unknown:  # a Lambda authorizer: say so rather than pass unauthenticated requests silently
+        if unknown:  # IAM, or a function outside the template: say so rather than pass requests silently
             say_once(
                 f"authorizers not emulated: {', '.join(unknown)}; requests reach the functions without a check "
                 "here, while API Gateway answers 401/403 before the function runs"
@@ -341,7 +207,10 @@ class HttpApiGateway:
 
     def _answer(self, environ: dict[str, Any], method: str, target: str) -> tuple[int, Headers, bytes]:
         headers = wsgi_headers(environ)
-        admitted = admit(self.routes, self.authorizers, method, target, headers, self.throttles)
+        client = environ.get("REMOTE_ADDR", "")
+        admitted = admit(
+            self.routes, self.authorizers, method, target, headers, self.throttles, self.lambda_authorizers, client
+        )
         if not isinstance(admitted, Admitted):
             return admitted
         route = admitted.route
@@ -404,8 +273,12 @@ def _gateway_error(
     """API Gateway's own answer, in the words of the kind of API (a REST API names its request id otherwise)."""
     message = _REST_ERRORS.get(status, _GATEWAY_ERRORS.get(status)) if rest else _GATEWAY_ERRORS[status]
     body = json.dumps({"message": message}).encode()
-    request_id = ("x-amzn-requestid", str(uuid.uuid4())) if rest else ("apigw-requestid", uuid.uuid4().hex[:16])
-    return int(status), [("content-type", "application/json"), request_id, *(headers or [])], body
+    return int(status), [("content-type", "application/json"), _request_id(rest=rest), *(headers or [])], body
+
+
+def _request_id(*, rest: bool) -> tuple[str, str]:
+    """The header an API Gateway answer names its request by (a REST API's, or an HTTP API's)."""
+    return ("x-amzn-requestid", str(uuid.uuid4())) if rest else ("apigw-requestid", uuid.uuid4().hex[:16])
 
 
 class LocalHttpApi:
@@ -415,8 +288,9 @@ class LocalHttpApi:
         self, service: LocalService, host: str, port: int, *, quiet: bool = False, idle_timeout_s: int = IDLE_TIMEOUT_S
     ) -> None:
         self._connections: dict[int, Any] = {}  # waitress's socket map, ours so shutdown can close them all
+        self.application = HttpApiGateway(service, quiet=quiet)
         server = create_server(
-            HttpApiGateway(service, quiet=quiet),
+            self.application,
             map=self._connections,
             host=host,
             port=port,
