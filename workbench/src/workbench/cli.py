@@ -16,8 +16,10 @@ from samcli.commands._utils.template import TemplateFailedParsingException
 
 from workbench.emulator.app_config import AppConfigError
 from workbench.emulator.authorizer import DEFAULT_TOKEN_LIFETIME_S
+from workbench.emulator.build import BuildError
 from workbench.emulator.environment import FunctionConfigError, RequestTooLargeError, ThrottledError
 from workbench.emulator.event_sources import DrainError
+from workbench.emulator.host import UnsupportedHostError
 from workbench.emulator.mysql_server import NoMySqlError
 from workbench.emulator.template import DEFAULT_TEMPLATE
 
@@ -127,6 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     transform.add_argument("-t", "--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (template.yaml)")
     transform.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
 
+    fire = commands.add_parser(
+        "fire-schedule", help="run a function's ScheduleV2 event once, as EventBridge Scheduler does (retries too)"
+    )
+    fire.add_argument("function_logical_id")
+    fire.add_argument("--time", help="the scheduled time (ISO 8601, default: now)")
+    _common(fire)
+
     rotate = commands.add_parser(
         "rotate-secret", help="rotate a secret once with its RotationSchedule's function, as Secrets Manager does"
     )
@@ -143,7 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except (NoMySqlError, AppConfigError, UsageError, TemplateFailedParsingException, FunctionConfigError) as error:
+    except (
+        NoMySqlError,
+        AppConfigError,
+        UsageError,
+        TemplateFailedParsingException,
+        FunctionConfigError,
+        UnsupportedHostError,
+        BuildError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except DrainError as error:  # the consumer left work behind: the books cannot balance
@@ -213,12 +230,16 @@ def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int:
     from workbench.emulator.service import LocalService, load_env_vars_file
     from workbench.emulator.template import SamApplication
 
-    event = read_event(args.event) if args.command == "invoke" else None  # bad input stops before anything starts
-    if args.command == "invoke":
+    # Bad input stops before anything starts.
+    event = read_event(args.event) if args.command == "invoke" else None
+    scheduled_time = _scheduled_time(args.time) if args.command == "fire-schedule" else None
+    if args.command in ("invoke", "fire-schedule"):
         functions = SamApplication(args.template, parse_parameter_overrides(args.parameter_overrides)).functions
         if args.function_logical_id not in functions:
             known = ", ".join(sorted(functions)) or "none"
             raise UsageError(f"no function {args.function_logical_id!r} in {args.template.name} (functions: {known})")
+        if args.command == "fire-schedule" and not functions[args.function_logical_id].events_of_type("ScheduleV2"):
+            raise UsageError(f"{args.function_logical_id} has no ScheduleV2 event")
 
     service = LocalService(
         template=args.template,
@@ -236,6 +257,8 @@ def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int:
             return _invoke(service, args.function_logical_id, event, args.trace)
         if args.command == "rotate-secret":
             return _rotate(service, args.secret_logical_id)
+        if args.command == "fire-schedule":
+            return _fire(service, args.function_logical_id, scheduled_time)
         if serving_aws:
             return _serve_aws(service, args.docker_host, args.write_env_json)
         from workbench.emulator.api_server import serve_forever
@@ -259,6 +282,32 @@ def _serve_aws(service: Any, docker_host: str, env_json: Path) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
     return 0
+
+
+def _scheduled_time(text: str | None) -> Any:
+    import datetime as dt
+
+    if text is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--time {text!r} is not an ISO 8601 time (e.g. 2026-12-02T00:15:00Z)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _fire(service: Any, function: str, scheduled_time: Any) -> int:
+    """One scheduled run: the attempts EventInvokeConfig allows, then its on-failure destination."""
+    from workbench.emulator.event_sources import Schedule
+
+    run = Schedule(service, function).fire(scheduled_time)
+    for number, attempt in enumerate(run.attempts, 1):
+        outcome = "ok" if attempt.error is None else f"failed: {attempt.error.get('errorMessage')}"
+        print(f"{function} attempt {number}: {outcome} ({attempt.duration_ms:.0f} ms)", file=sys.stderr)
+    if run.sent_to_failure_destination:
+        print(f"{function}: retries exhausted, sent to its on-failure destination", file=sys.stderr)
+    print(json.dumps(run.attempts[-1].response))
+    return 0 if run.attempts[-1].error is None else 1
 
 
 def _rotate(service: Any, secret: str) -> int:

@@ -64,3 +64,27 @@ def test_start_api_serves_get_hello_on_the_implicit_rest_api(sam_app: Path):
         connection.request("POST", "/hello", body=b"{}")
         refused = connection.getresponse()
         assert (refused.status, json.loads(refused.read())) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_fire_schedule_runs_a_schedule_with_its_retries_and_destination(tmp_path: Path):
+    # GIVEN a template whose scheduled function fails, with one retry and an on-failure destination
+    folder = tmp_path / "schedules"
+    shutil.copytree(STARTER.parent / "schedules", folder)
+
+    # WHEN its schedule is fired for a given time
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench", "fire-schedule", "Nightly", "--time", "2026-12-01T00:15:00Z"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    # THEN both attempts ran with the scheduled time filled in, and the event went to the destination
+    assert result.returncode == 1, result.stderr
+    said = result.stderr.splitlines()
+    assert "Nightly attempt 1: failed: the run scheduled at 2026-12-01T00:15:00Z failed" in said[-3]
+    assert said[-2].startswith("Nightly attempt 2: failed")
+    assert said[-1] == "Nightly: retries exhausted, sent to its on-failure destination"
+    assert json.loads(result.stdout)["errorType"] == "RuntimeError"

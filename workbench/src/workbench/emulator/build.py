@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from workbench.emulator.host import Host
 from workbench.emulator.template import PROJECT_ROOT, FunctionSpec, SamApplication
 
 # What the Lambda python3.13 runtime ships beside the interpreter (tools/check_layer.py's list).
@@ -67,7 +68,6 @@ class _BuildLock:
 _copy_lock = _BuildLock("copies")
 # The properties of functions and layers `sam build` depends on (policies, events, sizes: it does not).
 _BUILD_PROPERTIES = ("CodeUri", "ContentUri", "Handler", "Runtime", "Architectures", "Layers", "CompatibleRuntimes")
-_HOST_WHEEL_PLATFORM = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux2014_aarch64"}
 
 
 class BuildError(RuntimeError):
@@ -75,10 +75,10 @@ class BuildError(RuntimeError):
 
 
 def host_wheel_platform() -> str:
-    machine = platform.machine()
-    if machine not in _HOST_WHEEL_PLATFORM:
-        raise BuildError(f"no manylinux wheels for a {machine} host; the runner needs x86_64 or aarch64 Linux")
-    return _HOST_WHEEL_PLATFORM[machine]
+    """The layer twin's wheels: native code that loads on this host (emulator/host.py decides)."""
+    host = Host.this()
+    host.check()
+    return str(host.wheel_platform)
 
 
 def _pick(properties: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.emulator.host import Host
+
 ONE_VCPU_MB = 1769
 MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
 LAMBDA_MAX_VCPUS = 6
@@ -212,7 +214,8 @@ def cgroup_host() -> CgroupHost | str:
     global _host
     with _host_lock:
         if _host is None:
-            _host = CgroupHost.detect()
+            this = Host.this()
+            _host = CgroupHost.detect() if this.emulates_cpu_and_memory else f"{this.system} has no cgroups"
             if isinstance(_host, CgroupHost):
                 _host.remove_stale()
                 atexit.register(remove_all)

@@ -15,6 +15,7 @@ from workbench.emulator.authorizer import LocalAuthorizers
 from workbench.emulator.build import LocalBuild
 from workbench.emulator.cloud import DatabaseEndpoint, LocalCloud
 from workbench.emulator.environment import Emulation, FunctionPool, check_environment_size, say_once
+from workbench.emulator.host import Host
 from workbench.emulator.mysql_server import LocalMySql
 from workbench.emulator.template import DEFAULT_TEMPLATE, SamApplication
 from workbench.emulator.xray import TraceCollector
@@ -57,6 +58,7 @@ class LocalService:
         aws_port: int = 0,
         emulation: Emulation | None = None,
     ) -> None:
+        Host.this().check()  # a host that cannot run the functions is told so before anything starts
         self.emulation = emulation or Emulation.from_environment()
         stop_cleanly_on_sigterm()  # close() must run: the MySQL server is shared
         self._mysql: LocalMySql | None = None
