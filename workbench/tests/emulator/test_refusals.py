@@ -194,3 +194,26 @@ def test_a_template_over_the_environment_limit_does_not_start(folder: Path, tmp_
         "InvalidParameterValueException: Lambda was unable to configure your environment variables"
         in (result.stderr.splitlines()[-1])
     )
+
+
+@needs_private_tmp  # the other reasons come first elsewhere
+def test_without_what_it_needs_tmp_is_the_hosts_and_the_runner_says_why(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(ephemeral, "IMAGES_ROOT", Path("/no/such/folder"))
+    assert ephemeral.private_tmp_reason.__wrapped__() == f"{ephemeral.NOT_PRIVATE}: no /no/such/folder"
+
+
+@needs_private_tmp
+def test_the_images_of_runners_that_are_gone_are_removed():
+    # GIVEN an image folder named after a process that cannot exist (beyond the kernel's pid_max)
+    dead = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    left = ephemeral.IMAGES_ROOT / f"{ephemeral.PREFIX}{dead}-abc"
+    left.mkdir()
+    mine = ephemeral.PrivateTmp(ephemeral.PROBE_SIZE_MB)  # this process's: alive
+
+    # WHEN stale images are swept, THEN only the dead runner's goes
+    try:
+        assert left.name in ephemeral.remove_stale()
+        assert not left.exists()
+        assert mine.root.exists()
+    finally:
+        mine.remove()

@@ -14,6 +14,7 @@ restore gets its own copy of the snapshot's).
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -26,7 +27,10 @@ from workbench.emulator.sandbox import read_only_mounts
 
 # Outside /tmp: an overlay refuses an upper layer inside its lower one.
 IMAGES_ROOT = Path(os.environ.get("LOCAL_RUNNER_EPHEMERAL_ROOT", "/var/tmp"))  # noqa: S108 - mkdtemp, mode 700
+# Where a harness shares files with the functions (what they write under the host's /tmp stays in theirs).
+HOST_SCRATCH = IMAGES_ROOT
 PREFIX = "lambda-local-tmp-"
+PROBE_SIZE_MB = 8  # the smallest image worth probing the mounts with
 NOT_PRIVATE = "/tmp shared with the host, size not enforced"  # noqa: S108 - a message
 
 
@@ -67,12 +71,31 @@ _swept = threading.Lock()
 _stale_removed = False
 
 
+@functools.cache  # the host does not change under a running process: probed once
 def private_tmp_reason() -> str | None:
-    """Why environments share the host's /tmp here, or None: each gets its own."""
+    """Why environments share the host's /tmp here, or None: each gets its own (a real mount, probed once)."""
     if os.geteuid() != 0 or not read_only_mounts():
         return f"{NOT_PRIVATE}: needs root with mount namespaces"
     if shutil.which("mkfs.ext4") is None:
         return f"{NOT_PRIVATE}: no mkfs.ext4 (e2fsprogs)"
+    if not IMAGES_ROOT.is_dir():
+        return f"{NOT_PRIVATE}: no {IMAGES_ROOT}"
+    try:
+        probe = PrivateTmp(PROBE_SIZE_MB)
+    except (OSError, subprocess.CalledProcessError) as error:
+        return f"{NOT_PRIVATE}: cannot make an ext4 image in {IMAGES_ROOT} ({error})"
+    try:
+        script = "set -e; " + "; ".join(probe.mount_steps())
+        mounted = subprocess.run(  # noqa: S603 - util-linux, probing the mounts an environment would get
+            ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        probe.remove()
+    if mounted.returncode != 0:
+        return f"{NOT_PRIVATE}: {mounted.stderr.strip().splitlines()[-1] if mounted.stderr.strip() else 'mount failed'}"
     return None
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import sam_testkit
 from workbench.emulator.api_server import make_server
+from workbench.emulator.ephemeral import HOST_SCRATCH
 from workbench.emulator.event_sources import SqsEventSource
 from workbench.emulator.service import LocalService
 from workbench.scenarios.traffic import (
@@ -183,7 +184,8 @@ def rotate_password(service: LocalService, killer: ConnectionKiller) -> None:
 
 def run_chaos(orders: int = 1000, *, seed: int = 11, clients: int = 8, kill_interval_s: float = 0.25) -> ChaosReport:
     """The whole run in a scratch folder (the functions' logs, what each process injected), removed after."""
-    with tempfile.TemporaryDirectory(prefix="orders-chaos-") as scratch:
+    # Outside /tmp: what the consumer's processes write there stays in their own /tmp (emulator/ephemeral.py).
+    with tempfile.TemporaryDirectory(prefix="orders-chaos-", dir=HOST_SCRATCH) as scratch:
         return _run_chaos(Path(scratch), orders, seed, clients, kill_interval_s)
 
 
