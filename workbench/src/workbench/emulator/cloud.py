@@ -1,7 +1,7 @@
 """A local AWS: a moto server on a loopback port, with every resource the template declares.
 
 Resources are created from the translated template itself (queues with their redrive policies,
-tables with their keys and indexes, the database secret), and every request the functions make
+tables with their keys and indexes, secrets, buckets, topics, SSM parameters), and every request the functions make
 is counted at the server, by operation — the way a bill or CloudTrail would see them.
 """
 
@@ -24,12 +24,12 @@ from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymb
 from sam_testkit.run_scope import RunScope
 from workbench.emulator.aws_server import COUNTS_PATH, ERRORS_PATH, ROTATION_PATH
 from workbench.emulator.environment import say_once
-from workbench.emulator.iam import ADMIN_ACCESS_KEY, REPORT_PATH, TARGET_PREFIXES
+from workbench.emulator.iam import ADMIN_ACCESS_KEY, LOCAL_REST_SERVICES, REPORT_PATH, TARGET_PREFIXES
 from workbench.emulator.template import PROJECT_ROOT, SamApplication
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID  # the account moto's backends (and so every ARN the local cloud makes) are in
 STACK_NAME = "sam-local"  # local resources are named "<stack>-<LogicalId>", as the names CloudFormation gives
-LOCAL_SERVICES = set(TARGET_PREFIXES.values())  # what the functions call; IAM judges each call
+LOCAL_SERVICES = {*TARGET_PREFIXES.values(), *LOCAL_REST_SERVICES}  # what the functions call; IAM judges each
 # The runner's own calls (provisioning, the event sources' emulation devices, tests' inspection):
 # the local cloud lets this key do anything; every function calls as its role (emulator/iam.py).
 ADMIN_CREDENTIALS = {
@@ -188,6 +188,12 @@ class LocalCloud:
             self._create_queue(logical_id, queues[logical_id]["Properties"])
         for logical_id, table in self.app.resources_of_type("AWS::DynamoDB::Table").items():
             self._create_table(logical_id, table["Properties"])
+        for logical_id, bucket in self.app.resources_of_type("AWS::S3::Bucket").items():
+            self._create_bucket(logical_id, bucket["Properties"])
+        for logical_id, topic in self.app.resources_of_type("AWS::SNS::Topic").items():
+            self._create_topic(logical_id, topic["Properties"])
+        for logical_id, parameter in self.app.resources_of_type("AWS::SSM::Parameter").items():
+            self._create_parameter(logical_id, parameter["Properties"])
         master = {
             attachment["Properties"]["SecretId"].get("Ref")
             for attachment in self.app.resources_of_type("AWS::SecretsManager::SecretTargetAttachment").values()
@@ -286,6 +292,28 @@ class LocalCloud:
             request["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
         self.client("dynamodb").create_table(**request)
         self.symbols[logical_id] = {"Ref": name, "Arn": self._arn("dynamodb", f"table/{name}")}
+
+    def _create_bucket(self, logical_id: str, properties: dict[str, Any]) -> None:
+        """A bucket by its declared name, else a local one (lower case: S3's rule for names)."""
+        name = str(self.resolve(properties.get("BucketName", f"{self.stack_name}-{logical_id}".lower())))
+        self.client("s3").create_bucket(Bucket=name)
+        self.symbols[logical_id] = {
+            "Ref": name,
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{self.app.region}.amazonaws.com",
+        }
+
+    def _create_topic(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = str(self.resolve(properties.get("TopicName", f"{self.stack_name}-{logical_id}")))
+        arn = str(self.client("sns").create_topic(Name=name)["TopicArn"])
+        self.symbols[logical_id] = {"Ref": arn, "TopicArn": arn, "TopicName": name}
+
+    def _create_parameter(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = str(self.resolve(properties.get("Name", f"{self.stack_name}-{logical_id}")))
+        value = str(self.resolve(properties.get("Value", "")))
+        self.client("ssm").put_parameter(Name=name, Value=value, Type=str(properties.get("Type", "String")))
+        self.symbols[logical_id] = {"Ref": name, "Type": str(properties.get("Type", "String")), "Value": value}
 
     def _create_secret(self, logical_id: str, properties: dict[str, Any], *, master: bool) -> None:
         """The cluster's master secret holds the local MySQL user's credentials; any other secret is

@@ -39,7 +39,13 @@ REPORT_PATH = "/_local/iam"
 _PARTITION = "aws"
 _DENIALS_KEPT = 50  # per role: enough to name what failed, bounded under load
 # X-Amz-Target's prefix → the service's name, for the JSON protocols the functions use (counts use it too)
-TARGET_PREFIXES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "secretsmanager": "secretsmanager"}
+TARGET_PREFIXES = {
+    "DynamoDB_20120810": "dynamodb",
+    "AmazonSQS": "sqs",
+    "secretsmanager": "secretsmanager",
+    "AmazonSSM": "ssm",
+}
+LOCAL_REST_SERVICES = {"s3", "sns"}  # served and judged too, without an X-Amz-Target (REST-XML, query)
 # AWS authorises these as the single action (SQS API reference, "Batch actions").
 _SQS_BATCH_ACTIONS = {
     "SendMessageBatch": "SendMessage",
@@ -166,6 +172,8 @@ class ParsedRequest:
     session_token: str
     json_protocol: bool
     parameters: dict[str, Any]
+    method: str = "GET"
+    path: str = "/"
 
 
 def parse(environ: dict[str, Any], body: bytes) -> ParsedRequest | None:
@@ -186,7 +194,7 @@ def parse(environ: dict[str, Any], body: bytes) -> ParsedRequest | None:
         json_protocol = True
     else:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
         parameters = query | form
         operation = str(parameters.get("Action", ""))
         json_protocol = False
@@ -198,6 +206,8 @@ def parse(environ: dict[str, Any], body: bytes) -> ParsedRequest | None:
         session_token=environ.get("HTTP_X_AMZ_SECURITY_TOKEN", ""),
         json_protocol=json_protocol,
         parameters=parameters if isinstance(parameters, dict) else {},
+        method=str(environ.get("REQUEST_METHOD", "GET")),
+        path=str(environ.get("PATH_INFO", "/")),
     )
 
 
@@ -236,7 +246,31 @@ def checks_for(request: ParsedRequest, account: str) -> list[Check]:
         return [Check(f"dynamodb:{operation}", "*")]
     if service == "secretsmanager" and "SecretId" in p:
         return [Check(f"secretsmanager:{operation}", _secret_arn(account, request.region, str(p["SecretId"])))]
+    if service == "s3":
+        return [_s3_check(request)]
+    if service == "sns" and ("TopicArn" in p or "TargetArn" in p):
+        return [Check(f"sns:{operation}", str(p.get("TopicArn") or p["TargetArn"]))]
+    if service == "ssm" and ("Name" in p or "Names" in p):
+        names = p["Names"] if isinstance(p.get("Names"), list) else [p["Name"]]
+        return [Check(f"ssm:{operation}", arn(f"parameter/{str(name).lstrip('/')}")) for name in names]
     return [Check(f"{service}:{operation}", "*")]
+
+
+def _s3_check(request: ParsedRequest) -> Check:
+    """S3's REST API names its action by method, path and sub-resource (path-style: /bucket/key)."""
+    bucket, _, key = request.path.lstrip("/").partition("/")
+    if not bucket:
+        return Check("s3:ListAllMyBuckets", "*")
+    if key:
+        action = {"GET": "GetObject", "HEAD": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject"}.get(
+            request.method,
+            "PutObject",  # POST: a multipart upload's start or end
+        )
+        return Check(f"s3:{action}", f"arn:{_PARTITION}:s3:::{bucket}/{key}")
+    if request.method == "POST" and "delete" in request.parameters:  # DeleteObjects: each key's DeleteObject
+        return Check("s3:DeleteObject", f"arn:{_PARTITION}:s3:::{bucket}/*")
+    action = {"PUT": "CreateBucket", "DELETE": "DeleteBucket"}.get(request.method, "ListBucket")
+    return Check(f"s3:{action}", f"arn:{_PARTITION}:s3:::{bucket}")
 
 
 def _secret_arn(account: str, region: str, secret_id: str) -> str:
