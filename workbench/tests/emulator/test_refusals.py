@@ -86,17 +86,18 @@ def test_at_its_reserved_concurrency_the_next_invocation_is_throttled_not_queued
     assert pool.invoke({}).error is None
 
 
-def test_a_throttled_integration_is_api_gateways_500_on_both_kinds_of_api(refusing: LocalService):
+def test_a_throttled_integration_is_a_500_and_an_unreadable_answer_a_rest_apis_502(refusing: LocalService):
     with serving(refusing) as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         answers = {}
-        for path in ("/zero", "/zero-rest"):
+        for path in ("/zero", "/zero-rest", "/unreadable"):
             connection.request("GET", path)
             response = connection.getresponse()
             answers[path] = (response.status, json.loads(response.read()))
     assert answers == {
         "/zero": (500, {"message": "Internal Server Error"}),
         "/zero-rest": (500, {"message": "Internal server error"}),
+        "/unreadable": (502, {"message": "Internal server error"}),  # it ran, and answered no statusCode
     }
 
 

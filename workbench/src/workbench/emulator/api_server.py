@@ -10,7 +10,7 @@ route), `Request Header Fields Too Large` (431, request line and headers over 10
 Entity Too Large` (413, over 10 MB), `Internal Server Error` (500, the function failed or was throttled,
 or Lambda refused an event or a response over its 6 MB), `Service Unavailable` (503, over the 30 s
 integration timeout). REST APIs: `Missing Authentication Token` (403, no resource or method), `Internal
-server error` (502 for a failed or unreadable integration, 500 for a throttled one), `Endpoint request
+server error` (502 for a failed or unreadable integration, 500 for one Lambda refused), `Endpoint request
 timed out` (504, over 29 s).
 """
 
@@ -233,11 +233,10 @@ class HttpApiGateway:
         event = to_event(admitted.selected, method, target, headers, body, client, admitted.authorizer)
         try:
             invocation = self.service.pool(route.function).invoke(event)
-        except RequestTooLargeError as error:  # Lambda refused the event: the integration failed
+        # The Lambda API refused the invocation: a 500 (not a 429); a run that failed is a 502 on a REST API
+        # ("Handling Lambda errors with an API Gateway API", Lambda Developer Guide).
+        except (RequestTooLargeError, ThrottledError) as error:
             print(f"{route.function} not invoked: {error}", file=sys.stderr)
-            return _gateway_error(failed, rest=rest)
-        except ThrottledError as error:  # not passed on as a 429: the integration failed ("Handling Lambda errors
-            print(f"{route.function} throttled: {error}", file=sys.stderr)  # with an API Gateway API")
             return _gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR, rest=rest)
         if invocation.duration_ms > (REST_INTEGRATION_TIMEOUT_S if rest else INTEGRATION_TIMEOUT_S) * 1000:
             return _gateway_error(HTTPStatus.GATEWAY_TIMEOUT if rest else HTTPStatus.SERVICE_UNAVAILABLE, rest=rest)
