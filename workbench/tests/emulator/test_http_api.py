@@ -16,6 +16,7 @@ import pytest
 
 from workbench.emulator.api_server import TokenBucket, admit
 from workbench.emulator.authorizer import LocalAuthorizers
+from workbench.emulator.payloads import GatewayRequest
 from workbench.emulator.routes import api_routes
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import SamApplication
@@ -292,8 +293,8 @@ def test_over_its_limit_a_route_answers_api_gateways_429_before_the_authorizer_a
     throttles = {route.route_key: TokenBucket(*route.throttle) for route in routes if route.throttle}
 
     # WHEN two requests without a token reach POST /orders
-    first = admit(routes, authorizers, "POST", "/orders", {}, throttles)
-    second = admit(routes, authorizers, "POST", "/orders", {}, throttles)
+    first = admit(routes, authorizers, GatewayRequest("POST", "/orders", {}), throttles)
+    second = admit(routes, authorizers, GatewayRequest("POST", "/orders", {}), throttles)
 
     # THEN the first is the authorizer's 401, the second the throttle's 429, which the authorizer never saw
     assert isinstance(first, tuple)
@@ -302,7 +303,7 @@ def test_over_its_limit_a_route_answers_api_gateways_429_before_the_authorizer_a
     assert (second[0], json.loads(second[2])) == (429, {"message": "Too Many Requests"})
     assert authorizers.refused_total == 1
     # … and the other route has a bucket of its own
-    assert admit(routes, authorizers, "GET", "/orders/x", {}, throttles)[0] == 401  # type: ignore[index]
+    assert admit(routes, authorizers, GatewayRequest("GET", "/orders/x", {}), throttles)[0] == 401  # type: ignore[index]
 
 
 def test_the_stage_limits_are_the_templates_parameters():

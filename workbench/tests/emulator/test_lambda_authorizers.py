@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from workbench.emulator.api_server import LocalHttpApi
 from workbench.emulator.service import LocalService
+from workbench.emulator.testing import application_copy
 
 pytestmark = pytest.mark.integration
 APPLICATION = Path(__file__).parent / "templates" / "lambda-authorizers"
@@ -22,8 +22,7 @@ APPLICATION = Path(__file__).parent / "templates" / "lambda-authorizers"
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHttpApi]:
-    folder = tmp_path_factory.mktemp("authorizers") / "lambda-authorizers"
-    shutil.copytree(APPLICATION, folder, ignore=shutil.ignore_patterns(".aws-sam"))
+    folder = application_copy(APPLICATION, tmp_path_factory.mktemp("authorizers"))
     with LocalService(template=folder / "template.yaml") as service:
         api = LocalHttpApi(service, "127.0.0.1", 0, quiet=True)
         thread = threading.Thread(target=api.serve_forever, daemon=True)

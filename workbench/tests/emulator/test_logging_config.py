@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from workbench.emulator.service import LocalService
+from workbench.emulator.testing import application_copy
 
 pytestmark = pytest.mark.integration
 APPLICATION = Path(__file__).parent / "templates" / "logging-config"
@@ -18,8 +18,7 @@ APPLICATION = Path(__file__).parent / "templates" / "logging-config"
 
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalService, Path]]:
-    folder = tmp_path_factory.mktemp("logging") / "logging-config"
-    shutil.copytree(APPLICATION, folder, ignore=shutil.ignore_patterns(".aws-sam"))
+    folder = application_copy(APPLICATION, tmp_path_factory.mktemp("logging"))
     log_path = folder / "functions.log"
     with log_path.open("a") as sink, LocalService(template=folder / "template.yaml", log_sink=sink) as service:
         yield service, log_path

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +24,7 @@ from workbench.emulator.environment import (
 )
 from workbench.emulator.event_sources import SqsEventSource
 from workbench.emulator.service import LocalService
-from workbench.emulator.testing import serving
+from workbench.emulator.testing import application_copy, run_workbench, serving
 
 pytestmark = pytest.mark.integration
 APPLICATION = Path(__file__).parent / "templates" / "refusals"
@@ -35,9 +32,7 @@ APPLICATION = Path(__file__).parent / "templates" / "refusals"
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    copy = tmp_path_factory.mktemp("refusals") / "refusals"
-    shutil.copytree(APPLICATION, copy, ignore=shutil.ignore_patterns(".aws-sam"))
-    return copy
+    return application_copy(APPLICATION, tmp_path_factory.mktemp("refusals"))
 
 
 @pytest.fixture(scope="module")
@@ -120,14 +115,7 @@ def test_a_throttled_sqs_batch_goes_back_to_the_queue_and_is_delivered_later(ref
 
 
 def test_the_cli_says_throttled_and_exits_non_zero(folder: Path):
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench", "invoke", "ZeroFunction"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_workbench(folder, "invoke", "ZeroFunction")
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith("error: TooManyRequestsException: Rate Exceeded.")
 
@@ -172,8 +160,7 @@ def test_environment_variables_over_4_kb_are_refused_as_lambda_refuses_them():
 
 def test_a_template_over_the_environment_limit_does_not_start(folder: Path, tmp_path: Path):
     # GIVEN the application with 5 KB of variables for every function
-    big = tmp_path / "big"
-    shutil.copytree(folder, big, ignore=shutil.ignore_patterns(".aws-sam"))
+    big = application_copy(folder, tmp_path)
     template = big / "template.yaml"
     template.write_text(
         template.read_text().replace(
@@ -182,14 +169,7 @@ def test_a_template_over_the_environment_limit_does_not_start(folder: Path, tmp_
     )
 
     # WHEN it is invoked, THEN one line says what Lambda says, and nothing ran
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench", "invoke", "ZeroFunction"],
-        cwd=big,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_workbench(big, "invoke", "ZeroFunction")
     assert result.returncode == 2
     assert (
         "InvalidParameterValueException: Lambda was unable to configure your environment variables"

@@ -4,13 +4,13 @@ templates, one granted nothing)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from workbench.emulator.service import LocalService
+from workbench.emulator.testing import application_copy
 
 pytestmark = pytest.mark.integration
 APPLICATION = Path(__file__).parent / "templates" / "resources"
@@ -18,8 +18,7 @@ APPLICATION = Path(__file__).parent / "templates" / "resources"
 
 @pytest.fixture(scope="module")
 def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
-    folder = tmp_path_factory.mktemp("resources") / "resources"
-    shutil.copytree(APPLICATION, folder, ignore=shutil.ignore_patterns(".aws-sam"))
+    folder = application_copy(APPLICATION, tmp_path_factory.mktemp("resources"))
     with LocalService(template=folder / "template.yaml") as service:
         yield service
 

@@ -13,7 +13,7 @@ import pytest
 
 from workbench.emulator.api_server import admit
 from workbench.emulator.authorizer import LocalAuthorizers
-from workbench.emulator.payloads import from_result, to_event
+from workbench.emulator.payloads import GatewayRequest, from_result, to_event
 from workbench.emulator.routes import NoRoute, Route, Selected, api_routes, select
 from workbench.emulator.template import SamApplication
 
@@ -149,7 +149,8 @@ def test_a_rest_event_has_the_resource_the_stage_and_multi_value_parameters(tmp_
     assert isinstance(selected, Selected)
 
     # WHEN a request with a repeated query parameter becomes its event
-    event = to_event(selected, "GET", "/pets/a%20b?tag=x&tag=y", {"host": "local", "accept": "*/*"}, b"", "10.0.0.1")
+    request = GatewayRequest("GET", "/pets/a%20b?tag=x&tag=y", {"host": "local", "accept": "*/*"}, client_ip="10.0.0.1")
+    event = to_event(selected, request)
 
     # THEN it is payload 1.0 as a REST API sends it
     assert (event["resource"], event["path"], event["httpMethod"]) == ("/pets/{petId}", "/pets/a%20b", "GET")
@@ -168,7 +169,7 @@ def test_an_http_api_can_ask_for_payload_one(tmp_path: Path):
     routes = http_routes(tmp_path, "POST /items", version="1.0")
     selected = select(routes, "POST", "/items")
     assert isinstance(selected, Selected)
-    event = to_event(selected, "POST", "/items", {"content-type": "application/json"}, b'{"a":1}', "127.0.0.1")
+    event = to_event(selected, GatewayRequest("POST", "/items", {"content-type": "application/json"}, b'{"a":1}'))
     assert (event["version"], event["resource"], event["body"], event["isBase64Encoded"]) == (
         "1.0",
         "/items",
@@ -187,8 +188,8 @@ def test_a_rest_api_base64_encodes_only_its_binary_media_types(tmp_path: Path):
     routes = rest_routes(tmp_path, "POST /upload", head=head)
     selected = select(routes, "POST", "/upload")
     assert isinstance(selected, Selected)
-    image = to_event(selected, "POST", "/upload", {"content-type": "image/png"}, b"\x89PNG", "127.0.0.1")
-    octets = to_event(selected, "POST", "/upload", {"content-type": "application/octet-stream"}, b"abc", "127.0.0.1")
+    image = to_event(selected, GatewayRequest("POST", "/upload", {"content-type": "image/png"}, b"\x89PNG"))
+    octets = to_event(selected, GatewayRequest("POST", "/upload", {"content-type": "application/octet-stream"}, b"abc"))
     assert (image["isBase64Encoded"], image["body"]) == (True, "iVBORw==")
     assert (octets["isBase64Encoded"], octets["body"]) == (False, "abc")  # not declared binary: passed as text
 
@@ -224,7 +225,7 @@ NO_AUTHORIZERS = LocalAuthorizers.of_template(SamApplication(SAM_APP / "template
 def answer(
     routes: list[Route], method: str, path: str, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    admitted = admit(routes, NO_AUTHORIZERS, method, path, headers or {})
+    admitted = admit(routes, NO_AUTHORIZERS, GatewayRequest(method, path, headers or {}))
     assert isinstance(admitted, tuple), f"{method} {path} reached {admitted}"
     status, fields, body = admitted
     return status, dict(fields), body
@@ -319,4 +320,5 @@ def test_a_rest_apis_cors_is_the_mock_options_method_sam_adds(tmp_path: Path):
         "Access-Control-Allow-Methods": "GET,OPTIONS",
     }
     # … while a GET gets the function's own headers only (selected, not answered by the gateway)
-    assert not isinstance(admit(routes, NO_AUTHORIZERS, "GET", "/hello", {"origin": "https://shop.example"}), tuple)
+    get = GatewayRequest("GET", "/hello", {"origin": "https://shop.example"})
+    assert not isinstance(admit(routes, NO_AUTHORIZERS, get), tuple)

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from workbench.emulator.testing import running_start_api
+from workbench.emulator.testing import application_copy, run_workbench, running_start_api
 
 pytestmark = pytest.mark.integration
 STARTER = Path(__file__).parent / "templates" / "sam-app"
@@ -24,22 +21,12 @@ STARTER = Path(__file__).parent / "templates" / "sam-app"
 
 @pytest.fixture(scope="module")
 def sam_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy, as a user's checkout: its build goes to its own .aws-sam/, not into this repository's tests."""
-    folder = tmp_path_factory.mktemp("starter") / "sam-app"
-    shutil.copytree(STARTER, folder, ignore=shutil.ignore_patterns(".aws-sam"))
-    return folder
+    return application_copy(STARTER, tmp_path_factory.mktemp("starter"))
 
 
 def test_invoke_answers_the_starters_event_with_its_body(sam_app: Path):
     # WHEN the starter's function is invoked with its event, in its folder, as `sam local invoke` would be
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench", "invoke", "HelloWorldFunction", "-e", "events/event.json"],
-        cwd=sam_app,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_workbench(sam_app, "invoke", "HelloWorldFunction", "-e", "events/event.json")
 
     # THEN it answers 200 with the starter's body, and no MySQL was started for a template without a database
     assert result.returncode == 0, result.stderr
@@ -68,18 +55,10 @@ def test_start_api_serves_get_hello_on_the_implicit_rest_api(sam_app: Path):
 
 def test_fire_schedule_runs_a_schedule_with_its_retries_and_destination(tmp_path: Path):
     # GIVEN a template whose scheduled function fails, with one retry and an on-failure destination
-    folder = tmp_path / "schedules"
-    shutil.copytree(STARTER.parent / "schedules", folder)
+    folder = application_copy(STARTER.parent / "schedules", tmp_path)
 
     # WHEN its schedule is fired for a given time
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench", "fire-schedule", "Nightly", "--time", "2026-12-01T00:15:00Z"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_workbench(folder, "fire-schedule", "Nightly", "--time", "2026-12-01T00:15:00Z")
 
     # THEN both attempts ran with the scheduled time filled in, and the event went to the destination
     assert result.returncode == 1, result.stderr

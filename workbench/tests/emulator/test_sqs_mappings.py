@@ -4,7 +4,6 @@ reads it (templates/sqs-mappings/: two queues, two consumers, no database)."""
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from workbench.emulator.event_sources import DrainError, SqsEventSource
 from workbench.emulator.service import LocalService
+from workbench.emulator.testing import application_copy
 
 pytestmark = pytest.mark.integration
 APPLICATION = Path(__file__).parent / "templates" / "sqs-mappings"
@@ -21,8 +21,7 @@ APPLICATION = Path(__file__).parent / "templates" / "sqs-mappings"
 
 @pytest.fixture(scope="module")
 def mappings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
-    folder = tmp_path_factory.mktemp("sqs") / "sqs-mappings"
-    shutil.copytree(APPLICATION, folder, ignore=shutil.ignore_patterns(".aws-sam"))
+    folder = application_copy(APPLICATION, tmp_path_factory.mktemp("sqs"))
     with LocalService(template=folder / "template.yaml") as service:
         yield service
 

@@ -18,7 +18,7 @@ from tools import openapi
 from orders.handlers import api
 from workbench.emulator.api_server import Admitted, admit, wsgi_headers
 from workbench.emulator.authorizer import LocalAuthorizers
-from workbench.emulator.payloads import from_result, to_event
+from workbench.emulator.payloads import GatewayRequest, from_result, to_event
 from workbench.emulator.routes import api_routes
 from workbench.emulator.template import SamApplication
 from workbench.emulator.testing import signed_in_token
@@ -45,9 +45,10 @@ def lambda_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any])
         target = environ.get("REQUEST_URI") or path + (
             f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""
         )
-        admitted = admit(_ROUTES, _AUTHORIZERS, method, target, request_headers)
+        request = GatewayRequest(method, target, request_headers, raw, "127.0.0.1")
+        admitted = admit(_ROUTES, _AUTHORIZERS, request)
         if isinstance(admitted, Admitted):
-            event = to_event(admitted.selected, method, target, request_headers, raw, "127.0.0.1", admitted.authorizer)
+            event = to_event(admitted.selected, request, admitted.authorizer)
             try:
                 status, headers, body = from_result(admitted.route, api.handler(event, FakeLambdaContext()))
             except Exception:  # an unhandled error: API Gateway answers 500

@@ -16,6 +16,7 @@ timed out` (504, over 29 s).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -26,7 +27,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
 
 from waitress.server import BaseWSGIServer, create_server
 
@@ -35,7 +35,7 @@ from workbench.emulator.cors import Headers, http_api_preflight, http_api_respon
 from workbench.emulator.environment import RequestTooLargeError, ThrottledError, say_once
 from workbench.emulator.event_sources import SqsEventSource
 from workbench.emulator.lambda_authorizer import AuthorizerRefusal, LocalLambdaAuthorizers, lambda_authorizers
-from workbench.emulator.payloads import from_result, to_event
+from workbench.emulator.payloads import GatewayRequest, from_result, to_event
 from workbench.emulator.routes import NoRoute, Route, Selected, api_routes, rest_mock, select
 from workbench.emulator.service import LocalService
 
@@ -106,19 +106,16 @@ class Admitted:
 def admit(
     routes: list[Route],
     authorizers: LocalAuthorizers,
-    method: str,
-    target: str,
-    headers: dict[str, str],
+    request: GatewayRequest,
     throttles: dict[str, TokenBucket] | None = None,
     lambda_authorizers: LocalLambdaAuthorizers | None = None,
-    client_ip: str = "",
 ) -> Admitted | tuple[int, Headers, bytes]:
     """API Gateway before the integration: its request quota, CORS, the route, its throttle, then its
     authorizer — or its own answer."""
-    request_line = f"{method} {target} HTTP/1.1"  # HTTP/1.0 is as long
+    method, headers, path = request.method, request.headers, request.url.path
+    request_line = f"{method} {request.target} HTTP/1.1"  # HTTP/1.0 is as long
     if len(request_line.encode()) + sum(len(v.encode()) for v in headers.values()) > MAX_REQUEST_LINE_AND_HEADERS_BYTES:
         return _gateway_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-    path = urlsplit(target).path
     http_cors = next((r.api.cors for r in routes if r.api.cors and r.match(path) is not None), None)
     if http_cors is not None and is_preflight(method, headers):  # the HTTP API answers it, no route runs
         status, fields = http_api_preflight(http_cors, headers)
@@ -135,7 +132,7 @@ def admit(
         return _gateway_error(HTTPStatus.TOO_MANY_REQUESTS, rest=route.api.is_rest)
     lambda_authorizer = lambda_authorizers.of(route) if lambda_authorizers is not None else None
     if lambda_authorizer is not None and lambda_authorizers is not None:
-        decided = lambda_authorizers.authorize(lambda_authorizer, selected, method, target, headers, client_ip)
+        decided = lambda_authorizers.authorize(lambda_authorizer, selected, request)
         if isinstance(decided, AuthorizerRefusal):  # the function never runs
             request_id = (
                 ("x-amzn-requestid", str(uuid.uuid4()))
@@ -206,21 +203,18 @@ class HttpApiGateway:
         return [] if method == "HEAD" else [body]  # HEAD: the headers a GET would get, no body
 
     def _answer(self, environ: dict[str, Any], method: str, target: str) -> tuple[int, Headers, bytes]:
-        headers = wsgi_headers(environ)
-        client = environ.get("REMOTE_ADDR", "")
-        admitted = admit(
-            self.routes, self.authorizers, method, target, headers, self.throttles, self.lambda_authorizers, client
-        )
+        request = GatewayRequest(method, target, wsgi_headers(environ), client_ip=environ.get("REMOTE_ADDR", ""))
+        admitted = admit(self.routes, self.authorizers, request, self.throttles, self.lambda_authorizers)
         if not isinstance(admitted, Admitted):
             return admitted
         route = admitted.route
-        status, fields, body = self._integrate(environ, admitted, method, target, headers)
+        status, fields, body = self._integrate(environ, admitted, request)
         if route.api.cors is not None:  # an HTTP API's CORS headers replace the function's own
-            fields = http_api_response_headers(route.api.cors, headers, fields)
+            fields = http_api_response_headers(route.api.cors, request.headers, fields)
         return status, fields, body
 
     def _integrate(
-        self, environ: dict[str, Any], admitted: Admitted, method: str, target: str, headers: dict[str, str]
+        self, environ: dict[str, Any], admitted: Admitted, request: GatewayRequest
     ) -> tuple[int, Headers, bytes]:
         """The Lambda proxy integration: the event, the invocation, the reading of its response."""
         route = admitted.route
@@ -229,8 +223,7 @@ class HttpApiGateway:
         body = environ["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)  # waitress has framed it: whole, or refused
         if len(body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, rest=rest)
-        client = environ.get("REMOTE_ADDR", "")
-        event = to_event(admitted.selected, method, target, headers, body, client, admitted.authorizer)
+        event = to_event(admitted.selected, dataclasses.replace(request, body=body), admitted.authorizer)
         try:
             invocation = self.service.pool(route.function).invoke(event)
         # The Lambda API refused the invocation: a 500 (not a 429); a run that failed is a 502 on a REST API

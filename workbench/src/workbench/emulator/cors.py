@@ -5,17 +5,17 @@ authorizers, and sets the CORS headers of every answer to a request with an Orig
 ones the function returns ("Configuring CORS for an HTTP API", API Gateway Developer Guide).
 
 REST APIs (SAM's `Cors`): SAM adds an OPTIONS method with a mock integration to each path, which
-answers with the configured headers; the other methods' answers are the function's own, so a Lambda
-proxy function that sets no `Access-Control-Allow-Origin` fails in the browser here as on AWS (SAM's
-`Cors` documentation says the function must return the headers).
+answers with the configured headers (read from SAM's translation: emulator/routes.py, `MockAnswer`);
+the other methods' answers are the function's own, so a Lambda proxy function that sets no
+`Access-Control-Allow-Origin` fails in the browser here as on AWS (SAM's `Cors` documentation says
+the function must return the headers).
 """
 
 from __future__ import annotations
 
-from workbench.emulator.routes import Cors, Route
+from workbench.emulator.routes import Cors
 
 Headers = list[tuple[str, str]]
-_EVERY_METHOD = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def is_preflight(method: str, headers: dict[str, str]) -> bool:
@@ -59,20 +59,3 @@ def http_api_response_headers(cors: Cors, request: dict[str, str], response: Hea
     if cors.allow_credentials:
         kept.append(("access-control-allow-credentials", "true"))
     return kept
-
-
-def rest_api_options(cors: Cors, on_path: list[Route]) -> tuple[int, Headers]:
-    """SAM's mock OPTIONS method: 200 with the configured values; the methods default to the path's own."""
-    methods = cors.allow_methods or sorted(
-        {"OPTIONS", *(m for r in on_path for m in (_EVERY_METHOD if r.method == "ANY" else (r.method,)))}
-    )
-    fields = [("access-control-allow-methods", ",".join(methods))]
-    if cors.allow_origins:
-        fields.append(("access-control-allow-origin", ",".join(cors.allow_origins)))
-    if cors.allow_headers:
-        fields.append(("access-control-allow-headers", ",".join(cors.allow_headers)))
-    if cors.max_age is not None:
-        fields.append(("access-control-max-age", str(cors.max_age)))
-    if cors.allow_credentials:
-        fields.append(("access-control-allow-credentials", "true"))
-    return 200, fields

@@ -24,16 +24,16 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from workbench.emulator.cloud import ACCOUNT_ID
 from workbench.emulator.environment import Invocation, RequestTooLargeError, ThrottledError
 from workbench.emulator.iam import Check, Statement, evaluate
-from workbench.emulator.payloads import to_event
+from workbench.emulator.payloads import GatewayRequest, to_event
 from workbench.emulator.routes import Route, Selected
 from workbench.emulator.template import SamApplication
 
@@ -93,18 +93,12 @@ class LocalLambdaAuthorizers:
         return authorizer if authorizer is not None and authorizer.function is not None else None
 
     def authorize(
-        self,
-        authorizer: LambdaAuthorizer,
-        selected: Selected,
-        method: str,
-        target: str,
-        headers: dict[str, str],
-        client_ip: str,
+        self, authorizer: LambdaAuthorizer, selected: Selected, request: GatewayRequest
     ) -> dict[str, Any] | AuthorizerRefusal:
         """What the route's function is told the authorizer vouched for, or API Gateway's refusal."""
         route = selected.route
         function = str(authorizer.function)
-        values = _identity(authorizer, target, headers)
+        values = _identity(authorizer, request)
         caches = authorizer.ttl_s > 0 and bool(authorizer.identity_sources)
         needs_identity = authorizer.kind == "token" or not authorizer.rest or caches
         if needs_identity and (not values or any(v is None for v in values)):
@@ -112,14 +106,14 @@ class LocalLambdaAuthorizers:
         identity = tuple(v for v in values if v is not None)
         if authorizer.validation and not re.fullmatch(authorizer.validation, identity[0]):
             return _unauthorized(authorizer, "the token fails the validation expression")
-        arn = _request_arn(self.region, route, method, urlsplit(target).path)
+        arn = _request_arn(self.region, route, request.method, request.url.path)
         key = (authorizer.api, authorizer.name, identity)
         with self._lock:
             cached = self._cache.get(key) if caches else None
             if cached is not None and cached.expires <= self.clock():
                 cached = None
         if cached is None:
-            event = _event(authorizer, selected, method, target, headers, client_ip, arn, identity)
+            event = _event(authorizer, selected, request, arn, identity)
             try:
                 invocation = self.invoke(function, event)
             except (ThrottledError, RequestTooLargeError) as error:  # Lambda refused it: the authorizer failed
@@ -184,8 +178,8 @@ def _functions_named(value: Any) -> list[str]:
     return _FUNCTION_IN_URI.findall(value) if isinstance(value, str) else []
 
 
-def _identity(authorizer: LambdaAuthorizer, target: str, headers: Mapping[str, str]) -> list[str | None]:
-    query = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
+def _identity(authorizer: LambdaAuthorizer, request: GatewayRequest) -> list[str | None]:
+    query, headers = dict(parse_qsl(request.url.query, keep_blank_values=True)), request.headers
     values: list[str | None] = []
     for source in authorizer.identity_sources:
         match = _SOURCE.match(source)
@@ -204,25 +198,17 @@ def _request_arn(region: str, route: Route, method: str, path: str) -> str:
 
 
 def _event(
-    authorizer: LambdaAuthorizer,
-    selected: Selected,
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    client_ip: str,
-    arn: str,
-    identity: tuple[str, ...],
+    authorizer: LambdaAuthorizer, selected: Selected, request: GatewayRequest, arn: str, identity: tuple[str, ...]
 ) -> dict[str, Any]:
     if authorizer.kind == "token":
         return {"type": "TOKEN", "authorizationToken": identity[0], "methodArn": arn}
     version = "1.0" if authorizer.rest else authorizer.payload_version
-    request = to_event(_as_payload(selected, version), method, target, headers, b"", client_ip)
-    request.pop("body", None)
-    request.pop("isBase64Encoded", None)
+    described = to_event(_as_payload(selected, version), dataclasses.replace(request, body=b""))
+    described.pop("body", None)  # an authorizer is not sent the body
+    described.pop("isBase64Encoded", None)
     if version == "2.0":
-        return {"version": "2.0", "type": "REQUEST", "routeArn": arn, "identitySource": list(identity), **request}
-    request |= {"type": "REQUEST", "methodArn": arn}
-    return request
+        return {"version": "2.0", "type": "REQUEST", "routeArn": arn, "identitySource": list(identity), **described}
+    return described | {"type": "REQUEST", "methodArn": arn}
 
 
 def _as_payload(selected: Selected, version: str) -> Selected:

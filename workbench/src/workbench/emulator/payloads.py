@@ -13,8 +13,9 @@ import fnmatch
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from workbench.emulator.cloud import ACCOUNT_ID
 from workbench.emulator.cors import Headers
@@ -25,20 +26,27 @@ from workbench.emulator.routes import DEFAULT_ROUTE, Route, Selected
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
 
 
-def to_event(
-    selected: Selected,
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    body: bytes,
-    client_ip: str,
-    authorizer: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class GatewayRequest:
+    """A request as API Gateway received it: the target as sent (percent-encoded, with its query)."""
+
+    method: str
+    target: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+    client_ip: str = ""
+
+    @property
+    def url(self) -> SplitResult:
+        return urlsplit(self.target)
+
+
+def to_event(selected: Selected, request: GatewayRequest, authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
     """The event the route's integration sends the function: payload 2.0, or 1.0 (REST APIs, and HTTP APIs
     that ask for it)."""
     if selected.route.payload_version == "2.0":
-        return _event_v2(selected, method, target, headers, body, client_ip, authorizer)
-    return _event_v1(selected, method, target, headers, body, client_ip, authorizer)
+        return _event_v2(selected, request, authorizer)
+    return _event_v1(selected, request, authorizer)
 
 
 def _is_text(route: Route, headers: dict[str, str], body: bytes) -> bool:
@@ -51,18 +59,8 @@ def _is_text(route: Route, headers: dict[str, str], body: bytes) -> bool:
     return any(content_type.startswith(t) for t in _TEXT_TYPES)
 
 
-def _event_v2(
-    selected: Selected,
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    body: bytes,
-    client_ip: str,
-    authorizer: dict[str, Any] | None,
-) -> dict[str, Any]:
-    route = selected.route
-    url = urlsplit(target)
-    now = time.time()
+def _event_v2(selected: Selected, request: GatewayRequest, authorizer: dict[str, Any] | None) -> dict[str, Any]:
+    route, url, headers, body, now = selected.route, request.url, request.headers, request.body, time.time()
     is_text = _is_text(route, headers, body)
     query = parse_qsl(url.query, keep_blank_values=True)
     event: dict[str, Any] = {
@@ -77,10 +75,10 @@ def _event_v2(
             "domainName": headers.get("host", "localhost"),
             "domainPrefix": "local",
             "http": {
-                "method": method,
+                "method": request.method,
                 "path": url.path,
                 "protocol": "HTTP/1.1",
-                "sourceIp": client_ip,
+                "sourceIp": request.client_ip,
                 "userAgent": headers.get("user-agent", ""),
             },
             "requestId": uuid.uuid4().hex[:16],
@@ -108,19 +106,9 @@ def _event_v2(
     return event
 
 
-def _event_v1(
-    selected: Selected,
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    body: bytes,
-    client_ip: str,
-    authorizer: dict[str, Any] | None,
-) -> dict[str, Any]:
+def _event_v1(selected: Selected, request: GatewayRequest, authorizer: dict[str, Any] | None) -> dict[str, Any]:
     """Payload 1.0: single- and multi-value headers and query parameters, the resource as declared, the stage."""
-    route = selected.route
-    url = urlsplit(target)
-    now = time.time()
+    route, url, headers, body, now = selected.route, request.url, request.headers, request.body, time.time()
     is_text = _is_text(route, headers, body)
     query: dict[str, list[str]] = {}
     for key, value in parse_qsl(url.query, keep_blank_values=True):
@@ -132,8 +120,8 @@ def _event_v1(
         "domainName": headers.get("host", "localhost"),
         "domainPrefix": "local",
         "extendedRequestId": uuid.uuid4().hex[:16],
-        "httpMethod": method,
-        "identity": {"sourceIp": client_ip, "userAgent": headers.get("user-agent", "")},
+        "httpMethod": request.method,
+        "identity": {"sourceIp": request.client_ip, "userAgent": headers.get("user-agent", "")},
         "path": f"/{route.api.stage}{url.path}" if route.api.is_rest else url.path,
         "protocol": "HTTP/1.1",
         "requestId": str(uuid.uuid4()),
@@ -148,7 +136,7 @@ def _event_v1(
     event: dict[str, Any] = {
         "resource": resource,
         "path": url.path,
-        "httpMethod": method,
+        "httpMethod": request.method,
         "headers": dict(headers) or None,
         # the server has joined a repeated header's values with commas: one value each (README)
         "multiValueHeaders": {name: [value] for name, value in headers.items()} or None,

@@ -67,7 +67,7 @@ class Route:
     function: str
     method: str  # GET, …, or ANY
     path: str  # as declared, /orders/{order_id}, or $default
-    api: Api = field(default_factory=lambda: Api(IMPLICIT_APIS["HttpApi"], "HttpApi", "$default"))
+    api: Api
     payload_version: str = "2.0"
     authorizer: str | None = None  # the route's (or its API's default) authorizer, as the template names it
     scopes: tuple[str, ...] = ()  # the route's AuthorizationScopes: a token needs one of them

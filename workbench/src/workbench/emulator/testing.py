@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -77,3 +78,24 @@ def serving(service: LocalService, *, idle_timeout_s: int = IDLE_TIMEOUT_S) -> I
         server.shutdown()
         thread.join(timeout=10)
     assert not thread.is_alive(), "shutdown() ends serve_forever"
+
+
+def application_copy(source: Path, parent: Path) -> Path:
+    """`source` (an application folder: template, code) copied under `parent`, as a user's checkout would be:
+    its build goes to its own .aws-sam/, not into the folder it came from."""
+    folder = parent / source.name
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns(".aws-sam"))
+    return folder
+
+
+def run_workbench(folder: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`workbench <args>` as a user runs it in `folder`: its exit code, stdout and stderr."""
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "workbench", *args],
+        cwd=folder,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
