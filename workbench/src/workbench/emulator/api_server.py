@@ -341,6 +341,13 @@ def serve_forever(service: LocalService, host: str, port: int) -> None:
             f"{polling} {mapping.queue_url} for {mapping.pool.spec.logical_id} (its SQS event{filters})",
             file=sys.stderr,
         )
+    for name, spec in service.app.functions.items():  # what the template declares and start-api does not serve
+        if service.app.cloudformation["Resources"][name]["Properties"].get("FunctionUrlConfig"):
+            say_once(f"{name}: its function URL is not served here; `workbench invoke {name}` runs it")
+        if spec.events_of_type("ScheduleV2"):
+            say_once(f"{name}: its schedule does not fire on its clock here; `workbench fire-schedule {name}` runs it")
+        if spec.events_of_type("Schedule"):
+            say_once(f"{name}: its Schedule event (an EventBridge rule) is not emulated; `workbench invoke` runs it")
     print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
     print("Ctrl-C to stop", file=sys.stderr)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too: the finally runs
