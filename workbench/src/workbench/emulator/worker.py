@@ -54,8 +54,9 @@ class _JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "message": record.getMessage(),
             "logger": record.name,
-            "requestId": _invocation["request_id"],
         }
+        if _invocation["request_id"]:  # none during INIT
+            document["requestId"] = _invocation["request_id"]
         if record.exc_info and record.exc_info[1] is not None:
             document |= _error(record.exc_info[1])
         return json.dumps(document, default=str)
