@@ -62,6 +62,7 @@ DENIED = "User is not authorized to access this resource"
         ("Bearer deny", 403, {"Message": f"{DENIED} with an explicit deny"}, 1),
         ("Bearer elsewhere", 403, {"Message": DENIED}, 1),  # its Allow is for another method
         ("Bearer broken", 500, {"message": None}, 1),  # not a policy: AuthorizerConfigurationException
+        ("Bearer slow", 500, {"message": None}, 1),  # stopped by its timeout: the authorizer failed
     ],
 )
 def test_a_token_authorizer_refuses_in_api_gateways_words(

@@ -1,6 +1,7 @@
 """An authorizer that decides by the credential it is given, and a function that says what it was told."""
 
 import json
+import time
 
 
 def _policy(effect, resource, principal="u-1"):
@@ -21,6 +22,8 @@ def decide(event, context):
     if event.get("version") == "2.0":  # HTTP API, simple responses
         return {"isAuthorized": credential == "allow", "context": {"user": "u-2"}}
     arn = event.get("methodArn") or event["routeArn"]
+    if credential == "slow":
+        time.sleep(3)  # past its 1 s timeout
     if credential == "fail":
         raise Exception("Unauthorized")  # the docs' way to refuse from a REST authorizer
     if credential == "broken":
