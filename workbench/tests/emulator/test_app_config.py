@@ -46,3 +46,39 @@ def test_a_configuration_that_cannot_be_used_is_one_line_naming_file_and_key(tmp
     assert str(raised.value).startswith(f"{tmp_path / 'pyproject.toml'} [tool.workbench]")
     assert said in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("database", "declares_rds", "starts_mysql"),
+    [("auto", True, True), ("auto", False, False), ("mysql", False, True), ("none", True, False)],
+)
+def test_the_run_starts_mysql_when_the_template_declares_rds_unless_the_application_says(
+    database: str, declares_rds: bool, starts_mysql: bool
+):
+    assert AppConfig.model_validate({"database": database}).wants_database(declares_rds) is starts_mysql
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ('seed-sql = ["seed.sql"]', "seed-sql"),
+        ('database-parameter = "DatabaseName"', "database-parameter"),
+        ('local-environment = {DB_PORT = "{database_port}"}', "local-environment DB_PORT"),
+    ],
+)
+def test_what_asks_for_a_database_in_a_run_without_one_is_an_error_that_names_it(
+    tmp_path: Path, table: str, named: str
+):
+    # GIVEN an application configuration that needs a database, and a run that has none
+    (tmp_path / "seed.sql").write_text("SELECT 1;\n")
+    (tmp_path / "pyproject.toml").write_text(f"[tool.workbench]\n{table}\n")
+    config = AppConfig.beside(tmp_path / "template.yaml")
+
+    # THEN one line says which key and why
+    with pytest.raises(AppConfigError, match=f"{named}: this run has no database"):
+        config.check_without_database()
+
+
+def test_a_configuration_that_needs_no_database_runs_without_one(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text('[tool.workbench]\nlocal-environment = {STAGE = "local"}\n')
+    AppConfig.beside(tmp_path / "template.yaml").check_without_database()  # a literal value needs none

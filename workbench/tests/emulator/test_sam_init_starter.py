@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench.emulator.service import LocalService, NoDatabaseError
 from workbench.emulator.testing import application_copy, run_workbench, running_start_api
 
 pytestmark = pytest.mark.integration
@@ -67,3 +68,10 @@ def test_fire_schedule_runs_a_schedule_with_its_retries_and_destination(tmp_path
     assert said[-2].startswith("Nightly attempt 2: failed")
     assert said[-1] == "Nightly: retries exhausted, sent to its on-failure destination"
     assert json.loads(result.stdout)["errorType"] == "RuntimeError"
+
+
+def test_a_run_without_a_database_says_why_when_one_is_asked_for(sam_app: Path):
+    with LocalService(template=sam_app / "template.yaml") as service:
+        assert service.describe_database().startswith("no database: template.yaml declares no RDS resource")
+        with pytest.raises(NoDatabaseError, match="this run has no database"):
+            _ = service.database

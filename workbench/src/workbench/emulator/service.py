@@ -115,10 +115,6 @@ class LocalService:
         return dataclasses.replace(self._database, host=proxy_host, port=self._database_proxy.port)
 
     @property
-    def has_database(self) -> bool:
-        return self._mysql is not None
-
-    @property
     def mysql(self) -> LocalMySql:
         """The admin side of this run's MySQL (its scope, its SQL)."""
         return self._require(self._mysql)
