@@ -23,7 +23,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from workbench.emulator.sandbox import read_only_mounts
+from workbench.emulator.sandbox import process_exists, read_only_mounts
 
 # Outside /tmp: an overlay refuses an upper layer inside its lower one.
 IMAGES_ROOT = Path(os.environ.get("LOCAL_RUNNER_EPHEMERAL_ROOT", "/var/tmp"))  # noqa: S108 - mkdtemp, mode 700
@@ -116,17 +116,7 @@ def remove_stale() -> list[str]:
     removed = []
     for path in IMAGES_ROOT.glob(f"{PREFIX}*"):
         pid_text = path.name.removeprefix(PREFIX).split("-", 1)[0]
-        if pid_text.isdigit() and not _running(int(pid_text)):
+        if pid_text.isdigit() and not process_exists(int(pid_text)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
     return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True

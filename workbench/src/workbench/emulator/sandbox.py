@@ -101,13 +101,13 @@ class CgroupHost:
         for root in {self.cpu_root, self.memory_root}:
             for path in root.glob(f"{PREFIX}*"):
                 owner = path.name.removeprefix(PREFIX).split("-")[0]
-                if owner.isdigit() and not _process_exists(int(owner)):
+                if owner.isdigit() and not process_exists(int(owner)):
                     _remove_cgroup(path)
                     removed += 1
         return removed
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
