@@ -21,6 +21,7 @@ from workbench.emulator.environment import FunctionConfigError, RequestTooLargeE
 from workbench.emulator.event_sources import DrainError
 from workbench.emulator.host import UnsupportedHostError
 from workbench.emulator.mysql_server import NoMySqlError
+from workbench.emulator.schedules import ScheduleError
 from workbench.emulator.template import DEFAULT_TEMPLATE
 
 
@@ -91,9 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("-e", "--event", help="event file, or - for stdin (default: {})")
     _common(invoke)
 
-    start_api = commands.add_parser("start-api", help="serve the HttpApi routes, like `sam local start-api`")
+    start_api = commands.add_parser(
+        "start-api", help="serve the API routes and poll the queues, like `sam local start-api`"
+    )
     start_api.add_argument("-p", "--port", type=int, default=3000)
     start_api.add_argument("--host", default="127.0.0.1")
+    start_api.add_argument(
+        "--schedules", action="store_true", help="fire the template's schedules on their clock while it runs"
+    )
     _common(start_api)
 
     serve_aws = commands.add_parser(
@@ -130,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     transform.add_argument("--parameter-overrides", nargs="*", default=[], help="Key=Value … (as sam)")
 
     fire = commands.add_parser(
-        "fire-schedule", help="run a function's ScheduleV2 event once, as EventBridge Scheduler does (retries too)"
+        "fire-schedule", help="run a function's schedule once, as EventBridge runs it (retries, destinations)"
     )
     fire.add_argument("function_logical_id")
+    fire.add_argument("--event", help="which schedule event, if the function has more than one")
     fire.add_argument("--time", help="the scheduled time (ISO 8601, default: now)")
     _common(fire)
 
@@ -160,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         FunctionConfigError,
         UnsupportedHostError,
         BuildError,
+        ScheduleError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -227,6 +235,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int:
+    from workbench.emulator.schedules import choose_schedule_event
     from workbench.emulator.service import LocalService, load_env_vars_file
     from workbench.emulator.template import SamApplication
 
@@ -238,8 +247,8 @@ def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int:
         if args.function_logical_id not in functions:
             known = ", ".join(sorted(functions)) or "none"
             raise UsageError(f"no function {args.function_logical_id!r} in {args.template.name} (functions: {known})")
-        if args.command == "fire-schedule" and not functions[args.function_logical_id].events_of_type("ScheduleV2"):
-            raise UsageError(f"{args.function_logical_id} has no ScheduleV2 event")
+        if args.command == "fire-schedule":
+            choose_schedule_event(functions[args.function_logical_id], args.event)
 
     service = LocalService(
         template=args.template,
@@ -258,12 +267,12 @@ def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int:
         if args.command == "rotate-secret":
             return _rotate(service, args.secret_logical_id)
         if args.command == "fire-schedule":
-            return _fire(service, args.function_logical_id, scheduled_time)
+            return _fire(service, args.function_logical_id, args.event, scheduled_time)
         if serving_aws:
             return _serve_aws(service, args.docker_host, args.write_env_json)
         from workbench.emulator.api_server import serve_forever
 
-        serve_forever(service, args.host, args.port)
+        serve_forever(service, args.host, args.port, schedules=args.schedules)
     return 0
 
 
@@ -296,16 +305,18 @@ def _scheduled_time(text: str | None) -> Any:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _fire(service: Any, function: str, scheduled_time: Any) -> int:
-    """One scheduled run: the attempts EventInvokeConfig allows, then its on-failure destination."""
-    from workbench.emulator.event_sources import Schedule
+def _fire(service: Any, function: str, event_name: str | None, scheduled_time: Any) -> int:
+    """One scheduled run: the attempts EventInvokeConfig allows, then its destination."""
+    from workbench.emulator.schedules import Schedule
 
-    run = Schedule(service, function).fire(scheduled_time)
+    run = Schedule(service, function, event_name).fire(scheduled_time)
     for number, attempt in enumerate(run.attempts, 1):
         outcome = "ok" if attempt.error is None else f"failed: {attempt.error.get('errorMessage')}"
         print(f"{function} attempt {number}: {outcome} ({attempt.duration_ms:.0f} ms)", file=sys.stderr)
     if run.sent_to_failure_destination:
         print(f"{function}: retries exhausted, sent to its on-failure destination", file=sys.stderr)
+    elif run.destination_arn is not None:
+        print(f"{function}: its record sent to its on-success destination", file=sys.stderr)
     print(json.dumps(run.attempts[-1].response))
     return 0 if run.attempts[-1].error is None else 1
 

@@ -135,11 +135,17 @@ def test_cpu_bound_work_runs_about_four_times_faster_at_1769_than_at_442_mb(
     assert 2.5 <= ratio <= 9, f"442 MB / 1,769 MB = {ratio:.2f}, expected ≈ 4"
 
 
-def init_ms(pools: list[FunctionPool], app: SamApplication, memory_mb: int, emulation: Emulation) -> float:
-    pool = make_pool(pools, app, "spin", memory_mb, environment={"INIT_SPIN": "1500000"}, emulation=emulation)
-    invocation = pool.invoke({"iterations": 10})
-    assert invocation.init_duration_ms is not None
-    return invocation.init_duration_ms
+def init_ms(
+    pools: list[FunctionPool], app: SamApplication, memory_mb: int, emulation: Emulation, *, samples: int = 1
+) -> float:
+    """The fastest of `samples` cold starts: on a busy host, the one the other processes disturbed least."""
+    durations = []
+    for _ in range(samples):
+        pool = make_pool(pools, app, "spin", memory_mb, environment={"INIT_SPIN": "1500000"}, emulation=emulation)
+        invocation = pool.invoke({"iterations": 10})
+        assert invocation.init_duration_ms is not None
+        durations.append(invocation.init_duration_ms)
+    return min(durations)
 
 
 @needs_cgroups
@@ -149,7 +155,7 @@ def test_init_runs_unthrottled_by_default_and_throttled_on_request(app: SamAppli
     unthrottled = Emulation()
     throttled = Emulation(throttle_init=True)
 
-    small, large = init_ms(pools, app, 128, unthrottled), init_ms(pools, app, 1769, unthrottled)
+    small, large = init_ms(pools, app, 128, unthrottled, samples=3), init_ms(pools, app, 1769, unthrottled, samples=3)
     assert small / large < 1.5, f"unthrottled INIT: 128 MB {small:.0f} ms vs 1,769 MB {large:.0f} ms"
 
     small, large = init_ms(pools, app, 128, throttled), init_ms(pools, app, 1769, throttled)

@@ -19,9 +19,10 @@ from tests.factories import EVENTS_DIR, load_event, order_message
 from orders.adapters.orders_table import to_item
 from orders.models import Order
 from workbench.cli import main as runner_main
-from workbench.emulator.event_sources import DrainError, Schedule, SqsEventSource
+from workbench.emulator.event_sources import DrainError, SqsEventSource
 from workbench.emulator.iam import Check, ParsedRequest, Statement, checks_for, evaluate
 from workbench.emulator.rotation import rotate
+from workbench.emulator.schedules import Schedule
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import SamApplication
 from workbench.emulator.testing import serving

@@ -25,7 +25,8 @@ from workbench.cli import parse_parameter_overrides
 from workbench.emulator.api_server import make_server
 from workbench.emulator.cloud import DatabaseEndpoint, LocalCloud
 from workbench.emulator.environment import FunctionPool
-from workbench.emulator.event_sources import DrainError, Schedule, SqsEventSource
+from workbench.emulator.event_sources import DrainError, SqsEventSource
+from workbench.emulator.schedules import Schedule
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import SamApplication
 

@@ -54,22 +54,6 @@ def test_start_api_serves_get_hello_on_the_implicit_rest_api(sam_app: Path):
         assert (refused.status, json.loads(refused.read())) == (403, {"message": "Missing Authentication Token"})
 
 
-def test_fire_schedule_runs_a_schedule_with_its_retries_and_destination(tmp_path: Path):
-    # GIVEN a template whose scheduled function fails, with one retry and an on-failure destination
-    folder = application_copy(STARTER.parent / "schedules", tmp_path)
-
-    # WHEN its schedule is fired for a given time
-    result = run_workbench(folder, "fire-schedule", "Nightly", "--time", "2026-12-01T00:15:00Z")
-
-    # THEN both attempts ran with the scheduled time filled in, and the event went to the destination
-    assert result.returncode == 1, result.stderr
-    said = result.stderr.splitlines()
-    assert "Nightly attempt 1: failed: the run scheduled at 2026-12-01T00:15:00Z failed" in said[-3]
-    assert said[-2].startswith("Nightly attempt 2: failed")
-    assert said[-1] == "Nightly: retries exhausted, sent to its on-failure destination"
-    assert json.loads(result.stdout)["errorType"] == "RuntimeError"
-
-
 def test_a_run_without_a_database_says_why_when_one_is_asked_for(sam_app: Path):
     with LocalService(template=sam_app / "template.yaml") as service:
         assert service.describe_database().startswith("no database: template.yaml declares no RDS resource")

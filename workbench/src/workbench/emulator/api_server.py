@@ -37,6 +37,7 @@ from workbench.emulator.event_sources import SqsEventSource
 from workbench.emulator.lambda_authorizer import AuthorizerRefusal, LocalLambdaAuthorizers, lambda_authorizers
 from workbench.emulator.payloads import GatewayRequest, from_result, to_event
 from workbench.emulator.routes import NoRoute, Route, Selected, api_routes, rest_mock, select
+from workbench.emulator.schedules import Schedule, ScheduleClock, schedule_events
 from workbench.emulator.service import LocalService
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs accept request bodies up to 10 MB
@@ -323,8 +324,9 @@ def make_server(service: LocalService, host: str, port: int, *, quiet: bool = Fa
     return LocalHttpApi(service, host, port, quiet=quiet)
 
 
-def serve_forever(service: LocalService, host: str, port: int) -> None:
-    """`start-api`: the routes, and behind them the queue's event source mapping, as AWS runs them."""
+def serve_forever(service: LocalService, host: str, port: int, *, schedules: bool = False) -> None:
+    """`start-api`: the routes, and behind them the queues' event source mappings and (asked for) the
+    schedules' clocks, as AWS runs them."""
     server = make_server(service, host, port)
     for route in api_routes(service.app):
         print(
@@ -341,13 +343,22 @@ def serve_forever(service: LocalService, host: str, port: int) -> None:
             f"{polling} {mapping.queue_url} for {mapping.pool.spec.logical_id} (its SQS event{filters})",
             file=sys.stderr,
         )
-    for name, spec in service.app.functions.items():  # what the template declares and start-api does not serve
+    functions = service.app.functions.items()
+    for name, _ in functions:  # what the template declares and start-api does not serve
         if service.app.cloudformation["Resources"][name]["Properties"].get("FunctionUrlConfig"):
             say_once(f"{name}: its function URL is not served here; `workbench invoke {name}` runs it")
-        if spec.events_of_type("ScheduleV2"):
-            say_once(f"{name}: its schedule does not fire on its clock here; `workbench fire-schedule {name}` runs it")
-        if spec.events_of_type("Schedule"):
-            say_once(f"{name}: its Schedule event (an EventBridge rule) is not emulated; `workbench invoke` runs it")
+    clock = ScheduleClock([Schedule(service, name, event) for name, fn in functions for event in schedule_events(fn)])
+    for schedule in clock.all:
+        if not schedule.enabled:
+            print(f"Not firing {schedule.describe()}: it is disabled", file=sys.stderr)
+        elif not schedules:
+            print(
+                f"Not firing {schedule.describe()} on its clock (--schedules does); "
+                f"`workbench fire-schedule {schedule.logical_id} --event {schedule.event_name}` runs it now",
+                file=sys.stderr,
+            )
+    if schedules:
+        clock.start(stop)
     print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
     print("Ctrl-C to stop", file=sys.stderr)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too: the finally runs
@@ -360,3 +371,4 @@ def serve_forever(service: LocalService, host: str, port: int) -> None:
         server.shutdown()
         for poller in pollers:
             poller.join()
+        clock.join()

@@ -1,4 +1,4 @@
-"""Event sources as AWS runs them: the SQS event source mapping and EventBridge Scheduler.
+"""The SQS event source mapping as Lambda runs it (schedules: emulator/schedules.py).
 
 Local time is fast-forwarded: a batch is sent as soon as the queue has nothing more to give (the
 batching window is an upper bound), and a failed message becomes visible again at once instead
@@ -9,19 +9,16 @@ unseen; "Filtering events from an Amazon SQS event source", Lambda Developer Gui
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from moto.events.models import EventPattern
 
-from workbench.emulator.cloud import ACCOUNT_ID
-from workbench.emulator.environment import FunctionPool, Invocation, ThrottledError
+from workbench.emulator.environment import Invocation, ThrottledError
 from workbench.emulator.service import LocalService
 
 SQS_RECEIVE_LIMIT = 10  # ReceiveMessage returns at most 10 messages per call
@@ -325,88 +322,3 @@ class SqsEventSource:
 
 class DrainError(RuntimeError):
     """The drain stopped with work left, or a poller failed: the message says what and why."""
-
-
-@dataclass
-class ScheduledRun:
-    event: Any
-    attempts: list[Invocation]
-    sent_to_failure_destination: bool
-
-
-class Schedule:
-    """A ScheduleV2 event of the template: its Input with the scheduler's context attributes filled in,
-    invoked asynchronously with the function's EventInvokeConfig (retries, then the on-failure destination)."""
-
-    def __init__(self, service: LocalService, logical_id: str) -> None:
-        self.service = service
-        self.logical_id = logical_id
-        (self.properties,) = service.app.functions[logical_id].events_of_type("ScheduleV2").values()
-        configs = [
-            r["Properties"]
-            for r in service.app.resources_of_type("AWS::Lambda::EventInvokeConfig").values()
-            if r["Properties"].get("FunctionName") == {"Ref": logical_id}
-        ]
-        config = configs[0] if configs else {}
-        self.max_retries = int(config.get("MaximumRetryAttempts", 2))
-        destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-        self.failure_destination_arn = str(service.cloud.resolve(destination)) if destination else None
-
-    def event_for(self, scheduled_time: dt.datetime, input_override: str | None = None) -> Any:
-        text = input_override if input_override is not None else self.properties.get("Input", "{}")
-        schedule_arn = f"arn:aws:scheduler:{self.service.app.region}:{ACCOUNT_ID}:schedule/default/{self.logical_id}"
-        replacements = {
-            "<aws.scheduler.scheduled-time>": scheduled_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "<aws.scheduler.execution-id>": str(uuid.uuid4()),
-            "<aws.scheduler.attempt-number>": "1",
-            "<aws.scheduler.schedule-arn>": schedule_arn,
-        }
-        for placeholder, value in replacements.items():
-            text = text.replace(placeholder, value)
-        return json.loads(text)
-
-    def fire(self, scheduled_time: dt.datetime, input_override: str | None = None) -> ScheduledRun:
-        event = self.event_for(scheduled_time, input_override)
-        pool = self.service.pool(self.logical_id)
-        attempts = [_invoke_asynchronously(pool, event)]
-        while attempts[-1].error is not None and len(attempts) <= self.max_retries:
-            attempts.append(_invoke_asynchronously(pool, event))
-        failed = attempts[-1].error is not None
-        if failed and self.failure_destination_arn:
-            url = next(
-                str(s["QueueUrl"])
-                for s in self.service.cloud.symbols.values()
-                if s.get("Arn") == self.failure_destination_arn
-            )
-            record = {
-                "version": "1.0",
-                "timestamp": dt.datetime.now(dt.UTC).isoformat(),
-                "requestContext": {
-                    "requestId": attempts[-1].request_id,
-                    "functionArn": f"arn:aws:lambda:{self.service.app.region}:{ACCOUNT_ID}:function:{self.logical_id}",
-                    "condition": "RetriesExhausted",
-                    "approximateInvokeCount": len(attempts),
-                },
-                "requestPayload": event,
-                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-                "responsePayload": attempts[-1].error,
-            }
-            destination = self.service.cloud.client("sqs", as_function=self.logical_id)  # Lambda sends as the role
-            destination.send_message(QueueUrl=url, MessageBody=json.dumps(record))
-        return ScheduledRun(
-            event=event, attempts=attempts, sent_to_failure_destination=failed and bool(self.failure_destination_arn)
-        )
-
-
-ASYNC_THROTTLE_TRIES = 30  # Lambda keeps a throttled asynchronous event for up to 6 hours; locally, this many tries
-
-
-def _invoke_asynchronously(pool: FunctionPool, event: Any) -> Invocation:
-    """Lambda's internal queue: a throttled event is tried again, backing off, and does not count as a retry
-    ("How Lambda handles errors and retries with asynchronous invocation", Lambda Developer Guide)."""
-    for attempt in range(ASYNC_THROTTLE_TRIES - 1):
-        try:
-            return pool.invoke(event)
-        except ThrottledError:
-            time.sleep(min(THROTTLE_BACKOFF_MAX_S, THROTTLE_BACKOFF_S * 2**attempt))
-    return pool.invoke(event)  # the last try: still throttled, the caller sees it

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from workbench.emulator.api_server import IDLE_TIMEOUT_S, LocalHttpApi
@@ -29,18 +29,25 @@ def signed_in_token(customer: str) -> str:
 
 
 @contextlib.contextmanager
-def running_start_api(application: Path | None = None, *, database_expected: bool = True) -> Iterator[int]:
-    """The port of a `start-api` of its own, run in `application`'s folder (default: here), with the database and
-    users of its run if its template has one; it must stop cleanly on SIGTERM, and said what it started with."""
+def running_start_api(
+    application: Path | None = None,
+    *,
+    database_expected: bool = True,
+    args: Sequence[str] = (),
+    said: list[str] | None = None,
+) -> Iterator[int]:
+    """The port of a `start-api` of its own (with `args`), run in `application`'s folder (default: here), with the
+    database and users of its run if its template has one; it must stop cleanly on SIGTERM, and said what it started
+    with (its lines until it serves are appended to `said`)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    command = [sys.executable, "-m", "workbench", "start-api", "-p", str(port)]
+    command = [sys.executable, "-m", "workbench", "start-api", "-p", str(port), *args]
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         command, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"}, cwd=application
     )
     database = ""
-    said: list[str] = []
+    said = [] if said is None else said
     try:
         assert process.stderr is not None
         for line in process.stderr:

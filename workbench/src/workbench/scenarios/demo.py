@@ -29,11 +29,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from workbench.emulator.api_server import make_server
+from workbench.emulator.async_invoke import AsyncRun
 from workbench.emulator.cloud import RoleUsage, rotation_schedules
 from workbench.emulator.environment import Invocation
-from workbench.emulator.event_sources import Schedule, ScheduledRun, SqsEventSource
+from workbench.emulator.event_sources import SqsEventSource
 from workbench.emulator.rotation import RotationRun, rotate
 from workbench.emulator.routes import route_scopes
+from workbench.emulator.schedules import Schedule
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import DEFAULT_TEMPLATE
 from workbench.scenarios.traffic import (
@@ -185,8 +187,8 @@ class Posted:
 class Scheduled:
     """The daily rollup as the scheduler ran it: one run per day with sales, and one with a broken Input."""
 
-    runs: list[ScheduledRun]
-    failed_run: ScheduledRun
+    runs: list[AsyncRun]
+    failed_run: AsyncRun
     failure_queue: list[Any]
     max_retries: int
 

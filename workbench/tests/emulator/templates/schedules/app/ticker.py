@@ -1,0 +1,5 @@
+"""Answers with the event it was given: what the schedule sent."""
+
+
+def handler(event, context):
+    return event
