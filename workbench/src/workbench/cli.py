@@ -14,6 +14,7 @@ from typing import Any
 
 from samcli.commands._utils.template import TemplateFailedParsingException
 
+from workbench.emulator.api_server import ServeError
 from workbench.emulator.app_config import AppConfigError
 from workbench.emulator.authorizer import DEFAULT_TOKEN_LIFETIME_S
 from workbench.emulator.build import BuildError
@@ -98,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     start_api.add_argument("-p", "--port", type=int, default=3000)
     start_api.add_argument("--host", default="127.0.0.1")
     start_api.add_argument(
+        "--url-port", type=int, help="the first function URL's port, the next ones follow (default: -p + 1)"
+    )
+    start_api.add_argument(
         "--schedules", action="store_true", help="fire the template's schedules on their clock while it runs"
     )
     _common(start_api)
@@ -168,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         UnsupportedHostError,
         BuildError,
         ScheduleError,
+        ServeError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -272,7 +277,7 @@ def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int:
             return _serve_aws(service, args.docker_host, args.write_env_json)
         from workbench.emulator.api_server import serve_forever
 
-        serve_forever(service, args.host, args.port, schedules=args.schedules)
+        serve_forever(service, args.host, args.port, url_port=args.url_port, schedules=args.schedules)
     return 0
 
 

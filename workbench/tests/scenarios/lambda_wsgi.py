@@ -16,12 +16,13 @@ from tests.factories import FakeLambdaContext
 from tools import openapi
 
 from orders.handlers import api
-from workbench.emulator.api_server import Admitted, admit, wsgi_headers
+from workbench.emulator.api_server import Admitted, admit
 from workbench.emulator.authorizer import LocalAuthorizers
 from workbench.emulator.payloads import GatewayRequest, from_result, to_event
 from workbench.emulator.routes import api_routes
 from workbench.emulator.template import SamApplication
 from workbench.emulator.testing import signed_in_token
+from workbench.emulator.wsgi import wsgi_headers
 
 _TEMPLATE = SamApplication()
 _ROUTES = api_routes(_TEMPLATE)

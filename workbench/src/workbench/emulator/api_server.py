@@ -23,10 +23,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, BinaryIO
 
 from waitress.server import BaseWSGIServer, create_server
 
@@ -34,11 +34,13 @@ from workbench.emulator.authorizer import LocalAuthorizers, Refusal
 from workbench.emulator.cors import Headers, http_api_preflight, http_api_response_headers, is_preflight
 from workbench.emulator.environment import RequestTooLargeError, ThrottledError, say_once
 from workbench.emulator.event_sources import SqsEventSource
+from workbench.emulator.function_urls import FunctionUrlEndpoint, function_urls
 from workbench.emulator.lambda_authorizer import AuthorizerRefusal, LocalLambdaAuthorizers, lambda_authorizers
 from workbench.emulator.payloads import GatewayRequest, from_result, to_event
 from workbench.emulator.routes import NoRoute, Route, Selected, api_routes, rest_mock, select
 from workbench.emulator.schedules import Schedule, ScheduleClock, schedule_events
 from workbench.emulator.service import LocalService
+from workbench.emulator.wsgi import Endpoint
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs accept request bodies up to 10 MB
 # API Gateway quotas for HTTP APIs: 10,240 bytes for the request line and header values. What API Gateway
@@ -151,7 +153,7 @@ def admit(
     return Admitted(selected, verdict)
 
 
-class HttpApiGateway:
+class HttpApiGateway(Endpoint):
     """The WSGI app: one request → route → its payload's event → the function's pool → its response."""
 
     def __init__(self, service: LocalService, *, quiet: bool = False) -> None:
@@ -192,36 +194,22 @@ class HttpApiGateway:
                 "here, while API Gateway answers 401/403 before the function runs"
             )
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        method = environ["REQUEST_METHOD"]
-        target = environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")  # the path as sent, still encoded
-        status, headers, body = self._answer(environ, method, target)
-        if not self.quiet:
-            print(f"{environ.get('REMOTE_ADDR', '-')} {method} {target} {status}", file=sys.stderr)
-        phrase = _phrase(status)
-        fields = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        start_response(f"{status} {phrase}", [*fields, ("Content-Length", str(len(body)))])
-        return [] if method == "HEAD" else [body]  # HEAD: the headers a GET would get, no body
-
-    def _answer(self, environ: dict[str, Any], method: str, target: str) -> tuple[int, Headers, bytes]:
-        request = GatewayRequest(method, target, wsgi_headers(environ), client_ip=environ.get("REMOTE_ADDR", ""))
+    def answer(self, request: GatewayRequest, body: BinaryIO) -> tuple[int, Headers, bytes]:
         admitted = admit(self.routes, self.authorizers, request, self.throttles, self.lambda_authorizers)
         if not isinstance(admitted, Admitted):
             return admitted
         route = admitted.route
-        status, fields, body = self._integrate(environ, admitted, request)
+        status, fields, payload = self._integrate(body, admitted, request)
         if route.api.cors is not None:  # an HTTP API's CORS headers replace the function's own
             fields = http_api_response_headers(route.api.cors, request.headers, fields)
-        return status, fields, body
+        return status, fields, payload
 
-    def _integrate(
-        self, environ: dict[str, Any], admitted: Admitted, request: GatewayRequest
-    ) -> tuple[int, Headers, bytes]:
+    def _integrate(self, stream: BinaryIO, admitted: Admitted, request: GatewayRequest) -> tuple[int, Headers, bytes]:
         """The Lambda proxy integration: the event, the invocation, the reading of its response."""
         route = admitted.route
         rest = route.api.is_rest
         failed = HTTPStatus.BAD_GATEWAY if rest else HTTPStatus.INTERNAL_SERVER_ERROR
-        body = environ["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)  # waitress has framed it: whole, or refused
+        body = stream.read(MAX_PAYLOAD_BYTES + 1)  # waitress has framed it: whole, or refused
         if len(body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, rest=rest)
         event = to_event(admitted.selected, dataclasses.replace(request, body=body), admitted.authorizer)
@@ -244,22 +232,6 @@ class HttpApiGateway:
             return _gateway_error(failed, rest=rest)
 
 
-def wsgi_headers(environ: dict[str, Any]) -> dict[str, str]:
-    """Lower-case names, repeated headers joined with commas (WSGI has done that), as payload v2 has them."""
-    headers = {key[5:].replace("_", "-").lower(): str(v) for key, v in environ.items() if key.startswith("HTTP_")}
-    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        if environ.get(key):
-            headers[key.replace("_", "-").lower()] = str(environ[key])
-    return headers
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:  # a function may answer any code; API Gateway passes it on
-        return "Unknown"
-
-
 def _gateway_error(
     status: HTTPStatus, headers: Headers | None = None, *, rest: bool = False
 ) -> tuple[int, Headers, bytes]:
@@ -274,27 +246,41 @@ def _request_id(*, rest: bool) -> tuple[str, str]:
     return ("x-amzn-requestid", str(uuid.uuid4())) if rest else ("apigw-requestid", uuid.uuid4().hex[:16])
 
 
+class ServeError(RuntimeError):
+    """A port start-api cannot listen on: one line, exit 2."""
+
+
 class LocalHttpApi:
     """The gateway on waitress, started and stopped the way the demo, the tests and the CLI need."""
 
     def __init__(
-        self, service: LocalService, host: str, port: int, *, quiet: bool = False, idle_timeout_s: int = IDLE_TIMEOUT_S
+        self,
+        service: LocalService,
+        host: str,
+        port: int,
+        *,
+        quiet: bool = False,
+        idle_timeout_s: int = IDLE_TIMEOUT_S,
+        application: Endpoint | None = None,  # default: the template's API routes
     ) -> None:
         self._connections: dict[int, Any] = {}  # waitress's socket map, ours so shutdown can close them all
-        self.application = HttpApiGateway(service, quiet=quiet)
-        server = create_server(
-            self.application,
-            map=self._connections,
-            host=host,
-            port=port,
-            threads=SERVER_THREADS,
-            channel_timeout=idle_timeout_s,
-            cleanup_interval=min(idle_timeout_s, 30),  # how often idle connections are looked for
-            max_request_body_size=MAX_PAYLOAD_BYTES + 1024 * 1024,  # beyond our JSON 413: waitress's own
-            connection_limit=1000,
-            backlog=1024,  # bursts of concurrent clients are queued, not refused
-            ident="local-http-api",
-        )
+        self.application = application if application is not None else HttpApiGateway(service, quiet=quiet)
+        try:
+            server = create_server(
+                self.application,
+                map=self._connections,
+                host=host,
+                port=port,
+                threads=SERVER_THREADS,
+                channel_timeout=idle_timeout_s,
+                cleanup_interval=min(idle_timeout_s, 30),  # how often idle connections are looked for
+                max_request_body_size=MAX_PAYLOAD_BYTES + 1024 * 1024,  # beyond our JSON 413: waitress's own
+                connection_limit=1000,
+                backlog=1024,  # bursts of concurrent clients are queued, not refused
+                ident="local-http-api",
+            )
+        except OSError as error:
+            raise ServeError(f"cannot listen on {host}:{port}{self.application.label}: {error.strerror}") from None
         assert isinstance(server, BaseWSGIServer)  # one host and port: one listening server
         self._server = server
         self._stopped = threading.Event()
@@ -324,15 +310,33 @@ def make_server(service: LocalService, host: str, port: int, *, quiet: bool = Fa
     return LocalHttpApi(service, host, port, quiet=quiet)
 
 
-def serve_forever(service: LocalService, host: str, port: int, *, schedules: bool = False) -> None:
-    """`start-api`: the routes, and behind them the queues' event source mappings and (asked for) the
-    schedules' clocks, as AWS runs them."""
+def serve_forever(
+    service: LocalService, host: str, port: int, *, url_port: int | None = None, schedules: bool = False
+) -> None:
+    """`start-api`: the routes and the function URLs (each on its port, from `url_port`, default the next ones),
+    and behind them the queues' event source mappings and (asked for) the schedules' clocks, as AWS runs them."""
     server = make_server(service, host, port)
     for route in api_routes(service.app):
         print(
             f"Mounting {route.function} at http://{host}:{server.server_port}{route.path} [{route.method}]",
             file=sys.stderr,
         )
+    first_url_port = url_port if url_port is not None else (port + 1 if port else 0)
+    url_servers = [
+        LocalHttpApi(
+            service, host, first_url_port + n if first_url_port else 0, application=FunctionUrlEndpoint(service, url)
+        )
+        for n, url in enumerate(function_urls(service.app))
+    ]
+    for url_server in url_servers:
+        endpoint = url_server.application
+        assert isinstance(endpoint, FunctionUrlEndpoint)
+        print(
+            f"Function URL of {endpoint.url.function} at http://{host}:{url_server.server_port}/ "
+            f"(AuthType {endpoint.url.auth_type})",
+            file=sys.stderr,
+        )
+        threading.Thread(target=url_server.serve_forever, name=f"url-{endpoint.url.function}", daemon=True).start()
     mappings = [SqsEventSource(service, name) for name, fn in service.app.functions.items() if fn.events_of_type("SQS")]
     stop = threading.Event()
     pollers = [poller for mapping in mappings for poller in mapping.start_polling(stop)]
@@ -344,9 +348,6 @@ def serve_forever(service: LocalService, host: str, port: int, *, schedules: boo
             file=sys.stderr,
         )
     functions = service.app.functions.items()
-    for name, _ in functions:  # what the template declares and start-api does not serve
-        if service.app.cloudformation["Resources"][name]["Properties"].get("FunctionUrlConfig"):
-            say_once(f"{name}: its function URL is not served here; `workbench invoke {name}` runs it")
     clock = ScheduleClock([Schedule(service, name, event) for name, fn in functions for event in schedule_events(fn)])
     for schedule in clock.all:
         if not schedule.enabled:
@@ -369,6 +370,8 @@ def serve_forever(service: LocalService, host: str, port: int, *, schedules: boo
     finally:
         stop.set()
         server.shutdown()
+        for url_server in url_servers:
+            url_server.shutdown()
         for poller in pollers:
             poller.join()
         clock.join()

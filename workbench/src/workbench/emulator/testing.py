@@ -19,6 +19,7 @@ from workbench.emulator.mysql_server import LocalMySql
 from workbench.emulator.routes import route_scopes
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import SamApplication
+from workbench.emulator.wsgi import Endpoint
 
 
 @functools.cache
@@ -74,9 +75,12 @@ def running_start_api(
 
 
 @contextlib.contextmanager
-def serving(service: LocalService, *, idle_timeout_s: int = IDLE_TIMEOUT_S) -> Iterator[int]:
-    """The port of the local HTTP API over `service`, in this process; it must stop cleanly when done."""
-    server = LocalHttpApi(service, "127.0.0.1", 0, quiet=True, idle_timeout_s=idle_timeout_s)
+def serving(
+    service: LocalService, *, idle_timeout_s: int = IDLE_TIMEOUT_S, application: Endpoint | None = None
+) -> Iterator[int]:
+    """The port of the local HTTP API (or another endpoint) over `service`, in this process; it must stop cleanly
+    when done."""
+    server = LocalHttpApi(service, "127.0.0.1", 0, quiet=True, idle_timeout_s=idle_timeout_s, application=application)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
