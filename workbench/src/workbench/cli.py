@@ -14,7 +14,6 @@ from typing import Any
 
 from samcli.commands._utils.template import TemplateFailedParsingException
 
-from workbench.emulator.api_server import ServeError
 from workbench.emulator.app_config import AppConfigError
 from workbench.emulator.authorizer import DEFAULT_TOKEN_LIFETIME_S
 from workbench.emulator.build import BuildError
@@ -24,6 +23,7 @@ from workbench.emulator.host import UnsupportedHostError
 from workbench.emulator.mysql_server import NoMySqlError
 from workbench.emulator.schedules import ScheduleError
 from workbench.emulator.template import DEFAULT_TEMPLATE
+from workbench.emulator.wsgi import ServeError
 
 
 def parse_parameter_overrides(values: list[str]) -> dict[str, str]:
@@ -99,12 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     start_api.add_argument("-p", "--port", type=int, default=3000)
     start_api.add_argument("--host", default="127.0.0.1")
     start_api.add_argument(
-        "--url-port", type=int, help="the first function URL's port, the next ones follow (default: -p + 1)"
+        "--lambda-port", type=int, help="the Lambda API's port, for SDK and CLI invokes (default: -p + 1)"
+    )
+    start_api.add_argument(
+        "--url-port", type=int, help="the first function URL's port, the next ones follow (default: -p + 2)"
     )
     start_api.add_argument(
         "--schedules", action="store_true", help="fire the template's schedules on their clock while it runs"
     )
+    start_api.add_argument("--no-watch", action="store_true", help="no hot reload: the code as it was at start")
     _common(start_api)
+
+    start_lambda = commands.add_parser(
+        "start-lambda", help="serve the Lambda API's Invoke for boto3 and the AWS CLI, like `sam local start-lambda`"
+    )
+    start_lambda.add_argument("-p", "--port", type=int, default=3001)
+    start_lambda.add_argument("--host", default="127.0.0.1")
+    start_lambda.add_argument("--no-watch", action="store_true", help="no hot reload: the code as it was at start")
+    _common(start_lambda)
 
     serve_aws = commands.add_parser(
         "serve-aws", help="only the local AWS (moto) and MySQL, for `sam local invoke --env-vars env.json`"
@@ -233,13 +245,18 @@ def _run(args: argparse.Namespace) -> int:
     serving_aws = args.command == "serve-aws"
     log_file = args.log_file.open("a", encoding="utf-8") if args.log_file else None
     try:
-        return _serve(args, serving_aws, log_file)
+        outcome = _serve(args, serving_aws, log_file)
     finally:
         if log_file is not None:
             log_file.close()
+    if isinstance(outcome, str):  # hot reload of a template: everything it started has stopped; start again
+        print(f"restarting: {outcome}", file=sys.stderr)
+        os.execv(sys.executable, [sys.executable, "-m", "workbench", *sys.argv[1:]])  # noqa: S606 - ourselves
+    return outcome
 
 
-def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int:
+def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int | str:
+    """The command's exit code, or why it must start again (a hot reload of the template)."""
     from workbench.emulator.schedules import choose_schedule_event
     from workbench.emulator.service import LocalService, load_env_vars_file
     from workbench.emulator.template import SamApplication
@@ -275,10 +292,24 @@ def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int:
             return _fire(service, args.function_logical_id, args.event, scheduled_time)
         if serving_aws:
             return _serve_aws(service, args.docker_host, args.write_env_json)
+        if args.command == "start-lambda":
+            from workbench.emulator.lambda_api import serve_lambda_forever
+
+            return serve_lambda_forever(service, args.host, args.port, watch=not args.no_watch) or 0
         from workbench.emulator.api_server import serve_forever
 
-        serve_forever(service, args.host, args.port, url_port=args.url_port, schedules=args.schedules)
-    return 0
+        return (
+            serve_forever(
+                service,
+                args.host,
+                args.port,
+                lambda_port=args.lambda_port,
+                url_port=args.url_port,
+                schedules=args.schedules,
+                watch=not args.no_watch,
+            )
+            or 0
+        )
 
 
 def _serve_aws(service: Any, docker_host: str, env_json: Path) -> int:
@@ -342,9 +373,12 @@ def _rotate(service: Any, secret: str) -> int:
 
 
 def _invoke(service: Any, logical_id: str, event: Any, trace: bool) -> int:
+    from workbench.emulator.lambda_api import LocalLambdaApi
+
     print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
     try:
-        invocation = service.pool(logical_id).invoke(event)
+        with LocalLambdaApi(service, quiet=True):  # a function that invokes another through the SDK reaches it
+            invocation = service.pool(logical_id).invoke(event)
     except RequestTooLargeError as error:  # what `aws lambda invoke` prints for it; the function never ran
         print(f"error: {error}", file=sys.stderr)
         return 2

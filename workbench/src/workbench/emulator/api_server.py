@@ -28,27 +28,25 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, BinaryIO
 
-from waitress.server import BaseWSGIServer, create_server
-
 from workbench.emulator.authorizer import LocalAuthorizers, Refusal
 from workbench.emulator.cors import Headers, http_api_preflight, http_api_response_headers, is_preflight
 from workbench.emulator.environment import RequestTooLargeError, ThrottledError, say_once
 from workbench.emulator.event_sources import SqsEventSource
 from workbench.emulator.function_urls import FunctionUrlEndpoint, function_urls
+from workbench.emulator.lambda_api import LocalLambdaApi
 from workbench.emulator.lambda_authorizer import AuthorizerRefusal, LocalLambdaAuthorizers, lambda_authorizers
 from workbench.emulator.payloads import GatewayRequest, from_result, to_event
+from workbench.emulator.reload import Reloader
 from workbench.emulator.routes import NoRoute, Route, Selected, api_routes, rest_mock, select
 from workbench.emulator.schedules import Schedule, ScheduleClock, schedule_events
 from workbench.emulator.service import LocalService
-from workbench.emulator.wsgi import Endpoint
+from workbench.emulator.wsgi import IDLE_TIMEOUT_S, Endpoint, LocalServer
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP APIs accept request bodies up to 10 MB
 # API Gateway quotas for HTTP APIs: 10,240 bytes for the request line and header values. What API Gateway
 # answers over it is not documented; here HTTP's own 431 (RFC 6585), in API Gateway's JSON shape.
 MAX_REQUEST_LINE_AND_HEADERS_BYTES = 10_240
 INTEGRATION_TIMEOUT_S = 30  # HTTP APIs' integration timeout (its maximum)
-SERVER_THREADS = 64  # one per request in flight: an invocation blocks its thread, as a client waits
-IDLE_TIMEOUT_S = 30  # a client that sends nothing (headers or body) for this long is dropped
 
 
 class TokenBucket:
@@ -246,11 +244,7 @@ def _request_id(*, rest: bool) -> tuple[str, str]:
     return ("x-amzn-requestid", str(uuid.uuid4())) if rest else ("apigw-requestid", uuid.uuid4().hex[:16])
 
 
-class ServeError(RuntimeError):
-    """A port start-api cannot listen on: one line, exit 2."""
-
-
-class LocalHttpApi:
+class LocalHttpApi(LocalServer):
     """The gateway on waitress, started and stopped the way the demo, the tests and the CLI need."""
 
     def __init__(
@@ -263,47 +257,13 @@ class LocalHttpApi:
         idle_timeout_s: int = IDLE_TIMEOUT_S,
         application: Endpoint | None = None,  # default: the template's API routes
     ) -> None:
-        self._connections: dict[int, Any] = {}  # waitress's socket map, ours so shutdown can close them all
-        self.application = application if application is not None else HttpApiGateway(service, quiet=quiet)
-        try:
-            server = create_server(
-                self.application,
-                map=self._connections,
-                host=host,
-                port=port,
-                threads=SERVER_THREADS,
-                channel_timeout=idle_timeout_s,
-                cleanup_interval=min(idle_timeout_s, 30),  # how often idle connections are looked for
-                max_request_body_size=MAX_PAYLOAD_BYTES + 1024 * 1024,  # beyond our JSON 413: waitress's own
-                connection_limit=1000,
-                backlog=1024,  # bursts of concurrent clients are queued, not refused
-                ident="local-http-api",
-            )
-        except OSError as error:
-            raise ServeError(f"cannot listen on {host}:{port}{self.application.label}: {error.strerror}") from None
-        assert isinstance(server, BaseWSGIServer)  # one host and port: one listening server
-        self._server = server
-        self._stopped = threading.Event()
-
-    @property
-    def server_port(self) -> int:
-        return int(self._server.getsockname()[1])
-
-    def serve_forever(self) -> None:
-        try:
-            self._server.run()
-        except OSError:  # shutdown() closed a socket under the loop's select(): the loop ends, as asked
-            if not self._stopped.is_set():
-                raise
-
-    def shutdown(self) -> None:
-        """Stop accepting, close every connection, end serve_forever."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-        for dispatcher in list(self._connections.values()):  # the listener, the trigger, open connections
-            dispatcher.close()
+        super().__init__(
+            application if application is not None else HttpApiGateway(service, quiet=quiet),
+            host,
+            port,
+            idle_timeout_s=idle_timeout_s,
+            max_body_bytes=MAX_PAYLOAD_BYTES,
+        )
 
 
 def make_server(service: LocalService, host: str, port: int, *, quiet: bool = False) -> LocalHttpApi:
@@ -311,17 +271,27 @@ def make_server(service: LocalService, host: str, port: int, *, quiet: bool = Fa
 
 
 def serve_forever(
-    service: LocalService, host: str, port: int, *, url_port: int | None = None, schedules: bool = False
-) -> None:
-    """`start-api`: the routes and the function URLs (each on its port, from `url_port`, default the next ones),
-    and behind them the queues' event source mappings and (asked for) the schedules' clocks, as AWS runs them."""
+    service: LocalService,
+    host: str,
+    port: int,
+    *,
+    lambda_port: int | None = None,
+    url_port: int | None = None,
+    schedules: bool = False,
+    watch: bool = True,
+) -> str | None:
+    """`start-api`: the routes, the Lambda API (default on the next port) and the function URLs (each on its port,
+    from `url_port`, default the ones after), and behind them the queues' event source mappings and (asked for)
+    the schedules' clocks, as AWS runs them; watching the sources (hot reload) unless not asked to. Returns why
+    it must restart, if it must."""
     server = make_server(service, host, port)
+    lambda_api = LocalLambdaApi(service, host, lambda_port if lambda_port is not None else (port + 1 if port else 0))
     for route in api_routes(service.app):
         print(
             f"Mounting {route.function} at http://{host}:{server.server_port}{route.path} [{route.method}]",
             file=sys.stderr,
         )
-    first_url_port = url_port if url_port is not None else (port + 1 if port else 0)
+    first_url_port = url_port if url_port is not None else (port + 2 if port else 0)
     url_servers = [
         LocalHttpApi(
             service, host, first_url_port + n if first_url_port else 0, application=FunctionUrlEndpoint(service, url)
@@ -360,6 +330,18 @@ def serve_forever(
             )
     if schedules:
         clock.start(stop)
+    restart: list[str] = []
+
+    def restart_for(reason: str) -> None:
+        restart.append(reason)
+        server.shutdown()  # serve_forever returns; the finally below stops the rest
+
+    reloader = Reloader(service, restart_for)
+    if watch:
+        print(reloader.describe(), file=sys.stderr)
+        reloader.start(stop)
+    lambda_api.__enter__()
+    print(f"Lambda API at http://{host}:{lambda_api.server.server_port} (boto3: endpoint_url=…)", file=sys.stderr)
     print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
     print("Ctrl-C to stop", file=sys.stderr)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too: the finally runs
@@ -370,8 +352,11 @@ def serve_forever(
     finally:
         stop.set()
         server.shutdown()
+        lambda_api.__exit__()
         for url_server in url_servers:
             url_server.shutdown()
         for poller in pollers:
             poller.join()
         clock.join()
+        reloader.join()
+    return restart[0] if restart else None

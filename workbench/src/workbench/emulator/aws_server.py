@@ -12,13 +12,16 @@ process: under load, moto's request handling must not compete for the runner's i
 from __future__ import annotations
 
 import collections
+import http.client
 import json
 import os
+import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -32,6 +35,9 @@ from workbench.emulator.iam import TARGET_PREFIXES, Authorizer
 COUNTS_PATH = "/_local/requests"
 ERRORS_PATH = "/_local/server-errors"
 ROTATION_PATH = "/_local/secret-rotation"  # what Secrets Manager does to a secret that has no API of its own
+LAMBDA_ROUTE_PATH = "/_local/lambda-endpoint"  # where Lambda Invoke calls go: the runner's Lambda API
+LAMBDA_INVOKE = re.compile(r"/2015-03-31/functions/[^/]+/invocations")
+_FORWARDED = ("content-type", "x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context")
 MOTO_AS_RELEASED = "LOCAL_RUNNER_MOTO_AS_RELEASED"
 # The concurrency tests switch threads as often as a very busy machine would, so races show every run.
 SWITCH_INTERVAL = "LOCAL_RUNNER_SWITCH_INTERVAL_S"
@@ -80,6 +86,44 @@ class RequestCounter:
         return self.app(environ, record_status)  # type: ignore[no-any-return]
 
 
+class LambdaRouter:
+    """WSGI middleware behind the IAM check: a Lambda Invoke call goes to the runner's Lambda API, which runs
+    the functions (moto's own Lambda would need Docker). POST /_local/lambda-endpoint {"url": …} sets where."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self.endpoint: tuple[str, int] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if path == LAMBDA_ROUTE_PATH and environ.get("REQUEST_METHOD") == "POST":
+            url = json.loads(environ["wsgi.input"].read(length))["url"]
+            self.endpoint = None if url is None else (urlsplit(url).hostname or "", urlsplit(url).port or 80)
+            start_response("204 No Content", [("Content-Length", "0")])
+            return []
+        if self.endpoint is None or not LAMBDA_INVOKE.fullmatch(path):
+            return self.app(environ, start_response)  # type: ignore[no-any-return]
+        headers = {
+            name: environ[key]
+            for name in _FORWARDED
+            if (key := "CONTENT_TYPE" if name == "content-type" else f"HTTP_{name.upper().replace('-', '_')}")
+            in environ
+        }
+        query = f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""
+        connection = http.client.HTTPConnection(*self.endpoint, timeout=960)  # past the longest function timeout
+        try:
+            target = f"{quote(path, safe='/:$')}{query}"
+            connection.request("POST", target, environ["wsgi.input"].read(length), headers)
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        fields = [(k, v) for k, v in response.getheaders() if k.lower() not in ("content-length", "connection")]
+        start_response(f"{response.status} {response.reason}", [*fields, ("Content-Length", str(len(body)))])
+        return [body]
+
+
 def secret_rotation(request: dict[str, Any]) -> bytes:
     """POST /_local/secret-rotation: {"secret": arn, "function": arn} turns rotation on, as creating a
     RotationSchedule does; {"secret": arn, "token": id} stages a new version AWSPENDING with no value, as
@@ -109,7 +153,7 @@ def main() -> None:
     server = make_server(
         host,
         port,
-        RequestCounter(Authorizer(DomainDispatcherApplication(create_backend_app), DEFAULT_ACCOUNT_ID)),
+        RequestCounter(Authorizer(LambdaRouter(DomainDispatcherApplication(create_backend_app)), DEFAULT_ACCOUNT_ID)),
         threaded=True,
         request_handler=_QuietRequestHandler,
     )

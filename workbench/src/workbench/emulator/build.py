@@ -22,12 +22,13 @@ import json
 import os
 import platform
 import py_compile
+import re
 import shutil
 import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ RUNTIME_DISTRIBUTIONS = (  # what the python3.13 runtime ships beside the standa
     "snapshot-restore-py",  # SnapStart's runtime hooks (src/orders/snapstart.py)
 )
 LOCAL_BUILD_ROOT = PROJECT_ROOT / ".aws-sam" / "local"
+KEPT_BUILDS = 2  # older builds kept beside the current one, for other runs of the checkout still using them
 
 
 class _BuildLock:
@@ -174,12 +176,14 @@ class LocalBuild:
         self.app = app
         self.root = app.template_path.parent / ".aws-sam" / "local"
         self._built: Path | None = None
+        self.function_fingerprints: dict[str, str] = {}  # each function's sources (code, layers, packaging)
         self.native_note = (
             f"layer native code built for this host ({platform.machine()}); Lambda runs the template's "
             f"{', '.join(sorted({a for f in app.functions.values() for a in f.architectures}))} build"
         )
 
-    def _inputs(self) -> list[Path]:
+    def inputs(self) -> list[Path]:
+        """What the build reads besides the template: the functions' code, the layers' sources, the packaging."""
         sources = {self.app.template_path.parent / "packaging"}
         for function in self.app.functions.values():
             sources.add(function.code_dir)
@@ -197,21 +201,48 @@ class LocalBuild:
         return json.dumps(view, sort_keys=True, default=str)
 
     def sam_build(self) -> Path:
-        """`sam build` into .aws-sam/local/sam (host-architecture layer), unless the inputs are unchanged.
+        """`sam build` into .aws-sam/local/sam-<fingerprint> (host-architecture layer), unless it is there.
 
-        Checked once per run: hashing every input again at each spec() would read the sources each time.
+        Checked once per run (hashing every input again at each spec() would read the sources each time);
+        `rebuild()` checks again. Each set of inputs gets its own folder: environments still running the
+        previous code keep their files while the new ones start.
         """
-        if self._built is not None:
-            return self._built
-        target = self.root / "sam"
-        stamp = self.root / "sam.fingerprint"
-        fingerprint = _fingerprint(self._inputs(), host_wheel_platform(), sys.version, self._build_view())
+        if self._built is None:
+            self._built = self._build_current()
+        return self._built
+
+    def rebuild(self, in_use: Iterable[Path]) -> set[str]:
+        """After a change of the inputs: the build of what they are now (the builds `in_use` are kept); the
+        functions whose code changed."""
+        before = dict(self.function_fingerprints)
+        self._built = self._build_current(in_use)
+        return {name for name, fingerprint in self.function_fingerprints.items() if before.get(name) != fingerprint}
+
+    def _build_current(self, in_use: Iterable[Path] = ()) -> Path:
+        self.function_fingerprints = {
+            name: _fingerprint(self._function_inputs(function), sys.version)
+            for name, function in self.app.functions.items()
+        }
+        fingerprint = _fingerprint(self.inputs(), host_wheel_platform(), sys.version, self._build_view())
+        target = self.root / f"sam-{fingerprint}"
         with self._lock.held(self.root):
-            if not (stamp.is_file() and stamp.read_text() == fingerprint and target.is_dir()):
-                self._build_into(target)
-                stamp.write_text(fingerprint)
-        self._built = target
+            if not target.is_dir():
+                staging = target.with_name(target.name + ".tmp")
+                self._build_into(staging)
+                staging.rename(target)  # whole, or not there: a reader never sees half a build
+            self._prune(keep={target, *in_use})
         return target
+
+    def _function_inputs(self, function: FunctionSpec) -> list[Path]:
+        packaging = self.app.template_path.parent / "packaging"
+        return [p for p in (function.code_dir, *function.layer_dirs, packaging) if p.exists()]
+
+    def _prune(self, keep: set[Path]) -> None:
+        """Older builds, but the latest few and those kept: another run of this checkout may still be on one."""
+        builds = [p for p in self.root.glob("sam-*") if re.fullmatch(r"sam-[0-9a-f]{16}", p.name)]
+        builds.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in [b for b in builds if b not in keep and b != self._built][KEPT_BUILDS:]:
+            _remove(old)
 
     def _build_into(self, target: Path) -> None:
         _remove(target)
@@ -223,15 +254,15 @@ class LocalBuild:
             "SAM_CLI_TELEMETRY": "0",
         }
         sam = shutil.which("sam", path=env["PATH"]) or "sam"
+        # --cached: a function or layer whose sources did not change is copied from the cache, not built again
+        command = [sam, "build", "--template", str(self.app.template_path), "--build-dir", str(target)]
+        command += ["--cached", "--cache-dir", str(self.root / "sam-cache")]
         result = subprocess.run(  # noqa: S603 - SAM CLI from our own venv
-            [sam, "build", "--template", str(self.app.template_path), "--build-dir", str(target)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
+            command, env=env, capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+            _remove(target)
             raise BuildError(f"sam build for the local runner failed:\n{tail}")
         _make_read_only(target)
         _remove(self.root / "no-bytecode")  # derived from the old build

@@ -22,7 +22,7 @@ from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicR
 from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
 
 from sam_testkit.run_scope import RunScope
-from workbench.emulator.aws_server import COUNTS_PATH, ERRORS_PATH, ROTATION_PATH
+from workbench.emulator.aws_server import COUNTS_PATH, ERRORS_PATH, LAMBDA_ROUTE_PATH, ROTATION_PATH
 from workbench.emulator.environment import say_once
 from workbench.emulator.iam import ADMIN_ACCESS_KEY, LOCAL_REST_SERVICES, REPORT_PATH, TARGET_PREFIXES
 from workbench.emulator.template import PROJECT_ROOT, SamApplication
@@ -207,9 +207,10 @@ class LocalCloud:
             if "LogGroupName" in group["Properties"]:  # its Ref is the name it declares
                 self.symbols[logical_id]["Ref"] = str(self.resolve(group["Properties"]["LogGroupName"]))
         for logical_id in self.app.functions:
+            self._name_function(logical_id)
             self._create_execution_role(logical_id)
         for rotated, function in rotation_schedules(self.app).items():  # what creating the schedule does
-            self.secret_rotation(rotated, function=self._arn("lambda", f"function:{self.stack_name}-{function}"))
+            self.secret_rotation(rotated, function=str(self.symbols[function]["Arn"]))
             say_once(
                 f"{rotated}: rotated by {function} on a schedule in AWS, not here; "
                 f"`workbench rotate-secret {rotated}` runs one rotation as Secrets Manager does"
@@ -224,6 +225,22 @@ class LocalCloud:
             self.symbols[logical_id]["Endpoint.Port"] = str(database.port)
             if self.applied(cluster["Properties"].get("ManageMasterUserPassword")) in (True, "true"):
                 self._create_managed_master_secret(logical_id)
+
+    def _name_function(self, logical_id: str) -> None:
+        """Its Ref is its FunctionName, or the name CloudFormation would give it; its Arn follows."""
+        declared = self.app.cloudformation["Resources"][logical_id]["Properties"].get("FunctionName")
+        name = str(self.resolve(declared)) if declared else f"{self.stack_name}-{logical_id}"
+        self.symbols[logical_id] = {"Ref": name, "Arn": self._arn("lambda", f"function:{name}")}
+
+    def function_name(self, logical_id: str) -> str:
+        return str(self.symbols[logical_id]["Ref"])
+
+    def route_lambda(self, endpoint_url: str | None) -> None:
+        """Where the functions' Lambda Invoke calls go once their role allows them (None: nowhere)."""
+        body = json.dumps({"url": endpoint_url}).encode()
+        request = urllib.request.Request(f"{self.endpoint_url}{LAMBDA_ROUTE_PATH}", data=body, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - the local cloud
+            pass
 
     def _create_execution_role(self, function: str) -> None:
         """The function's role as the translated template declares it, and temporary credentials of it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -22,7 +23,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from workbench.emulator import ephemeral, sandbox
 from workbench.emulator.build import runtime_dir
-from workbench.emulator.platform_log import PlatformLog
+from workbench.emulator.platform_log import PlatformLog, log_tail
 from workbench.emulator.template import FunctionSpec
 
 INIT_TIMEOUT_S = 10  # Lambda gives INIT ten seconds
@@ -148,6 +149,7 @@ class Invocation:
     emulated: bool = True  # CPU and memory as Lambda gives them (cgroups); False: the host's full speed
     restore_duration_ms: float | None = None  # SnapStart: set on the first invocation of a restored environment
     billed_restore_ms: float | None = None  # the after-restore hooks' time, which Lambda bills
+    log_tail: str | None = None  # asked for (`LogType: Tail`): the last 4 KB of its log
 
     @property
     def billed_duration_ms(self) -> int:
@@ -182,6 +184,7 @@ class ExecutionEnvironment:
     """One worker process: INIT once, then warm invocations that reuse its globals."""
 
     _last_line_bytes = 0  # the worker's last message line; json.dumps escapes to ASCII, so characters are bytes
+    code_version = 0  # its pool's code when it started (FunctionPool.retire)
 
     def __init__(
         self,
@@ -329,8 +332,9 @@ class ExecutionEnvironment:
             "errorMessage": f"{prefix}Error: Runtime exited with error: {reason}",
         }
 
-    def invoke(self, event_json: str) -> Invocation:
-        """One invocation of the event, already serialized (FunctionPool measured it against the quota)."""
+    def invoke(self, event_json: str, *, tail: bool = False) -> Invocation:
+        """One invocation of the event, already serialized (FunctionPool measured it against the quota);
+        `tail`: keep the last 4 KB of its log, as `LogType: Tail` returns them."""
         request_id = str(uuid.uuid4())
         started = time.time()
         trace_id = f"1-{int(started):08x}-{uuid.uuid4().hex[:24]}"
@@ -338,6 +342,7 @@ class ExecutionEnvironment:
             "request_id": request_id,
             "deadline_epoch_ms": int((started + self.spec.timeout_s) * 1000),
             "trace_id": f"Root={trace_id};Parent={uuid.uuid4().hex[:16]};Sampled=1",
+            "tail": tail,
         }
         assert self._process.stdin is not None
         self.platform_log.start(request_id)
@@ -387,6 +392,10 @@ class ExecutionEnvironment:
             billed_restore_ms=self.billed_restore_ms if first else None,
         )
         self.platform_log.end(invocation)
+        if tail:
+            invocation = dataclasses.replace(
+                invocation, log_tail=log_tail(self.spec.log_config, invocation, str(outcome.get("log_tail", "")))
+            )
         return invocation
 
     def kill(self) -> None:
@@ -507,6 +516,7 @@ class FunctionPool:
         self._idle: list[ExecutionEnvironment] = []
         self._busy = 0
         self._started = 0
+        self._code_version = 0  # raised by retire(): environments of an older one end when their invocation does
         self._condition = threading.Condition()
         self.invocations: list[Invocation] = []
 
@@ -517,6 +527,26 @@ class FunctionPool:
     @property
     def in_flight(self) -> int:
         return self._busy
+
+    def builds_in_use(self) -> set[Path]:
+        """The build folders its environments and its next environment run from."""
+        with self._condition:
+            specs = [self.spec, *(environment.spec for environment in self._idle)]
+        return {spec.code_dir.parent for spec in specs}
+
+    def retire(self, spec: FunctionSpec) -> None:
+        """New code: idle environments end now, busy ones once their invocation ends; the next start is a cold
+        start of `spec` (and SnapStart takes a new snapshot, as publishing a version does)."""
+        with self._condition:
+            self.spec = spec
+            self._code_version += 1
+            idle, self._idle = self._idle, []
+        for environment in idle:
+            environment.kill()
+        with self._snapshot_lock:
+            if self._snapshot is not None:
+                self._snapshot.close()
+                self._snapshot = None
 
     def _acquire(self, cold: bool) -> ExecutionEnvironment | None:
         with self._condition:
@@ -537,29 +567,34 @@ class FunctionPool:
                     return None  # the caller starts one, outside the lock
                 self._condition.wait()
 
-    def _release(self, environment: ExecutionEnvironment | None) -> None:
+    def _release(self, environment: ExecutionEnvironment | None, code_version: int) -> None:
         with self._condition:
             self._busy -= 1
-            if environment is not None and environment.alive:
+            current = code_version == self._code_version
+            if environment is not None and environment.alive and current:
                 self._idle.append(environment)
+            elif environment is not None:
+                environment.kill()  # retired while it ran: its code is not the function's any more
             self._condition.notify()
 
-    def invoke(self, event: Any, *, cold: bool = False) -> Invocation:
+    def invoke(self, event: Any, *, cold: bool = False, tail: bool = False) -> Invocation:
         """A synchronous invocation; an event over Lambda's request quota raises RequestTooLargeError, one over
-        the function's reserved concurrency ThrottledError."""
+        the function's reserved concurrency ThrottledError; `tail` keeps the last 4 KB of its log."""
         event_json = json.dumps(event)  # once: measured here, sent as it is
         size = len(event_json.encode())
         if size > REQUEST_LIMIT_BYTES:
             raise RequestTooLargeError(size)
         environment = self._acquire(cold)
+        code_version = self._code_version if environment is None else environment.code_version
         try:
             if environment is None:
                 environment = ExecutionEnvironment(
                     self.spec, self.environment, self.log_sink, self.emulation, snapshot=self.snapshot()
                 )
-            invocation = environment.invoke(event_json)
+                environment.code_version = code_version
+            invocation = environment.invoke(event_json, tail=tail)
         finally:
-            self._release(environment)
+            self._release(environment, code_version)
         with self._condition:
             self.invocations.append(invocation)
         return invocation

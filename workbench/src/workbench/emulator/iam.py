@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from moto.iam.models import ManagedPolicy, iam_backends
 from moto.secretsmanager.models import secretsmanager_backends
@@ -253,7 +253,20 @@ def checks_for(request: ParsedRequest, account: str) -> list[Check]:
     if service == "ssm" and ("Name" in p or "Names" in p):
         names = p["Names"] if isinstance(p.get("Names"), list) else [p["Name"]]
         return [Check(f"ssm:{operation}", arn(f"parameter/{str(name).lstrip('/')}")) for name in names]
+    if service == "lambda" and (invoke := _LAMBDA_INVOKE.fullmatch(request.path)) is not None:
+        return [_invoke_check(unquote(invoke["name"]), p.get("Qualifier"), arn)]
     return [Check(f"{service}:{operation}", "*")]
+
+
+_LAMBDA_INVOKE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
+
+
+def _invoke_check(name: str, qualifier: Any, arn: Callable[[str], str]) -> Check:
+    """Invoke is authorised on the function's ARN, qualified when the call names a version or an alias."""
+    function = name if name.startswith("arn:") else arn(f"function:{name}")
+    if qualifier and function.count(":") == 6:
+        function = f"{function}:{qualifier}"
+    return Check("lambda:InvokeFunction", function)
 
 
 def _s3_check(request: ParsedRequest) -> Check:
@@ -416,6 +429,10 @@ def _managed_document(policy: ManagedPolicy) -> str:
 def _refuse(start_response: Callable[..., Any], request: ParsedRequest, refusal: Refusal) -> Iterable[bytes]:
     """The denial as the service's protocol shapes it, so the SDK raises what it raises on AWS."""
     request_id = str(uuid.uuid4())
+    if request.service == "lambda":  # REST-JSON: the error named in a header, 403
+        code = "AccessDeniedException" if refusal.code == "AccessDenied" else refusal.code
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id, "x-amzn-ErrorType": code}
+        return _respond(start_response, 403, headers, json.dumps({"Message": refusal.message}))
     if not request.json_protocol:  # query protocol (STS, IAM, …): XML
         body = (
             f"<ErrorResponse><Error><Type>Sender</Type><Code>{refusal.code}</Code>"

@@ -10,6 +10,7 @@ INFO records: WARN keeps none). "Configuring advanced logging controls", Lambda 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import threading
 from dataclasses import dataclass
@@ -100,3 +101,16 @@ def _status(invocation: Invocation) -> str:
     if invocation.error is None:
         return "success"
     return "timeout" if invocation.error.get("errorType") == "Sandbox.Timedout" else "error"
+
+
+TAIL_BYTES = 4096  # `LogType: Tail`: the last 4 KB of the invocation's log ("Invoke", Lambda API Reference)
+
+
+def log_tail(config: LogConfig, invocation: Invocation, function_log: str) -> str:
+    """The invocation's log as its stream has it — the platform's lines around the function's — its last 4 KB."""
+    sink = io.StringIO()
+    platform = PlatformLog(config, sink)
+    platform.start(invocation.request_id)
+    sink.write(function_log)
+    platform.end(invocation)
+    return sink.getvalue().encode()[-TAIL_BYTES:].decode("utf-8", "ignore")

@@ -154,6 +154,21 @@ class LocalService:
                 self.pools[logical_id] = self._new_pool(logical_id)
             return self.pools[logical_id]
 
+    def rebuild(self) -> set[str]:
+        """After the code changed: build it again (what did not change comes from the build's cache) and retire
+        the environments of the functions whose code changed; returns those functions."""
+        with self._pools_lock:
+            pools = dict(self.pools)
+        in_use = {folder for pool in pools.values() for folder in pool.builds_in_use()}
+        changed = self.build.rebuild(in_use)
+        for name, pool in pools.items():
+            spec = self.build.spec(self.app.functions[name])
+            if name in changed:
+                pool.retire(spec)
+            else:  # the same code, in the new build: its warm environments stay
+                pool.spec = spec
+        return changed
+
     def _new_pool(self, logical_id: str) -> FunctionPool:
         snapstart = self.cloud.applied(self.app.cloudformation["Resources"][logical_id]["Properties"].get("SnapStart"))
         if self._provisioned(logical_id):

@@ -99,3 +99,11 @@ class SamApplication:
 
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return resources_of_type(self.cloudformation, resource_type)
+
+    def aliases(self, logical_id: str) -> set[str]:
+        """The function's alias names (SAM's AutoPublishAlias becomes an AWS::Lambda::Alias)."""
+        return {
+            str(alias["Properties"]["Name"])
+            for alias in self.resources_of_type("AWS::Lambda::Alias").values()
+            if alias["Properties"].get("FunctionName") == {"Ref": logical_id}
+        }

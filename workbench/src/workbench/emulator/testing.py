@@ -12,14 +12,15 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
-from workbench.emulator.api_server import IDLE_TIMEOUT_S, LocalHttpApi
+from workbench.emulator.api_server import LocalHttpApi
 from workbench.emulator.authorizer import LocalAuthorizers
 from workbench.emulator.mysql_server import LocalMySql
 from workbench.emulator.routes import route_scopes
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import SamApplication
-from workbench.emulator.wsgi import Endpoint
+from workbench.emulator.wsgi import IDLE_TIMEOUT_S, Endpoint
 
 
 @functools.cache
@@ -43,7 +44,8 @@ def running_start_api(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    command = [sys.executable, "-m", "workbench", "start-api", "-p", str(port), *args]
+    others = ["--lambda-port", "0", "--url-port", "0"]  # the system's choice: the port after ours may be taken
+    command = [sys.executable, "-m", "workbench", "start-api", "-p", str(port), *others, *args]
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         command, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"}, cwd=application
     )
@@ -60,7 +62,7 @@ def running_start_api(
                 break
         else:
             raise AssertionError(f"start-api ended before serving: {''.join(said[-15:])}")
-        threading.Thread(target=process.stderr.read, daemon=True).start()  # the functions' logs: keep it flowing
+        threading.Thread(target=_keep_reading, args=(process.stderr, said), daemon=True).start()
         yield port
     finally:
         process.terminate()
@@ -72,6 +74,12 @@ def running_start_api(
     assert database, "start-api says which database is its run's"
     with LocalMySql() as mysql:  # SIGTERM unwound the run: what it made on the shared server is gone
         assert not mysql.execute("SHOW DATABASES LIKE %s", (database,))
+
+
+def _keep_reading(stream: IO[str], said: list[str]) -> None:
+    """What start-api says while it serves (the functions' logs, its reloads): kept, so the pipe keeps flowing."""
+    for line in stream:
+        said.append(line)
 
 
 @contextlib.contextmanager

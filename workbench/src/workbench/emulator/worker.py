@@ -42,6 +42,25 @@ class LambdaContext:
 
 
 _invocation = {"request_id": ""}  # the one in flight, for the runtime's log records
+TAIL_BYTES = 4096  # what `LogType: Tail` returns: the last 4 KB of the invocation's log
+
+
+class _Tee:
+    """stdout or stderr, remembering what the invocation in flight writes when its caller asked for the tail."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.captured: list[str] | None = None
+
+    def write(self, text: str) -> int:
+        if self.captured is not None:
+            self.captured.append(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, buffer, …: the stream's own
+        return getattr(self._stream, name)
+
+
 _PYTHON_LEVELS = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}  # Lambda's names → Python's
 
 
@@ -118,6 +137,7 @@ def main() -> None:
     os.environ.pop("LOCAL_SNAPSHOT", None)
     control = socket.socket(fileno=int(snapshot_control)) if snapshot_control else None
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    sys.stdout, sys.stderr = _Tee(sys.stdout), _Tee(sys.stderr)  # before any logger holds the streams
     setup_runtime_logging()
     started = time.perf_counter()
     try:
@@ -197,6 +217,10 @@ def serve(handler: Any, requests: IO[str], results: IO[str]) -> None:
         os.environ["_X_AMZN_TRACE_ID"] = request["trace_id"]
         _invocation["request_id"] = request["request_id"]
         context = LambdaContext(request["request_id"], request["deadline_epoch_ms"])
+        logs: list[str] | None = [] if request.get("tail") else None
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, _Tee):
+                stream.captured = logs
         started = time.perf_counter()
         outcome: dict[str, Any]
         try:
@@ -208,6 +232,8 @@ def serve(handler: Any, requests: IO[str], results: IO[str]) -> None:
         outcome["max_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         sys.stdout.flush()
         sys.stderr.flush()
+        if logs is not None:
+            outcome["log_tail"] = "".join(logs).encode()[-TAIL_BYTES:].decode("utf-8", "ignore")
         results.write(json.dumps(outcome, default=str) + "\n")
 
 
