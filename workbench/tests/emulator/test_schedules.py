@@ -45,7 +45,7 @@ def records(service: LocalService, queue: str) -> list[dict[str, Any]]:
 
 
 class FakeTime:
-    """Time that passes as fast as the clocks wait, up to `until`; past it, waiting lasts until the stop."""
+    """Time that passes as fast as one clock waits, up to `until`; past it, waiting lasts until the stop."""
 
     def __init__(self, start: dt.datetime, until: dt.datetime) -> None:
         self.current, self.until = start, until
@@ -100,20 +100,25 @@ def test_a_function_with_several_schedules_needs_the_one_named(service: LocalSer
 
 
 def test_the_clock_fires_each_enabled_schedule_at_its_occurrences(service: LocalService):
-    # GIVEN the clock of every schedule of Ticker, from 07:58:30 UTC on a Friday to 08:01:00, in fast time
-    schedules = [Schedule(service, "Ticker", name) for name in ("EveryMinute", "ParisMornings", "Paused")]
-    fake = FakeTime(FRIDAY_MORNING, FRIDAY_MORNING + dt.timedelta(seconds=150))
+    # GIVEN a clock for each schedule of Ticker, from 07:58:30 UTC on a Friday to 08:01:00, each in its fast time
     said: list[str] = []
-    clock = ScheduleClock(schedules, now=fake.now, wait=fake.wait, report=said.append)
+    clocks = []
+    for name in ("EveryMinute", "ParisMornings", "Paused"):
+        fake = FakeTime(FRIDAY_MORNING, FRIDAY_MORNING + dt.timedelta(seconds=150))
+        clocks.append(
+            ScheduleClock([Schedule(service, "Ticker", name)], now=fake.now, wait=fake.wait, report=said.append)
+        )
     stop = threading.Event()
 
-    # WHEN it runs until the runs of that span have been reported
-    clock.start(stop)
+    # WHEN they run until the runs of that span have been reported
+    for clock in clocks:
+        clock.start(stop)
     deadline = time.monotonic() + 120
     while sum(" fired for " in line for line in said) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     stop.set()
-    clock.join()
+    for clock in clocks:
+        clock.join()
 
     # THEN the rule fired at each minute after the start, the Paris schedule at 9:00 Paris time, the disabled never
     fired = sorted(line for line in said if " fired for " in line)
