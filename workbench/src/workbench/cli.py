@@ -17,7 +17,7 @@ from samcli.commands._utils.template import TemplateFailedParsingException
 from workbench.emulator.app_config import AppConfigError
 from workbench.emulator.authorizer import DEFAULT_TOKEN_LIFETIME_S
 from workbench.emulator.build import BuildError
-from workbench.emulator.environment import FunctionConfigError, RequestTooLargeError, ThrottledError
+from workbench.emulator.environment import FunctionConfigError, Lifecycle, RequestTooLargeError, ThrottledError
 from workbench.emulator.event_sources import DrainError
 from workbench.emulator.host import UnsupportedHostError
 from workbench.emulator.mysql_server import NoMySqlError
@@ -62,6 +62,23 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace", action="store_true", help="collect X-Ray segments and print the trace tree")
     parser.add_argument(
         "--log-file", type=Path, help="append the functions' log streams here (default: this terminal), as sam"
+    )
+    parser.add_argument(
+        "--warm",
+        choices=("lazy", "eager", "never"),
+        default="lazy",
+        help="environments: on demand (lazy, Lambda's way), one per function before traffic (eager), "
+        "a fresh one per invocation (never)",
+    )
+    parser.add_argument(
+        "--debug-port", type=int, metavar="N", help="run the function's environment under debugpy, listening on N"
+    )
+    parser.add_argument("--debug-function", metavar="LogicalId", help="which function --debug-port debugs")
+    parser.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        metavar="S",
+        help="retire an environment idle this many seconds, as Lambda does",
     )
 
 
@@ -193,6 +210,34 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _debugged(args: argparse.Namespace) -> tuple[str, int] | None:
+    """--debug-port's function: named, or the one the command runs, or the template's only one."""
+    if args.debug_port is None:
+        if args.debug_function is not None:
+            raise UsageError("--debug-function needs --debug-port")
+        return None
+    from workbench.emulator.template import SamApplication
+
+    functions = SamApplication(args.template, parse_parameter_overrides(args.parameter_overrides)).functions
+    function = args.debug_function or getattr(args, "function_logical_id", None)
+    if function is None and len(functions) == 1:
+        (function,) = functions
+    if function not in functions:
+        known = ", ".join(sorted(functions))
+        raise UsageError(f"--debug-port: name the function to debug with --debug-function (one of {known})")
+    return function, args.debug_port
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return seconds
+
+
 def _non_empty(value: str) -> str:
     if not value.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -280,10 +325,17 @@ def _serve(args: argparse.Namespace, serving_aws: bool, log_file: Any) -> int | 
         aws_host=args.host if serving_aws else "127.0.0.1",
         aws_port=args.port if serving_aws else 0,
         log_sink=log_file,
+        lifecycle=Lifecycle(args.warm, args.idle_timeout),
+        debug=_debugged(args),
     )
     with service:
         print(service.describe_database(), file=sys.stderr)
         service.prepare_database()
+        if not serving_aws:
+            print(f"Environments: {service.lifecycle.describe()}", file=sys.stderr)
+            one = [args.function_logical_id] if args.command in ("invoke", "fire-schedule") else None
+            for line in service.prepare_environments(one):
+                print(line, file=sys.stderr)
         if args.command == "invoke":
             return _invoke(service, args.function_logical_id, event, args.trace)
         if args.command == "rotate-secret":

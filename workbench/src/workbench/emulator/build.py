@@ -292,6 +292,18 @@ class LocalBuild:
             layer_dirs=tuple(built / layer_id for layer_id in layer_ids),
         )
 
+    def debug_spec(self, function: FunctionSpec) -> FunctionSpec:
+        """The built function run from `.aws-sam/local/debug/<LogicalId>`, a link to its current build: a path
+        that stays the same across rebuilds, for a debugger's pathMappings."""
+        built = self.spec(function)
+        link = self.root / "debug" / function.logical_id
+        link.parent.mkdir(parents=True, exist_ok=True)
+        staging = link.with_name(f".{link.name}.link")
+        staging.unlink(missing_ok=True)
+        staging.symlink_to(built.code_dir)
+        staging.replace(link)  # atomic: the link is the old build or the new one, never missing
+        return dataclasses.replace(built, code_dir=link)
+
     def without_bytecode(self, function: FunctionSpec) -> FunctionSpec:
         """The same built function and layers with every .pyc removed: what `--no-compile` ships."""
         built = self.spec(function)

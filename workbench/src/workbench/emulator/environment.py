@@ -15,10 +15,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import debugpy as debugpy_module
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from workbench.emulator import ephemeral, sandbox
@@ -84,6 +86,24 @@ class Emulation:
             say_once(f"{sandbox.NOT_EMULATED}: {host}")
             return None
         return sandbox.Sandbox(host, memory_mb, throttle_init=self.throttle_init)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """When environments start and end: `lazy` on demand (Lambda's way), `eager` one per function before traffic,
+    `never` a fresh one per invocation; `idle_timeout_s` retires one left idle that long, as Lambda recycles them
+    (after a time it does not publish; here unlimited unless set)."""
+
+    warm: str = "lazy"
+    idle_timeout_s: float | None = None
+
+    def describe(self) -> str:
+        idle = f", idle ones retired after {self.idle_timeout_s:g} s" if self.idle_timeout_s is not None else ""
+        return {
+            "lazy": "started on demand, kept warm",
+            "eager": "one per function started before traffic, more on demand",
+            "never": "a fresh one per invocation (every invocation a cold start)",
+        }[self.warm] + idle
 
 
 # Lambda quotas: 6 MB each for a synchronous invocation's request and response. The response's bound is the
@@ -195,9 +215,17 @@ class ExecutionEnvironment:
         *,
         snapshot: Snapshot | None = None,
         pass_fds: tuple[int, ...] = (),
+        provisioned: bool = False,
+        debug_port: int | None = None,
     ):
         self.spec = spec
+        self.debug_port = debug_port  # under debugpy: INIT waits for a client, and no timeout applies
         self.invocations = 0
+        # Provisioned concurrency: INIT before traffic, under the CPU its memory buys; no Init Duration reported.
+        self.provisioned = provisioned
+        if provisioned:
+            emulation = dataclasses.replace(emulation or Emulation(), throttle_init=True)
+        self.last_used = 0.0  # when its pool last had it back (FunctionPool's clock)
         self.restore_duration_ms: float | None = None
         self.billed_restore_ms: float | None = None
         self.sandbox = (emulation or Emulation()).sandbox_for(spec.memory_mb)
@@ -220,13 +248,13 @@ class ExecutionEnvironment:
         pid = snapshot.fork(requests_read, results_write, uuid.uuid4().hex)
         os.close(requests_read)
         os.close(results_write)
-        self._process: subprocess.Popen[str] | _RestoredProcess = _RestoredProcess(pid, os.fdopen(requests_write, "w"))
+        self._process: subprocess.Popen[str] | _RestoredProcess = _RestoredProcess(pid)
+        self._requests = os.fdopen(requests_write, "w")
         self._results = os.fdopen(results_read, "r")
         if self.sandbox is not None:
             self.sandbox.enter(pid)  # restores run unthrottled like INIT, unless LAMBDA_THROTTLE_INIT
-        assert self._process.stdin is not None
-        self._process.stdin.write("restore\n")  # it is in its sandbox: run the hooks
-        self._process.stdin.flush()
+        self._requests.write("restore\n")  # it is in its sandbox: run the hooks
+        self._requests.flush()
         ready = self._read(RESTORE_TIMEOUT_S)
         if not isinstance(ready, dict) or "init_error" in ready:
             error = ready["init_error"] if isinstance(ready, dict) else self._exit_error(None)
@@ -243,6 +271,11 @@ class ExecutionEnvironment:
         read_fd, write_fd = os.pipe()
         stream_id = uuid.uuid4().hex
         layer_paths = [d / "python" for d in spec.layer_dirs if (d / "python").is_dir()]
+        for extensions in (d / "extensions" for d in spec.layer_dirs if (d / "extensions").is_dir()):
+            say_once(
+                f"{spec.logical_id}: its layer ships external extensions ({extensions.parent.name}/extensions); "
+                "the Extensions API is not emulated, so they do not run here"
+            )
         runtime = runtime_dir()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -254,10 +287,11 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency" if self.provisioned else "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.logical_id}",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{stream_id}",
-            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+            # No AWS_LAMBDA_RUNTIME_API: the worker is the runtime, and no Runtime or Extensions API is served
+            # (an address nothing answers would mislead an extension or a custom runtime into waiting on it).
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "LAMBDA_RUNTIME_DIR": str(runtime),  # the runtime's own packages (boto3, botocore, …)
             "_HANDLER": spec.handler,
@@ -266,7 +300,16 @@ class ExecutionEnvironment:
         }
         env.update(environment)
         # -S: no site-packages of the runner's venv; the worker sets Lambda's sys.path itself.
-        worker = [sys.executable, "-S", "-u", str(WORKER_SCRIPT), str(write_fd)]
+        # Requests on a pipe of their own: stdin stays the terminal's, for a breakpoint() in the handler.
+        requests_read, requests_write = os.pipe()
+        worker = [sys.executable, "-S", "-u", str(WORKER_SCRIPT), str(write_fd), str(requests_read)]
+        if self.debug_port is not None:
+            worker[1:1] = ["-X", "frozen_modules=off"]  # debugpy sees every module's source
+            env |= {
+                "LOCAL_DEBUG_PORT": str(self.debug_port),
+                "LOCAL_DEBUGPY_PATH": str(Path(debugpy_module.__file__).parent.parent),
+                "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            }
         tmp = ephemeral.private_tmp(spec.ephemeral_storage_mb)
         if isinstance(tmp, str):
             say_once(tmp)
@@ -284,15 +327,16 @@ class ExecutionEnvironment:
             command,
             env=env,
             cwd=spec.code_dir,
-            stdin=subprocess.PIPE,
             stdout=log_sink if log_sink is not None else sys.stderr,
             stderr=log_sink if log_sink is not None else sys.stderr,
-            pass_fds=(write_fd, *pass_fds),
+            pass_fds=(write_fd, requests_read, *pass_fds),
             text=True,
         )
         os.close(write_fd)
+        os.close(requests_read)
+        self._requests = os.fdopen(requests_write, "w")
         self._results = os.fdopen(read_fd, "r")
-        ready = self._read(INIT_TIMEOUT_S)
+        ready = self._read(INIT_TIMEOUT_S if self.debug_port is None else None)
         if ready == "timeout":
             self.kill()
             raise InitError({"errorType": "Runtime.ExitError", "errorMessage": f"INIT over {INIT_TIMEOUT_S} s"})
@@ -309,7 +353,7 @@ class ExecutionEnvironment:
     def alive(self) -> bool:
         return self._process.poll() is None
 
-    def _read(self, timeout_s: float) -> dict[str, Any] | str:
+    def _read(self, timeout_s: float | None) -> dict[str, Any] | str:
         """The worker's next message, or "timeout", or "exited"."""
         ready, _, _ = select.select([self._results], [], [], timeout_s)
         if not ready:
@@ -344,13 +388,12 @@ class ExecutionEnvironment:
             "trace_id": f"Root={trace_id};Parent={uuid.uuid4().hex[:16]};Sampled=1",
             "tail": tail,
         }
-        assert self._process.stdin is not None
         self.platform_log.start(request_id)
-        self._process.stdin.write(f'{json.dumps(request)[:-1]}, "event": {event_json}}}\n')  # the event as given
-        self._process.stdin.flush()
+        self._requests.write(f'{json.dumps(request)[:-1]}, "event": {event_json}}}\n')  # the event as given
+        self._requests.flush()
         first = self.invocations == 0
         self.invocations += 1
-        message = self._read(self.spec.timeout_s)
+        message = self._read(self.spec.timeout_s if self.debug_port is None else None)
         peak = self.sandbox.peak_memory_mb() if self.sandbox is not None else None
         outcome: dict[str, Any]
         if message == "timeout":  # Lambda stops the sandbox; the next invocation gets a new one
@@ -385,7 +428,7 @@ class ExecutionEnvironment:
             duration_ms=outcome["duration_ms"],
             memory_size_mb=self.spec.memory_mb,
             max_memory_used_mb=min(peak, self.spec.memory_mb) if peak is not None else outcome["max_memory_mb"],
-            init_duration_ms=self.init_duration_ms if first else None,
+            init_duration_ms=self.init_duration_ms if first and not self.provisioned else None,
             trace_id=trace_id,
             emulated=self.sandbox is not None,
             restore_duration_ms=self.restore_duration_ms if first else None,
@@ -403,8 +446,8 @@ class ExecutionEnvironment:
             self._process.kill()
         self._process.wait()
         self._results.close()
-        if self._process.stdin:
-            self._process.stdin.close()
+        with contextlib.suppress(OSError):  # the worker may be gone with the pipe's other end
+            self._requests.close()
         self._remove_sandbox()
 
     def _remove_sandbox(self) -> None:
@@ -418,9 +461,8 @@ class ExecutionEnvironment:
 class _RestoredProcess:
     """A restored environment's process: forked by the snapshot process, so known here by pid only."""
 
-    def __init__(self, pid: int, requests: IO[str]) -> None:
+    def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.stdin: IO[str] | None = requests
 
     def poll(self) -> int | None:
         try:
@@ -500,8 +542,16 @@ class FunctionPool:
         emulation: Emulation | None = None,
         snapstart: bool = False,
         reserved_concurrency: int | None = None,
+        provisioned: int = 0,
+        lifecycle: Lifecycle | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        debug_port: int | None = None,
     ) -> None:
         self.spec = spec
+        self.debug_port = debug_port  # its one environment under debugpy (emulator/worker.py)
+        self.provisioned = provisioned  # environments initialised before traffic (ProvisionedConcurrencyConfig)
+        self.lifecycle = lifecycle or Lifecycle()
+        self._clock = clock
         # Lambda throttles at the reserved concurrency; `max_environments` is this host's cap, where invocations wait.
         self.reserved_concurrency = reserved_concurrency
         self.emulation = emulation or Emulation.from_environment()
@@ -532,7 +582,7 @@ class FunctionPool:
         """The build folders its environments and its next environment run from."""
         with self._condition:
             specs = [self.spec, *(environment.spec for environment in self._idle)]
-        return {spec.code_dir.parent for spec in specs}
+        return {spec.code_dir.resolve().parent for spec in specs}  # a debugged function runs through a link
 
     def retire(self, spec: FunctionSpec) -> None:
         """New code: idle environments end now, busy ones once their invocation ends; the next start is a cold
@@ -548,18 +598,46 @@ class FunctionPool:
                 self._snapshot.close()
                 self._snapshot = None
 
+    def prepare(self) -> list[ExecutionEnvironment]:
+        """Before traffic: the provisioned environments (or, `--warm eager`, one on-demand environment), INIT
+        run; the environments started."""
+        count = self.provisioned or (1 if self.lifecycle.warm == "eager" else 0)
+        started = []
+        for _ in range(count - self._started):
+            with self._condition:
+                self._started += 1
+            environment = ExecutionEnvironment(
+                self.spec,
+                self.environment,
+                self.log_sink,
+                self.emulation,
+                snapshot=self.snapshot(),
+                provisioned=self.provisioned > 0,
+                debug_port=self.debug_port,
+            )
+            environment.code_version = self._code_version
+            environment.last_used = self._clock()
+            started.append(environment)
+            with self._condition:
+                self._idle.append(environment)
+                self._condition.notify()
+        return started
+
     def _acquire(self, cold: bool) -> ExecutionEnvironment | None:
         with self._condition:
             if self.reserved_concurrency is not None and self._busy >= self.reserved_concurrency:
                 raise ThrottledError(self.spec.logical_id, self.reserved_concurrency)
             while True:
-                if cold:
-                    for environment in self._idle:
+                idle_limit = self.lifecycle.idle_timeout_s
+                now = self._clock()
+                for environment in self._idle:  # Lambda recycles environments left idle
+                    old = idle_limit is not None and now - environment.last_used > idle_limit
+                    if cold or old:
                         environment.kill()
-                    self._idle.clear()
                 self._idle = [e for e in self._idle if e.alive]
                 if self._idle:
                     self._busy += 1
+                    self._idle.sort(key=lambda e: e.provisioned)  # provisioned environments take traffic first
                     return self._idle.pop()
                 if self._busy + len(self._idle) < self.max_environments:
                     self._busy += 1
@@ -571,10 +649,11 @@ class FunctionPool:
         with self._condition:
             self._busy -= 1
             current = code_version == self._code_version
-            if environment is not None and environment.alive and current:
+            if environment is not None and environment.alive and current and self.lifecycle.warm != "never":
+                environment.last_used = self._clock()
                 self._idle.append(environment)
             elif environment is not None:
-                environment.kill()  # retired while it ran: its code is not the function's any more
+                environment.kill()  # retired while it ran (new code), or `never` keeps none
             self._condition.notify()
 
     def invoke(self, event: Any, *, cold: bool = False, tail: bool = False) -> Invocation:
@@ -589,7 +668,12 @@ class FunctionPool:
         try:
             if environment is None:
                 environment = ExecutionEnvironment(
-                    self.spec, self.environment, self.log_sink, self.emulation, snapshot=self.snapshot()
+                    self.spec,
+                    self.environment,
+                    self.log_sink,
+                    self.emulation,
+                    snapshot=self.snapshot(),
+                    debug_port=self.debug_port,
                 )
                 environment.code_version = code_version
             invocation = environment.invoke(event_json, tail=tail)

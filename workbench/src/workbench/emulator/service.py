@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -14,10 +15,17 @@ from workbench.emulator.app_config import AppConfig
 from workbench.emulator.authorizer import LocalAuthorizers
 from workbench.emulator.build import LocalBuild
 from workbench.emulator.cloud import DatabaseEndpoint, LocalCloud
-from workbench.emulator.environment import Emulation, FunctionPool, check_environment_size, say_once
+from workbench.emulator.environment import (
+    Emulation,
+    FunctionConfigError,
+    FunctionPool,
+    Lifecycle,
+    check_environment_size,
+    say_once,
+)
 from workbench.emulator.host import Host
 from workbench.emulator.mysql_server import LocalMySql
-from workbench.emulator.template import DEFAULT_TEMPLATE, SamApplication
+from workbench.emulator.template import DEFAULT_TEMPLATE, FunctionSpec, SamApplication
 from workbench.emulator.xray import TraceCollector
 
 _LOCAL_ONLY = {
@@ -57,9 +65,13 @@ class LocalService:
         aws_host: str = "127.0.0.1",
         aws_port: int = 0,
         emulation: Emulation | None = None,
+        lifecycle: Lifecycle | None = None,
+        debug: tuple[str, int] | None = None,  # (function, port): that function's environment under debugpy
     ) -> None:
+        self.debug = debug
         Host.this().check()  # a host that cannot run the functions is told so before anything starts
         self.emulation = emulation or Emulation.from_environment()
+        self.lifecycle = lifecycle or Lifecycle()
         stop_cleanly_on_sigterm()  # close() must run: the MySQL server is shared
         self._mysql: LocalMySql | None = None
         self._database: DatabaseEndpoint | None = None
@@ -162,7 +174,7 @@ class LocalService:
         in_use = {folder for pool in pools.values() for folder in pool.builds_in_use()}
         changed = self.build.rebuild(in_use)
         for name, pool in pools.items():
-            spec = self.build.spec(self.app.functions[name])
+            spec = self._spec(name)
             if name in changed:
                 pool.retire(spec)
             else:  # the same code, in the new build: its warm environments stay
@@ -171,28 +183,64 @@ class LocalService:
 
     def _new_pool(self, logical_id: str) -> FunctionPool:
         snapstart = self.cloud.applied(self.app.cloudformation["Resources"][logical_id]["Properties"].get("SnapStart"))
-        if self._provisioned(logical_id):
-            say_once(
-                f"{logical_id}: provisioned concurrency is not emulated; environments start on demand "
-                "(on AWS their INIT runs before traffic)"
+        provisioned = self._provisioned(logical_id)
+        if provisioned > self._host_limit(logical_id):
+            raise FunctionConfigError(
+                f"{logical_id}: provisions {provisioned} environments; this host runs at most "
+                f"{self._host_limit(logical_id)} of a function (ParameterOverrides can lower it locally)"
             )
+        debug_port = self.debug[1] if self.debug is not None and self.debug[0] == logical_id else None
+        if debug_port is not None:
+            say_once(
+                f"{logical_id}: under debugpy on 127.0.0.1:{debug_port}; its environment waits for a client at INIT, "
+                f"one at a time, INIT and invocation timeouts suspended; pathMappings remoteRoot: "
+                f"{self._spec(logical_id).code_dir}"
+            )
+            snapstart = False  # a debugger in a snapshot would be forked into every environment
+            provisioned = min(provisioned, 1)  # one port: one environment
         return FunctionPool(
-            self.build.spec(self.app.functions[logical_id]),
+            self._spec(logical_id),
             self.environment(logical_id),
-            max_environments=self._host_limit(logical_id),
+            max_environments=1 if debug_port is not None else self._host_limit(logical_id),
             reserved_concurrency=self._reserved(logical_id),
             log_sink=self.log_sink,
             emulation=self.emulation,
             snapstart=bool(snapstart),  # INIT once, environments restored from its snapshot
+            provisioned=provisioned,
+            lifecycle=self.lifecycle,
+            debug_port=debug_port,
         )
 
-    def _provisioned(self, logical_id: str) -> bool:
-        aliases = self.app.resources_of_type("AWS::Lambda::Alias").values()
-        return any(
+    def _spec(self, logical_id: str) -> FunctionSpec:
+        """The function as built; run from a path that outlives rebuilds when it is the one debugged."""
+        function = self.app.functions[logical_id]
+        debugged = self.debug is not None and self.debug[0] == logical_id
+        return self.build.debug_spec(function) if debugged else self.build.spec(function)
+
+    def _provisioned(self, logical_id: str) -> int:
+        """Its aliases' ProvisionedConcurrentExecutions: environments Lambda initialises before traffic."""
+        configs = [
             self.cloud.applied(alias["Properties"].get("ProvisionedConcurrencyConfig"))
-            for alias in aliases
+            for alias in self.app.resources_of_type("AWS::Lambda::Alias").values()
             if alias["Properties"].get("FunctionName") == {"Ref": logical_id}
-        )
+        ]
+        return sum(int(self.cloud.resolve(c["ProvisionedConcurrentExecutions"])) for c in configs if c)
+
+    def prepare_environments(self, functions: Iterable[str] | None = None) -> list[str]:
+        """Before traffic: each function's provisioned environments (and, `--warm eager`, one of each other
+        function), INIT run as Lambda runs it for them; one line per function that has some."""
+        said = []
+        for name in self.app.functions if functions is None else functions:
+            started = self.pool(name).prepare()
+            if started:
+                inits = ", ".join(f"{e.init_duration_ms:.0f} ms" for e in started if e.init_duration_ms is not None)
+                kind, how = (
+                    ("provisioned", "at the CPU its memory buys, as Lambda runs a provisioned INIT")
+                    if self.pool(name).provisioned
+                    else ("eager (on-demand)", "as an on-demand INIT")
+                )
+                said.append(f"{name}: {len(started)} {kind} environments initialised before traffic, {how} ({inits})")
+        return said
 
     def _reserved(self, logical_id: str) -> int | None:
         """ReservedConcurrentExecutions, where Lambda throttles (0: every invocation)."""

@@ -2,8 +2,8 @@
 serves invocations one at a time, keeping its globals warm — as a Lambda sandbox does.
 
 Started by workbench.emulator.environment with the function's environment variables. Requests arrive as
-JSON lines on stdin; results leave as JSON lines on the file descriptor named in argv[1]. The
-handler's own stdout and stderr are its logs.
+JSON lines on the file descriptor named in argv[2]; results leave as JSON lines on the one named in
+argv[1]. The handler's own stdout and stderr are its logs; stdin is left to the handler (a breakpoint()).
 """
 
 from __future__ import annotations
@@ -136,6 +136,9 @@ def main() -> None:
     snapshot_control = os.environ.pop("LOCAL_SNAPSHOT_CONTROL", None)  # set for SnapStart's snapshot
     os.environ.pop("LOCAL_SNAPSHOT", None)
     control = socket.socket(fileno=int(snapshot_control)) if snapshot_control else None
+    debug_port = os.environ.pop("LOCAL_DEBUG_PORT", None)
+    if debug_port is not None:
+        wait_for_debugger(int(debug_port))
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     sys.stdout, sys.stderr = _Tee(sys.stdout), _Tee(sys.stderr)  # before any logger holds the streams
     setup_runtime_logging()
@@ -146,7 +149,7 @@ def main() -> None:
         results.write(json.dumps({"init_error": _error(error, "Runtime.ImportModuleError")}) + "\n")
         return
     init_ms = (time.perf_counter() - started) * 1000
-    requests: IO[str] = sys.stdin
+    requests: IO[str] = os.fdopen(int(sys.argv[2]), "r")  # stdin stays the terminal's: breakpoint() works
     if control is not None:  # SnapStart: this process is the version's snapshot
         restored = serve_as_snapshot(control, results, init_ms)
         if restored is None:
@@ -155,6 +158,17 @@ def main() -> None:
     else:
         results.write(json.dumps({"init_ms": init_ms}) + "\n")
     serve(handler, requests, results)
+
+
+def wait_for_debugger(port: int) -> None:
+    """`--debug-port`: debugpy (the runner's, never the function's) listening before INIT, which waits for a client."""
+    path = os.environ.pop("LOCAL_DEBUGPY_PATH")
+    sys.path.append(path)
+    debugpy = importlib.import_module("debugpy")
+    debugpy.listen(("127.0.0.1", port), in_process_debug_adapter=True)
+    print(f"debugpy: listening on 127.0.0.1:{port}, waiting for a client", file=sys.stderr, flush=True)
+    debugpy.wait_for_client()
+    sys.path.remove(path)  # the function's imports are Lambda's, not the debugger's
 
 
 def _run_hooks(registry: str) -> None:

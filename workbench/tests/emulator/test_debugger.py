@@ -1,0 +1,123 @@
+"""`--debug-port`: a function's environment under debugpy, reached by a DAP client as VS Code or PyCharm reach
+it (templates/lifecycle/: OnDemand). The client here speaks the Debug Adapter Protocol itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workbench.emulator.testing import application_copy
+
+pytestmark = pytest.mark.integration
+APPLICATION = Path(__file__).parent / "templates" / "lifecycle"
+
+
+class DapClient:
+    """Requests and their responses, events, over one TCP connection (Content-Length framing)."""
+
+    def __init__(self, port: int) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.socket = socket.create_connection(("127.0.0.1", port), timeout=120)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "debugpy never listened"
+                time.sleep(0.2)
+        self.stream = self.socket.makefile("rb")
+        self.seq = 0
+        self.seen: list[dict[str, Any]] = []
+
+    def send(self, command: str, **arguments: Any) -> int:
+        self.seq += 1
+        body = json.dumps({"seq": self.seq, "type": "request", "command": command, "arguments": arguments}).encode()
+        self.socket.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return self.seq
+
+    def receive(self) -> dict[str, Any]:
+        length = 0
+        while (line := self.stream.readline().strip()) != b"":
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        message: dict[str, Any] = json.loads(self.stream.read(length))
+        self.seen.append(message)
+        return message
+
+    def wait_for(self, kind: str, name: str) -> dict[str, Any]:
+        """The next event or response of that name (what comes before is kept in `seen`)."""
+        key = "event" if kind == "event" else "command"
+        while True:
+            message = self.receive()
+            if message["type"] == kind and message.get(key) == name:
+                return message
+
+
+def test_a_dap_client_attaches_and_stops_at_a_breakpoint_in_the_handler(tmp_path: Path):
+    folder = application_copy(APPLICATION, tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # GIVEN `invoke` of OnDemand under the debugger
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "workbench", "invoke", "OnDemand", "--debug-port", str(port)],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    said: list[str] = []
+    assert process.stderr is not None
+    threading.Thread(target=lambda: said.extend(iter(process.stderr.readline, "")), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 180
+        while not any("waiting for a client" in line for line in said):
+            assert process.poll() is None and time.monotonic() < deadline, "".join(said[-20:])
+            time.sleep(0.2)
+        (remote_root,) = re.findall(r"pathMappings remoteRoot: (\S+)", "".join(said))
+        assert remote_root.endswith("/.aws-sam/local/debug/OnDemand"), "a path that stays across rebuilds"
+        handler = Path(remote_root) / "app.py"
+        line = 1 + handler.read_text().splitlines().index('    return os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]')
+
+        # WHEN a client attaches, sets a breakpoint on the handler's return and lets it run
+        client = DapClient(port)
+        client.send("initialize", adapterID="python", clientID="test", linesStartAt1=True, pathFormat="path")
+        client.wait_for("response", "initialize")
+        client.send("attach", justMyCode=False)
+        client.wait_for("event", "initialized")
+        client.send("setBreakpoints", source={"path": str(handler)}, breakpoints=[{"line": line}])
+        verified = client.wait_for("response", "setBreakpoints")["body"]["breakpoints"]
+        client.send("configurationDone")
+
+        # THEN the handler stops there, in the invocation, with the debugger holding it
+        stopped = client.wait_for("event", "stopped")
+        assert stopped["body"]["reason"] == "breakpoint", verified
+        client.send("stackTrace", threadId=stopped["body"]["threadId"])
+        (top, *_) = client.wait_for("response", "stackTrace")["body"]["stackFrames"]
+        assert (top["source"]["path"], top["line"]) == (str(handler), line)
+
+        # … and once let go, the invocation completes
+        client.send("continue", threadId=stopped["body"]["threadId"])
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == 0, "".join(said[-20:])
+        assert json.loads(output) == "on-demand"
+    finally:
+        if process.poll() is None:  # SIGTERM: the run removes what it made (its sandboxes) before it ends
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
