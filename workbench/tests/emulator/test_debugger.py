@@ -84,7 +84,8 @@ def test_a_dap_client_attaches_and_stops_at_a_breakpoint_in_the_handler(tmp_path
     try:
         deadline = time.monotonic() + 180
         while not any("waiting for a client" in line for line in said):
-            assert process.poll() is None and time.monotonic() < deadline, "".join(said[-20:])
+            assert process.poll() is None, "".join(said[-20:])
+            assert time.monotonic() < deadline, "".join(said[-20:])
             time.sleep(0.2)
         (remote_root,) = re.findall(r"pathMappings remoteRoot: (\S+)", "".join(said))
         assert remote_root.endswith("/.aws-sam/local/debug/OnDemand"), "a path that stays across rebuilds"
