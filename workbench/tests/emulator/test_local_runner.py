@@ -26,6 +26,7 @@ from workbench.emulator.api_server import make_server
 from workbench.emulator.cloud import DatabaseEndpoint, LocalCloud
 from workbench.emulator.environment import FunctionPool
 from workbench.emulator.event_sources import DrainError, SqsEventSource
+from workbench.emulator.lambda_api import LocalLambdaApi
 from workbench.emulator.schedules import Schedule
 from workbench.emulator.service import LocalService
 from workbench.emulator.template import SamApplication
@@ -322,6 +323,29 @@ def test_a_failing_scheduled_run_is_retried_then_sent_to_the_failure_destination
     record = json.loads(message["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestPayload"] == {"date": "not-a-date"}
+
+
+def test_an_event_invoke_of_the_rollup_through_the_lambda_api_retries_then_lands_in_its_destination(
+    service: LocalService,
+):
+    # GIVEN the Lambda API over this app, as start-api serves it
+    with LocalLambdaApi(service, quiet=True) as api:
+        client = boto3.client(
+            "lambda",
+            endpoint_url=api.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        # WHEN an Event invoke of the rollup carries a date it refuses, THEN 202, then its retry
+        queued = client.invoke(FunctionName="DailyRollupFunction", InvocationType="Event", Payload=b'{"date": "x"}')
+        assert queued["StatusCode"] == 202
+    # … (the API's exit waits for the queued runs) and the record of both attempts is in RollupFailureQueue
+    (message,) = service.cloud.client("sqs").receive_message(QueueUrl=sqs_url(service, "RollupFailureQueue"))[
+        "Messages"
+    ]
+    record = json.loads(message["Body"])
+    assert (record["requestContext"]["approximateInvokeCount"], record["requestPayload"]) == (2, {"date": "x"})
 
 
 def test_the_scheduler_input_gets_its_scheduled_time(service: LocalService):
