@@ -17,22 +17,11 @@ from botocore.credentials import Credentials
 
 from workbench.emulator.function_urls import FunctionUrlEndpoint, function_urls
 from workbench.emulator.service import LocalService
-from workbench.emulator.testing import application_copy, running_start_api, serving
+from workbench.emulator.testing import running_start_api, serving
 
 pytestmark = pytest.mark.integration
 APPLICATION = Path(__file__).parent / "templates" / "function-urls"
 ORIGIN = "https://shop.example.com"
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return application_copy(APPLICATION, tmp_path_factory.mktemp("urls"))
-
-
-@pytest.fixture(scope="module")
-def service(folder: Path) -> Iterator[LocalService]:
-    with LocalService(template=folder / "template.yaml") as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

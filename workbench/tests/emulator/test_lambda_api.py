@@ -17,21 +17,10 @@ from botocore.config import Config
 
 from workbench.emulator.lambda_api import LocalLambdaApi
 from workbench.emulator.service import LocalService
-from workbench.emulator.testing import application_copy, running_start_api
+from workbench.emulator.testing import running_start_api
 
 pytestmark = pytest.mark.integration
 APPLICATION = Path(__file__).parent / "templates" / "lambda-api"
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return application_copy(APPLICATION, tmp_path_factory.mktemp("lambda-api"))
-
-
-@pytest.fixture(scope="module")
-def service(folder: Path) -> Iterator[LocalService]:
-    with LocalService(template=folder / "template.yaml") as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

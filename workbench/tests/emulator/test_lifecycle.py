@@ -6,28 +6,16 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from workbench.emulator.environment import FunctionPool, Invocation, Lifecycle
 from workbench.emulator.service import LocalService
-from workbench.emulator.testing import application_copy, run_workbench
+from workbench.emulator.testing import run_workbench
 
 pytestmark = pytest.mark.integration
 APPLICATION = Path(__file__).parent / "templates" / "lifecycle"
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return application_copy(APPLICATION, tmp_path_factory.mktemp("lifecycle"))
-
-
-@pytest.fixture(scope="module")
-def service(folder: Path) -> Iterator[LocalService]:
-    with LocalService(template=folder / "template.yaml") as running:
-        yield running
 
 
 def on_demand_pool(service: LocalService, lifecycle: Lifecycle, clock: FakeClock | None = None) -> FunctionPool:

@@ -31,11 +31,6 @@ APPLICATION = Path(__file__).parent / "templates" / "refusals"
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return application_copy(APPLICATION, tmp_path_factory.mktemp("refusals"))
-
-
-@pytest.fixture(scope="module")
 def refusing(folder: Path) -> Iterator[LocalService]:
     with LocalService(template=folder / "template.yaml") as service:
         yield service

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,11 @@ import pytest
 
 from workbench.emulator.schedules import Schedule, ScheduleClock, ScheduleError
 from workbench.emulator.service import LocalService
-from workbench.emulator.testing import application_copy, run_workbench, running_start_api
+from workbench.emulator.testing import run_workbench, running_start_api
 
 pytestmark = pytest.mark.integration
 APPLICATION = Path(__file__).parent / "templates" / "schedules"
 FRIDAY_MORNING = dt.datetime(2026, 12, 4, 7, 58, 30, tzinfo=dt.UTC)  # 08:58:30 in Paris
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return application_copy(APPLICATION, tmp_path_factory.mktemp("schedules"))
-
-
-@pytest.fixture(scope="module")
-def service(folder: Path) -> Iterator[LocalService]:
-    with LocalService(template=folder / "template.yaml") as running:
-        yield running
 
 
 def records(service: LocalService, queue: str) -> list[dict[str, Any]]:

@@ -606,22 +606,26 @@ class FunctionPool:
         for _ in range(count - self._started):
             with self._condition:
                 self._started += 1
-            environment = ExecutionEnvironment(
-                self.spec,
-                self.environment,
-                self.log_sink,
-                self.emulation,
-                snapshot=self.snapshot(),
-                provisioned=self.provisioned > 0,
-                debug_port=self.debug_port,
-            )
-            environment.code_version = self._code_version
+            environment = self._new_environment(self._code_version, provisioned=self.provisioned > 0)
             environment.last_used = self._clock()
             started.append(environment)
             with self._condition:
                 self._idle.append(environment)
                 self._condition.notify()
         return started
+
+    def _new_environment(self, code_version: int, *, provisioned: bool) -> ExecutionEnvironment:
+        environment = ExecutionEnvironment(
+            self.spec,
+            self.environment,
+            self.log_sink,
+            self.emulation,
+            snapshot=self.snapshot(),
+            provisioned=provisioned,
+            debug_port=self.debug_port,
+        )
+        environment.code_version = code_version
+        return environment
 
     def _acquire(self, cold: bool) -> ExecutionEnvironment | None:
         with self._condition:
@@ -667,15 +671,7 @@ class FunctionPool:
         code_version = self._code_version if environment is None else environment.code_version
         try:
             if environment is None:
-                environment = ExecutionEnvironment(
-                    self.spec,
-                    self.environment,
-                    self.log_sink,
-                    self.emulation,
-                    snapshot=self.snapshot(),
-                    debug_port=self.debug_port,
-                )
-                environment.code_version = code_version
+                environment = self._new_environment(code_version, provisioned=False)  # past provisioned: on demand
             invocation = environment.invoke(event_json, tail=tail)
         finally:
             self._release(environment, code_version)
