@@ -1,6 +1,6 @@
 """`workbench`: a Docker-free `sam local` (invoke, start-api, start-lambda, serve-aws, token, transform,
-fire-schedule, rotate-secret),
-the scenarios that drive the service (demo, chaos, load) and the measurements (bench, tune, cost, sqs, proxy)."""
+fire-schedule, rotate-secret), the scenarios that drive the service (demo, chaos, load) and the measurements
+(bench, tune, cost, sqs, proxy)."""
 
 from __future__ import annotations
 
