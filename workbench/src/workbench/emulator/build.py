@@ -87,13 +87,23 @@ def _pick(properties: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {key: properties[key] for key in keys if key in properties}
 
 
+def source_files(root: Path) -> list[Path]:
+    """The files under `root` a build reads: no bytecode caches, nothing hidden (.aws-sam, .git, .venv — a
+    CodeUri of `.` holds them, and the build's own output would change its inputs)."""
+    if root.is_file():
+        return [root]
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file()
+        and not any(part == "__pycache__" or part.startswith(".") for part in path.relative_to(root).parts)
+    )
+
+
 def _fingerprint(paths: list[Path], *extra: str) -> str:
     digest = hashlib.sha256("\0".join(extra).encode())
     for root in paths:
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in files:
-            if "__pycache__" in path.parts:
-                continue
+        for path in source_files(root):
             digest.update(str(path.relative_to(root.parent)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -74,7 +74,7 @@ class LambdaApi(Endpoint):
         if request.method != "POST" or matched is None:
             raise InvokeRefusal(HTTPStatus.NOT_FOUND, "UnknownOperationException", "Unknown operation")
         query = {k: v[-1] for k, v in parse_qs(request.url.query).items()}
-        function, qualifier = self._function(unquote(matched["name"]), query.get("Qualifier"))
+        function = self._function(unquote(matched["name"]), query.get("Qualifier"))
         kind = request.headers.get("x-amz-invocation-type", "RequestResponse")
         raw = body.read(REQUEST_LIMIT_BYTES + 1)
         limit = ASYNC_LIMIT_BYTES if kind == "Event" else REQUEST_LIMIT_BYTES
@@ -110,11 +110,11 @@ class LambdaApi(Endpoint):
             fields.append(("x-amz-function-error", "Unhandled"))
         if invocation.log_tail is not None:
             fields.append(("x-amz-log-result", base64.b64encode(invocation.log_tail.encode()).decode()))
-        del qualifier  # checked: an alias runs the same code here
         return int(HTTPStatus.OK), fields, json.dumps(invocation.response).encode()
 
-    def _function(self, named: str, qualifier: str | None) -> tuple[str, str]:
-        """The template's function and the qualifier a name, partial ARN or ARN names, or ResourceNotFound."""
+    def _function(self, named: str, qualifier: str | None) -> str:
+        """The template's function a name, partial ARN or ARN names, with a qualifier it has (an alias runs the
+        same code here), or ResourceNotFound."""
         parts = _NAMED.fullmatch(named)
         function = self._names.get(parts["name"]) if parts else None
         in_name = parts["q"] if parts else None
@@ -126,7 +126,7 @@ class LambdaApi(Endpoint):
             arn = f"arn:aws:lambda:{self.service.app.region}:{ACCOUNT_ID}:function:{parts['name'] if parts else named}"
             suffix = f":{chosen}" if chosen != "$LATEST" else ""
             raise InvokeRefusal(HTTPStatus.NOT_FOUND, "ResourceNotFoundException", f"Function not found: {arn}{suffix}")
-        return function, chosen
+        return function
 
     def _queue(self, function: str, event: Any) -> None:
         """Lambda's queue for asynchronous invocations: the caller has its 202; the runs follow."""

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from workbench.emulator.build import BuildError
+from workbench.emulator.build import BuildError, source_files
 from workbench.emulator.service import LocalService
 
 POLL_S = 0.5
@@ -27,13 +27,10 @@ Signature = dict[Path, tuple[int, int]]
 
 
 def signature(paths: list[Path]) -> Signature:
-    """Each file's modification time and size, under `paths` (files or folders), bytecode caches aside."""
+    """Each file's modification time and size, of the files under `paths` the build reads."""
     seen: Signature = {}
     for root in paths:
-        files = [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file())
-        for path in files:
-            if "__pycache__" in path.parts or path.suffix == ".pyc":
-                continue
+        for path in source_files(root) if root.exists() else []:
             try:
                 status = path.stat()
             except FileNotFoundError:  # removed while we looked: the next look sees it gone
