@@ -1,5 +1,6 @@
 """The Lambda API's Invoke, as boto3 and the functions themselves call it (templates/lambda-api/: Echo with an alias
-and an on-failure destination, Caller allowed to invoke it, Uninvited not, Closed reserving no concurrency)."""
+and an on-failure destination, ContextOf answering its client context, Caller allowed to invoke Echo, Uninvited
+not, Closed reserving no concurrency)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,16 @@ def test_refusals_are_the_apis_own_exceptions(lambda_client: Any):
         lambda_client.invoke(FunctionName="Echo", Payload=b"{not json")
     with pytest.raises(lambda_client.exceptions.RequestTooLargeException, match="smaller than 1048576"):
         lambda_client.invoke(FunctionName="Echo", InvocationType="Event", Payload=b'"' + b"x" * 2**20 + b'"')
+
+
+def test_the_callers_client_context_is_the_handlers_context_client_context(lambda_client: Any):
+    sent = {"client": {"app_title": "shop"}, "custom": {"cart": "3"}, "env": {"locale": "fr"}}
+    encoded = base64.b64encode(json.dumps(sent).encode()).decode()
+    seen = answer(lambda_client.invoke(FunctionName="ContextOf", ClientContext=encoded))
+    assert seen == {"app_title": "shop", "custom": {"cart": "3"}, "env": {"locale": "fr"}}
+    assert answer(lambda_client.invoke(FunctionName="ContextOf")) is None
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException, match="Base64-encoded JSON object"):
+        lambda_client.invoke(FunctionName="ContextOf", ClientContext="not base64!")
 
 
 def test_dry_run_and_event_invokes_and_the_failed_events_destination(service: LocalService, lambda_client: Any):

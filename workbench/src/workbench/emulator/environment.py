@@ -376,9 +376,12 @@ class ExecutionEnvironment:
             "errorMessage": f"{prefix}Error: Runtime exited with error: {reason}",
         }
 
-    def invoke(self, event_json: str, *, tail: bool = False) -> Invocation:
+    def invoke(
+        self, event_json: str, *, tail: bool = False, client_context: dict[str, Any] | None = None
+    ) -> Invocation:
         """One invocation of the event, already serialized (FunctionPool measured it against the quota);
-        `tail`: keep the last 4 KB of its log, as `LogType: Tail` returns them."""
+        `tail`: keep the last 4 KB of its log, as `LogType: Tail` returns them; `client_context`: the caller's
+        (`X-Amz-Client-Context`), as `context.client_context`."""
         request_id = str(uuid.uuid4())
         started = time.time()
         trace_id = f"1-{int(started):08x}-{uuid.uuid4().hex[:24]}"
@@ -387,6 +390,7 @@ class ExecutionEnvironment:
             "deadline_epoch_ms": int((started + self.spec.timeout_s) * 1000),
             "trace_id": f"Root={trace_id};Parent={uuid.uuid4().hex[:16]};Sampled=1",
             "tail": tail,
+            "client_context": client_context,
         }
         self.platform_log.start(request_id)
         self._requests.write(f'{json.dumps(request)[:-1]}, "event": {event_json}}}\n')  # the event as given
@@ -660,7 +664,9 @@ class FunctionPool:
                 environment.kill()  # retired while it ran (new code), or `never` keeps none
             self._condition.notify()
 
-    def invoke(self, event: Any, *, cold: bool = False, tail: bool = False) -> Invocation:
+    def invoke(
+        self, event: Any, *, cold: bool = False, tail: bool = False, client_context: dict[str, Any] | None = None
+    ) -> Invocation:
         """A synchronous invocation; an event over Lambda's request quota raises RequestTooLargeError, one over
         the function's reserved concurrency ThrottledError; `tail` keeps the last 4 KB of its log."""
         event_json = json.dumps(event)  # once: measured here, sent as it is
@@ -672,7 +678,7 @@ class FunctionPool:
         try:
             if environment is None:
                 environment = self._new_environment(code_version, provisioned=False)  # past provisioned: on demand
-            invocation = environment.invoke(event_json, tail=tail)
+            invocation = environment.invoke(event_json, tail=tail, client_context=client_context)
         finally:
             self._release(environment, code_version)
         with self._condition:

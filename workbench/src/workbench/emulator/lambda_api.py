@@ -5,11 +5,12 @@
 `lambda:InvokeFunction` first: emulator/aws_server.py) call it. The function named by its logical id,
 its name or its ARN, with a qualifier of `$LATEST` or one of its aliases; `RequestResponse` (the
 payload, `X-Amz-Function-Error` when it failed, `X-Amz-Log-Result` for `LogType: Tail`), `Event`
-(202, then Lambda's asynchronous handling: emulator/async_invoke.py) and `DryRun` (204). Refusals in
-the API's own shapes: `ResourceNotFoundException` (404), `InvalidRequestContentException` (400),
-`RequestTooLargeException` (413: 6 MB synchronous, 1 MB asynchronous), `TooManyRequestsException`
-(429) ("Invoke", Lambda API Reference). Versions are not emulated: an alias runs the template's code,
-reported as `$LATEST`.
+(202, then Lambda's asynchronous handling: emulator/async_invoke.py) and `DryRun` (204);
+`X-Amz-Client-Context` becomes the handler's `context.client_context`. Refusals in the API's own
+shapes: `ResourceNotFoundException` (404), `InvalidRequestContentException` and
+`InvalidParameterValueException` (400), `RequestTooLargeException` (413: 6 MB synchronous, 1 MB
+asynchronous), `TooManyRequestsException` (429) ("Invoke", Lambda API Reference). Versions are not
+emulated: an alias runs the template's code, reported as `$LATEST`.
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ class LambdaApi(Endpoint):
             message = f"1 validation error detected: Value '{kind}' at 'invocationType' failed to satisfy constraint"
             raise InvokeRefusal(HTTPStatus.BAD_REQUEST, "ValidationException", message)
         tail = request.headers.get("x-amz-log-type") == "Tail"
+        client_context = _client_context(request.headers.get("x-amz-client-context"))
         try:
-            invocation = self.service.pool(function).invoke(event, tail=tail)
+            invocation = self.service.pool(function).invoke(event, tail=tail, client_context=client_context)
         except ThrottledError as error:
             raise InvokeRefusal(
                 HTTPStatus.TOO_MANY_REQUESTS, "TooManyRequestsException", "Rate Exceeded.", Reason=error.reason
@@ -149,6 +151,20 @@ class LambdaApi(Endpoint):
             running = list(self._running)
         for thread in running:
             thread.join()
+
+
+def _client_context(header: str | None) -> dict[str, Any] | None:
+    """`X-Amz-Client-Context`: base64 of a JSON object, or the API's refusal."""
+    if header is None:
+        return None
+    try:
+        document = json.loads(base64.b64decode(header, validate=True))
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        message = "Client context must be a valid Base64-encoded JSON object."
+        raise InvokeRefusal(HTTPStatus.BAD_REQUEST, "InvalidParameterValueException", message)
+    return document
 
 
 def _request_id() -> tuple[str, str]:

@@ -25,7 +25,7 @@ from typing import IO, Any
 class LambdaContext:
     """The context object Lambda passes: request id, ARN, memory, and a deadline that counts down."""
 
-    def __init__(self, request_id: str, deadline_epoch_ms: int) -> None:
+    def __init__(self, request_id: str, deadline_epoch_ms: int, client_context: dict[str, Any] | None = None) -> None:
         self.aws_request_id = request_id
         self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         self.function_version = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
@@ -34,11 +34,21 @@ class LambdaContext:
         self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
         self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
         self.identity = None
-        self.client_context = None
+        self.client_context = _ClientContext(client_context) if client_context is not None else None
         self._deadline_epoch_ms = deadline_epoch_ms
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_epoch_ms - int(time.time() * 1000))
+
+
+class _ClientContext:
+    """What a mobile SDK caller sent (`X-Amz-Client-Context`), as the python runtime exposes it."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        client = document.get("client")
+        self.client = type("Client", (), dict(client))() if isinstance(client, dict) else None
+        self.custom = document.get("custom")
+        self.env = document.get("env")
 
 
 _invocation = {"request_id": ""}  # the one in flight, for the runtime's log records
@@ -230,7 +240,7 @@ def serve(handler: Any, requests: IO[str], results: IO[str]) -> None:
         request = json.loads(line)
         os.environ["_X_AMZN_TRACE_ID"] = request["trace_id"]
         _invocation["request_id"] = request["request_id"]
-        context = LambdaContext(request["request_id"], request["deadline_epoch_ms"])
+        context = LambdaContext(request["request_id"], request["deadline_epoch_ms"], request.get("client_context"))
         logs: list[str] | None = [] if request.get("tail") else None
         for stream in (sys.stdout, sys.stderr):
             if isinstance(stream, _Tee):

@@ -1,4 +1,5 @@
-"""echo: answers with its event (failing when asked to); call: invokes $TARGET through the SDK."""
+"""echo: answers with its event (failing when asked to); context_of: with its client context; call: invokes
+$TARGET through the SDK."""
 
 import json
 import os
@@ -12,6 +13,14 @@ def echo(event, context):
     if isinstance(event, dict) and event.get("fail"):
         raise RuntimeError("asked to fail")
     return event
+
+
+def context_of(event, context):
+    """What the caller's client context became."""
+    client = context.client_context
+    if client is None:
+        return None
+    return {"app_title": client.client.app_title, "custom": client.custom, "env": client.env}
 
 
 def call(event, context):
