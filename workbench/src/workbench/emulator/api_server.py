@@ -286,11 +286,6 @@ def serve_forever(
     it must restart, if it must."""
     server = make_server(service, host, port)
     lambda_api = LocalLambdaApi(service, host, lambda_port if lambda_port is not None else (port + 1 if port else 0))
-    for route in api_routes(service.app):
-        print(
-            f"Mounting {route.function} at http://{host}:{server.server_port}{route.path} [{route.method}]",
-            file=sys.stderr,
-        )
     first_url_port = url_port if url_port is not None else (port + 2 if port else 0)
     url_servers = [
         LocalHttpApi(
@@ -298,6 +293,60 @@ def serve_forever(
         )
         for n, url in enumerate(function_urls(service.app))
     ]
+    mappings = [SqsEventSource(service, name) for name, fn in service.app.functions.items() if fn.events_of_type("SQS")]
+    functions = service.app.functions.items()
+    clock = ScheduleClock([Schedule(service, name, event) for name, fn in functions for event in schedule_events(fn)])
+    restart: list[str] = []
+
+    def restart_for(reason: str) -> None:
+        restart.append(reason)
+        server.shutdown()  # serve_forever returns; the finally below stops the rest
+
+    reloader = Reloader(service, restart_for)
+    stop = threading.Event()
+    pollers: list[threading.Thread] = []
+    # From here on, a SIGTERM (or Ctrl-C) at any point ends in the finally: every thread started is stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with lambda_api:
+            _start_serving(service, host, server, url_servers, mappings, pollers, stop)
+            _start_clocks(clock, stop, fire=schedules)
+            if watch:
+                print(reloader.describe(), file=sys.stderr)
+                reloader.start(stop)
+            print(f"Lambda API at {lambda_api.endpoint_url} (boto3: endpoint_url=…)", file=sys.stderr)
+            print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
+            print("Ctrl-C to stop", file=sys.stderr)
+            server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.shutdown()
+        for url_server in url_servers:
+            url_server.shutdown()
+        for poller in pollers:
+            poller.join()
+        clock.join()
+        reloader.join()
+    return restart[0] if restart else None
+
+
+def _start_serving(
+    service: LocalService,
+    host: str,
+    server: LocalHttpApi,
+    url_servers: list[LocalHttpApi],
+    mappings: list[SqsEventSource],
+    pollers: list[threading.Thread],
+    stop: threading.Event,
+) -> None:
+    """The routes said, the function URLs served, the queues polled (their pollers added to `pollers`)."""
+    for route in api_routes(service.app):
+        print(
+            f"Mounting {route.function} at http://{host}:{server.server_port}{route.path} [{route.method}]",
+            file=sys.stderr,
+        )
     for url_server in url_servers:
         endpoint = url_server.application
         assert isinstance(endpoint, FunctionUrlEndpoint)
@@ -307,56 +356,25 @@ def serve_forever(
             file=sys.stderr,
         )
         threading.Thread(target=url_server.serve_forever, name=f"url-{endpoint.url.function}", daemon=True).start()
-    mappings = [SqsEventSource(service, name) for name, fn in service.app.functions.items() if fn.events_of_type("SQS")]
-    stop = threading.Event()
-    pollers = [poller for mapping in mappings for poller in mapping.start_polling(stop)]
     for mapping in mappings:
+        pollers.extend(mapping.start_polling(stop))
         polling = "Polling" if mapping.enabled else "Not polling (Enabled: false)"
         filters = f", {len(mapping.filters)} filters" if mapping.filters else ""
         print(
             f"{polling} {mapping.queue_url} for {mapping.pool.spec.logical_id} (its SQS event{filters})",
             file=sys.stderr,
         )
-    functions = service.app.functions.items()
-    clock = ScheduleClock([Schedule(service, name, event) for name, fn in functions for event in schedule_events(fn)])
+
+
+def _start_clocks(clock: ScheduleClock, stop: threading.Event, *, fire: bool) -> None:
     for schedule in clock.all:
         if not schedule.enabled:
             print(f"Not firing {schedule.describe()}: it is disabled", file=sys.stderr)
-        elif not schedules:
+        elif not fire:
             print(
                 f"Not firing {schedule.describe()} on its clock (--schedules does); "
                 f"`workbench fire-schedule {schedule.logical_id} --event {schedule.event_name}` runs it now",
                 file=sys.stderr,
             )
-    if schedules:
+    if fire:
         clock.start(stop)
-    restart: list[str] = []
-
-    def restart_for(reason: str) -> None:
-        restart.append(reason)
-        server.shutdown()  # serve_forever returns; the finally below stops the rest
-
-    reloader = Reloader(service, restart_for)
-    if watch:
-        print(reloader.describe(), file=sys.stderr)
-        reloader.start(stop)
-    lambda_api.__enter__()
-    print(f"Lambda API at http://{host}:{lambda_api.server.server_port} (boto3: endpoint_url=…)", file=sys.stderr)
-    print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
-    print("Ctrl-C to stop", file=sys.stderr)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too: the finally runs
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop.set()
-        server.shutdown()
-        lambda_api.__exit__()
-        for url_server in url_servers:
-            url_server.shutdown()
-        for poller in pollers:
-            poller.join()
-        clock.join()
-        reloader.join()
-    return restart[0] if restart else None

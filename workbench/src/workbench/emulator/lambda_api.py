@@ -16,7 +16,6 @@ emulated: an alias runs the template's code, reported as `$LATEST`.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 import signal
@@ -206,21 +205,24 @@ def serve_lambda_forever(service: LocalService, host: str, port: int, *, watch: 
         restart.append(reason)
         stop.set()
 
-    with LocalLambdaApi(service, host, port) as api:
-        print(
-            f"Lambda API at http://{host}:{api.server.server_port} (boto3: endpoint_url=…; "
-            f"aws lambda invoke --endpoint-url …) for {', '.join(service.app.functions)}",
-            file=sys.stderr,
-        )
-        reloader = Reloader(service, restart_for)
-        if watch:
-            print(reloader.describe(), file=sys.stderr)
-            reloader.start(stop)
-        print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
-        print("Ctrl-C to stop", file=sys.stderr)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-        with contextlib.suppress(KeyboardInterrupt):
+    reloader = Reloader(service, restart_for)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # from here on, a stop ends in the finally
+    try:
+        with LocalLambdaApi(service, host, port) as api:
+            print(
+                f"Lambda API at http://{host}:{api.server.server_port} (boto3: endpoint_url=…; "
+                f"aws lambda invoke --endpoint-url …) for {', '.join(service.app.functions)}",
+                file=sys.stderr,
+            )
+            if watch:
+                print(reloader.describe(), file=sys.stderr)
+                reloader.start(stop)
+            print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
+            print("Ctrl-C to stop", file=sys.stderr)
             stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
         stop.set()
         reloader.join()
     return restart[0] if restart else None
