@@ -16,6 +16,7 @@ emulated: an alias runs the template's code, reported as `$LATEST`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import signal
@@ -190,7 +191,8 @@ class LocalLambdaApi:
         return self
 
     def __exit__(self, *_: Any) -> None:
-        self.service.cloud.route_lambda(None)
+        with contextlib.suppress(OSError):  # a Ctrl-C reaches the local cloud's process too: it may be gone
+            self.service.cloud.route_lambda(None)
         self.server.shutdown()
         self._thread.join(timeout=10)
         self.application.join()
