@@ -69,10 +69,10 @@ def make_pool(
     return pool
 
 
-def median_warm_ms(pool: FunctionPool, event: dict[str, object], count: int = 5) -> float:
+def fastest_warm_ms(pool: FunctionPool, event: dict[str, object], count: int = 5) -> float:
+    """The fastest of `count` warm runs: a busy host only ever adds time, so the fastest is the least disturbed."""
     pool.invoke({"iterations": 10})  # INIT out of the way
-    durations = sorted(pool.invoke(event).duration_ms for _ in range(count))
-    return durations[count // 2]
+    return min(pool.invoke(event).duration_ms for _ in range(count))
 
 
 # ---------------------------------------------------------------- Lambda's rule, as numbers
@@ -129,10 +129,11 @@ def test_cpu_bound_work_runs_about_four_times_faster_at_1769_than_at_442_mb(
     small = make_pool(pools, app, "spin", 442)
     one_vcpu = make_pool(pools, app, "spin", 1769)
     event = {"iterations": 1_500_000}
-    ratio = median_warm_ms(small, event) / median_warm_ms(one_vcpu, event)
-    # ≈ 4 (3.8-4.1 alone); a busy host stretches the throttled side (7.8 seen once in a full CI run),
-    # so the band is wide above. Without the quota the ratio is ≈ 1: the lower bound is the check.
-    assert 2.5 <= ratio <= 9, f"442 MB / 1,769 MB = {ratio:.2f}, expected ≈ 4"
+    ratio = fastest_warm_ms(small, event) / fastest_warm_ms(one_vcpu, event)
+    # ≈ 4 (3.8-4.1 alone). A busy host stretches either side: the throttled one (7.8 seen once in a full CI run
+    # with medians), or the one-vCPU one, which cannot get a whole core while others run (2.49 seen with a CPU
+    # hog beside the CI, medians again). Without the quota the ratio is ≈ 1: the lower bound is the check.
+    assert 2 <= ratio <= 9, f"442 MB / 1,769 MB = {ratio:.2f}, expected ≈ 4"
 
 
 def init_ms(
