@@ -312,7 +312,6 @@ def serve_forever(
             _start_serving(service, host, server, url_servers, mappings, pollers, stop)
             _start_clocks(clock, stop, fire=schedules)
             if watch:
-                print(reloader.describe(), file=sys.stderr)
                 reloader.start(stop)
             print(f"Lambda API at {lambda_api.endpoint_url} (boto3: endpoint_url=…)", file=sys.stderr)
             print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)

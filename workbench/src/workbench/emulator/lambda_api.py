@@ -217,7 +217,6 @@ def serve_lambda_forever(service: LocalService, host: str, port: int, *, watch: 
                 file=sys.stderr,
             )
             if watch:
-                print(reloader.describe(), file=sys.stderr)
                 reloader.start(stop)
             print(f"Execution environments: {service.emulation.describe()}", file=sys.stderr)
             print("Ctrl-C to stop", file=sys.stderr)

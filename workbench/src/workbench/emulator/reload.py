@@ -64,6 +64,7 @@ class Reloader:
         return f"Watching {self.template.name} and {folders} (--no-watch: off)"
 
     def start(self, stop: threading.Event) -> None:
+        self.report(self.describe())
         self._thread = threading.Thread(target=self._watch, args=(stop,), name="reload", daemon=True)
         self._thread.start()
 
