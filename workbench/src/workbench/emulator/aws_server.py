@@ -15,7 +15,6 @@ import collections
 import http.client
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -30,13 +29,12 @@ from werkzeug.serving import make_server
 
 from sam_testkit import moto_secrets
 from workbench.emulator import moto_sqs, moto_threads
-from workbench.emulator.iam import TARGET_PREFIXES, Authorizer
+from workbench.emulator.iam import LAMBDA_INVOKE, TARGET_PREFIXES, Authorizer
 
 COUNTS_PATH = "/_local/requests"
 ERRORS_PATH = "/_local/server-errors"
 ROTATION_PATH = "/_local/secret-rotation"  # what Secrets Manager does to a secret that has no API of its own
 LAMBDA_ROUTE_PATH = "/_local/lambda-endpoint"  # where Lambda Invoke calls go: the runner's Lambda API
-LAMBDA_INVOKE = re.compile(r"/2015-03-31/functions/[^/]+/invocations")
 _FORWARDED = ("content-type", "x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context")
 MOTO_AS_RELEASED = "LOCAL_RUNNER_MOTO_AS_RELEASED"
 # The concurrency tests switch threads as often as a very busy machine would, so races show every run.

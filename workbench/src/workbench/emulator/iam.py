@@ -62,6 +62,9 @@ _TRANSACT_ITEM_ACTIONS = {
 }
 
 
+LAMBDA_INVOKE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")  # the Lambda API's Invoke
+
+
 @dataclass(frozen=True)
 class Check:
     """One authorisation AWS makes for a request: an action on a resource."""
@@ -253,12 +256,9 @@ def checks_for(request: ParsedRequest, account: str) -> list[Check]:
     if service == "ssm" and ("Name" in p or "Names" in p):
         names = p["Names"] if isinstance(p.get("Names"), list) else [p["Name"]]
         return [Check(f"ssm:{operation}", arn(f"parameter/{str(name).lstrip('/')}")) for name in names]
-    if service == "lambda" and (invoke := _LAMBDA_INVOKE.fullmatch(request.path)) is not None:
+    if service == "lambda" and (invoke := LAMBDA_INVOKE.fullmatch(request.path)) is not None:
         return [_invoke_check(unquote(invoke["name"]), p.get("Qualifier"), arn)]
     return [Check(f"{service}:{operation}", "*")]
-
-
-_LAMBDA_INVOKE = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 
 
 def _invoke_check(name: str, qualifier: Any, arn: Callable[[str], str]) -> Check:

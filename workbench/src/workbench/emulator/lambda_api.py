@@ -31,12 +31,12 @@ from workbench.emulator.async_invoke import AsyncInvoker
 from workbench.emulator.cloud import ACCOUNT_ID
 from workbench.emulator.cors import Headers
 from workbench.emulator.environment import REQUEST_LIMIT_BYTES, RequestTooLargeError, ThrottledError
+from workbench.emulator.iam import LAMBDA_INVOKE
 from workbench.emulator.payloads import GatewayRequest
 from workbench.emulator.reload import Reloader
 from workbench.emulator.service import LocalService
 from workbench.emulator.wsgi import Endpoint, LocalServer
 
-INVOKE_PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 ASYNC_LIMIT_BYTES = 1024 * 1024  # asynchronous invocations take payloads up to 1 MB (AWS Compute Blog, 2026-01-29)
 _NAMED = re.compile(  # a name, a partial ARN or an ARN, each with an optional :qualifier
     r"(?:arn:aws[a-z-]*:lambda:[a-z0-9-]+:)?(?:\d{12}:)?(?:function:)?(?P<name>[A-Za-z0-9_-]+)(?::(?P<q>.+))?"
@@ -59,6 +59,7 @@ class LambdaApi(Endpoint):
         for name in service.app.functions:  # what a function's Ref resolves to, and its FunctionName if set
             self._names[service.cloud.function_name(name)] = name
         self._aliases = {name: service.app.aliases(name) for name in service.app.functions}
+        self._invokers: dict[str, AsyncInvoker] = {}  # each function's EventInvokeConfig, read once
         self._running: list[threading.Thread] = []
         self._lock = threading.Lock()
 
@@ -71,7 +72,7 @@ class LambdaApi(Endpoint):
             return int(refusal.status), [*fields, _request_id()], json.dumps(document).encode()
 
     def _invoke(self, request: GatewayRequest, body: BinaryIO) -> tuple[int, Headers, bytes]:
-        matched = INVOKE_PATH.fullmatch(request.url.path)
+        matched = LAMBDA_INVOKE.fullmatch(request.url.path)
         if request.method != "POST" or matched is None:
             raise InvokeRefusal(HTTPStatus.NOT_FOUND, "UnknownOperationException", "Unknown operation")
         query = {k: v[-1] for k, v in parse_qs(request.url.query).items()}
@@ -132,7 +133,9 @@ class LambdaApi(Endpoint):
 
     def _queue(self, function: str, event: Any) -> None:
         """Lambda's queue for asynchronous invocations: the caller has its 202; the runs follow."""
-        invoker = AsyncInvoker(self.service, function)
+        if function not in self._invokers:  # two first calls at once build two: harmless, both read the same
+            self._invokers[function] = AsyncInvoker(self.service, function)
+        invoker = self._invokers[function]
 
         def run() -> None:
             outcome = invoker.invoke(event)
