@@ -46,6 +46,8 @@ class ApiSettings(OrdersTableSettings, DatabaseSettings):
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
     idempotency_ttl_seconds: int = Field(default=3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
     orders_queue_url: str = Field(alias="ORDERS_QUEUE_URL", min_length=1)
+    # How stale a price may be: a change reaches every environment within this many seconds (0: no cache).
+    catalog_max_age_seconds: int = Field(default=60, alias="CATALOG_MAX_AGE_SECONDS", ge=0, le=3600)
 
 
 class ConsumerSettings(OrdersTableSettings, LateDaysSettings):

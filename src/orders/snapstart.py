@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
+from orders.adapters.catalog import catalog_cache
 from orders.adapters.mysql import get_database
 from orders.adapters.orders_table import reseed_retry_jitter
 from orders.adapters.secrets import secrets_provider
@@ -28,6 +29,7 @@ def after_restore() -> None:
     get_database().close()  # a restored copy's connection is the snapshot's socket, shared and stale
     secrets_provider().clear_cache()  # type: ignore[no-untyped-call]  # the password may have rotated since the snapshot
     reseed_retry_jitter()  # else every restored environment would draw the same backoff delays
+    catalog_cache().clear()  # prices kept before the snapshot are as old as the version, past any bound
 
 
 def register_hooks() -> None:

@@ -7,11 +7,20 @@ import time
 
 import pytest
 
+from orders.config import get_settings
 from orders.handlers import api
 from tests.factories import FakeLambdaContext, get_order_event, order_request, post_order_event
 from tests.fixtures import APP_PASSWORD, AwsWorld, MySqlAdmin, reset_execution_environment
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def every_post_queries_mysql(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the connection, so every POST must reach MySQL: no price cache here
+    (tests/integration/test_price_cache.py has its own)."""
+    monkeypatch.setenv("CATALOG_MAX_AGE_SECONDS", "0")
+    get_settings.cache_clear()
 
 
 def post_order(idempotency_key: str | None = None) -> int:

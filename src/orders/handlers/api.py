@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from orders import snapstart
 from orders.adapters.aws_clients import dynamodb_client, prime, secretsmanager_client, sqs_client
-from orders.adapters.catalog import fetch_catalog_entries
+from orders.adapters.catalog import catalog_cache
 from orders.adapters.idempotency import idempotency_config, persistence_layer
 from orders.adapters.mysql import database_tls, get_database
 from orders.adapters.orders_queue import enqueue_order
@@ -57,6 +57,7 @@ prime(
     secrets_provider,
     persistence_layer,
     database_tls,
+    catalog_cache,
 )
 snapstart.register_hooks()  # ColdStartStrategy=snapstart: safe restores (src/orders/snapstart.py)
 
@@ -140,7 +141,8 @@ def _caller() -> str:
 
 def _accept_order(customer_id: str, order: OrderRequest) -> dict[str, Any]:
     settings = get_settings(SETTINGS)
-    catalog = fetch_catalog_entries(get_database(), {line.sku for line in order.items})
+    skus = {line.sku for line in order.items}
+    catalog = catalog_cache().entries(get_database(), skus, max_age_s=settings.catalog_max_age_seconds)
     priced = price_order(
         order, catalog, customer_id=customer_id, order_id=str(uuid.uuid4()), created_at=dt.datetime.now(dt.UTC)
     )
