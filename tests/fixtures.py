@@ -144,6 +144,11 @@ class MySqlAdmin:
         """Connections the functions opened so far, through the relay (compare deltas)."""
         return self.relay.connections_opened()
 
+    def queries_sent(self) -> int:
+        """Queries the functions sent so far, through the relay (RDS Proxy's QueryRequests; compare deltas)."""
+        assert not self.relay.queries_unseen(), "a connection turned to TLS: its queries are not counted"
+        return self.relay.queries_sent()
+
     def app_connection_ids(self) -> list[int]:
         rows = self.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (APP_USER,))
         return [int(row[0]) for row in rows]
