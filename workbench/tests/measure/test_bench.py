@@ -152,3 +152,14 @@ def test_batch_writes_count_one_call_per_25_against_one_per_message_each_twin_as
             RoleName=bench.service.cloud.role_names["OrdersConsumer"]
         )["PolicyNames"]
     )  # the grant went with the comparison
+
+
+@pytest.mark.integration
+def test_price_cache_counts_no_query_for_warm_posts_against_one_each(bench: Bench):
+    # GIVEN the shipped ApiFunction with prices kept 60 s and with 0, WHEN each serves 100 warm POSTs
+    comparison = lab_step("price_cache")(bench)
+
+    # THEN the proxy saw no query from the first and one a POST from the second
+    figure = "MySQL queries per 100 warm POSTs (counted at the proxy)"
+    assert comparison.counts[figure] == {"optimized": 0, "naive": 100}
+    assert comparison.count_failures() == []

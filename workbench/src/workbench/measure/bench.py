@@ -168,6 +168,12 @@ class Bench:
         environment = self.service.environment(template_function) | {"PYTHONPATH": str(self.api.code_dir)} | env
         return FunctionPool(spec, environment, max_environments=1, log_sink=self.service.log_sink)
 
+    def function(self, template_function: str, **env: str) -> FunctionPool:
+        """A pool running a template function as built, its environment changed by `env`."""
+        spec = self.service.build.spec(self.service.app.functions[template_function])
+        environment = self.service.environment(template_function) | env
+        return FunctionPool(spec, environment, max_environments=1, log_sink=self.service.log_sink)
+
     def interleaved(self, pools: dict[str, FunctionPool], event: Callable[[], Any]) -> dict[str, Timing]:
         """Rounds of warm invocations, alternating variants so both see the same machine noise."""
         for pool in pools.values():
