@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv security-scan lint typecheck template-lint workflow-lint lock update-deps check-deps unit integration test build check-build clean openapi demo invoke start-api bench tune cost chaos load
+.PHONY: help venv security-scan lint typecheck template-lint workflow-lint lock update-deps check-deps unit integration test build check-build clean openapi demo invoke start-api bench tune cost capacity chaos load
 
 # The workbench (the local Lambda, the scenarios, the labs) is optional: a clone that deletes workbench/
 # keeps a service whose `make test` and `make build` pass (.ci/run checks it in a scratch copy).
@@ -32,6 +32,7 @@ help:
 	@echo "make bench [QUICK=1]  every optimization vs its naive twin: table, bench/results.json, bench/results.png"
 	@echo "make tune FN=<LogicalId> EVENT=<file> [MEMORY=128,256,…] [QUICK=1]  local Power Tuning: bench/tune-<FN>.json/.png"
 	@echo "make cost [PROFILE=workbench/src/workbench/measure/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
+	@echo "make capacity [RATE=1000]  orders/s against every quota and template setting: bottlenecks, quota requests, cost"
 	@echo "make chaos [ORDERS=1000]  orders through API + consumer under injected faults; 0 lost, 0 duplicated"
 	@echo "make load [REQUESTS=5000 CLIENTS=50]  concurrent clients against start-api; 0 errors, bounded connections"
 	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, actionlint, the locks, scanners, every test with coverage"
@@ -152,6 +153,11 @@ tune: venv
 PROFILE ?= workbench/src/workbench/measure/traffic_profile.json
 cost: venv
 	$(BIN)/workbench cost $(PROFILE)
+
+RATE ?= 1000
+capacity: venv
+	$(NEED_WORKBENCH)
+	$(BIN)/workbench capacity --rate $(RATE) --results workbench/results.md
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -88,6 +88,10 @@ OWN_PARSERS = {
     "bench": ("workbench.measure.report", "every optimization against its naive twin: table, results, chart"),
     "tune": ("workbench.measure.tune", "local AWS Lambda Power Tuning: one function, one event, memory sizes"),
     "cost": ("workbench.measure.cost", "monthly cost per memory size, x86 vs arm64, on-demand vs PC vs SnapStart"),
+    "capacity": (
+        "workbench.measure.capacity",
+        "a rate of orders/s against every quota and setting, and its cost",
+    ),
     "sqs": ("workbench.measure.sqs_depth", "what an SQS call costs against the local cloud as the queue grows"),
     "proxy": ("workbench.measure.db_proxy_cost", "what the local RDS Proxy relay adds to a MySQL query and connect"),
     "chaos": ("workbench.scenarios.chaos", "orders through API + consumer under injected faults: 0 lost"),

@@ -1,0 +1,364 @@
+"""`make capacity RATE=…`: what a target rate of orders a second asks of each component, against its limit.
+
+Per order, the demand is derived from the template and the code (a BatchWriteItem carries 25, the queue's
+batch size, the index the consumer writes, the price cache's bound) and from measured durations (`make
+tune` of ApiFunction and OrdersConsumer at the template's MemorySize). Concurrency is Little's law: arrivals
+a second times seconds each. Each limit is a quota or a template setting, with its source
+(measure/capacity.json) and whether AWS can raise it. A limit the rate exceeds is a bottleneck: a template
+setting moves by changing the template, an adjustable quota by a quota request, the others only by design.
+The monthly cost per component uses the same rates and prices.json / capacity.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sam_testkit.sam_template import read_template
+from workbench.emulator.template import DEFAULT_TEMPLATE, PROJECT_ROOT
+from workbench.measure.cost import (
+    LAB,
+    SECONDS_PER_MONTH,
+    MissingTuneResult,
+    Prices,
+    durations_from_tune,
+    ensure_tune_result,
+)
+
+SECONDS_PER_DAY = 86_400
+DYNAMODB_WRITE_UNIT_BYTES = 1024  # a write unit per KB of item
+DYNAMODB_READ_UNIT_BYTES = 4096  # a read unit per 4 KB, strongly consistent (half for eventually consistent)
+TIGHT_HEADROOM = 1.5  # a quota met with less room than this is requested before launch too
+SQS_MESSAGES_PER_RECEIVE = 10  # the mapping's pollers receive up to 10 messages a call, and delete in tens
+TUNED = {  # the durations the model needs: function, the event its `make tune` ran
+    "ApiFunction": "events/api_post_order.json",
+    "OrdersConsumer": "events/sqs_orders_batch.json",
+}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A ceiling on one component: what the rate needs of it, and what it allows."""
+
+    component: str
+    per_order: str  # what one order costs it, in words
+    needed: float  # at the target rate
+    limit: float
+    unit: str
+    kind: str  # "setting" (template), "quota" (adjustable), "hard" (by design only)
+    source: str
+    lever: str  # what moves it
+
+    @property
+    def headroom(self) -> float:
+        return self.limit / self.needed if self.needed else math.inf
+
+    @property
+    def exceeded(self) -> bool:
+        return self.needed > self.limit
+
+    @property
+    def tight(self) -> bool:
+        """Under the limit by less than a third: a spike or a retry storm crosses it (request it anyway)."""
+        return not self.exceeded and self.headroom < TIGHT_HEADROOM
+
+
+@dataclass(frozen=True)
+class Service:
+    """What the model reads of the template and the measurements."""
+
+    api_memory_mb: int
+    api_ms: float  # a warm POST at that memory
+    consumer_memory_mb: int
+    consumer_ms_per_record: float  # a warm batch at that memory, per record (the fixed part spread: an upper bound)
+    batch_size: int
+    batching_window_s: float
+    maximum_concurrency: int
+    route_rate_limit: float
+    item_bytes: int  # one stored order
+    indexes_written: int  # the orders table's global secondary indexes projecting every item
+    day_index_partition_key: str  # the by-order-date index's partition key attribute
+    catalog_max_age_s: float
+    catalog_skus: int
+    secret_max_age_s: float
+    database_min_acus: float
+
+
+def _parameter_default(template: dict[str, Any], value: Any) -> Any:
+    """A property's value, or the default of the parameter it `!Ref`s."""
+    if isinstance(value, dict) and "Ref" in value:
+        return template["Parameters"][value["Ref"]]["Default"]
+    return value
+
+
+def read_service(template: dict[str, Any], durations: dict[str, dict[int, float]]) -> Service:
+    resources = template["Resources"]
+    api, consumer = resources["ApiFunction"]["Properties"], resources["OrdersConsumer"]["Properties"]
+    (queue_event,) = [e["Properties"] for e in consumer["Events"].values() if e["Type"] == "SQS"]
+    stage = next(r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::HttpApi")
+    route = stage.get("DefaultRouteSettings", {})
+    table = resources["OrdersTable"]["Properties"]
+    (index,) = [i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == "by-order-date"]
+    batch_event = json.loads((PROJECT_ROOT / TUNED["OrdersConsumer"]).read_text())["Records"]
+    sample = json.loads(batch_event[0]["body"])
+    item = sample | {index["KeySchema"][0]["AttributeName"]: sample["created_at"][:10]}  # the stored order: its day too
+    seed = (PROJECT_ROOT / "db" / "seed_catalog.sql").read_text()
+    api_memory, consumer_memory = int(api["MemorySize"]), int(consumer["MemorySize"])
+    records = len(batch_event)
+    return Service(
+        api_memory_mb=api_memory,
+        api_ms=durations["ApiFunction"][api_memory],
+        consumer_memory_mb=consumer_memory,
+        consumer_ms_per_record=durations["OrdersConsumer"][consumer_memory] / records,
+        batch_size=int(queue_event["BatchSize"]),
+        batching_window_s=float(queue_event.get("MaximumBatchingWindowInSeconds", 0)),
+        maximum_concurrency=int(queue_event["ScalingConfig"]["MaximumConcurrency"]),
+        route_rate_limit=float(_parameter_default(template, route["ThrottlingRateLimit"])),
+        item_bytes=dynamodb_item_bytes(item),
+        indexes_written=sum(1 for i in table["GlobalSecondaryIndexes"] if i["Projection"]["ProjectionType"] == "ALL"),
+        day_index_partition_key=index["KeySchema"][0]["AttributeName"],
+        catalog_max_age_s=float(api["Environment"]["Variables"]["CATALOG_MAX_AGE_SECONDS"]),
+        catalog_skus=seed.count("\n    ('"),
+        secret_max_age_s=float(api["Environment"]["Variables"]["SECRET_MAX_AGE_SECONDS"]),
+        database_min_acus=float(template["Parameters"]["DatabaseMinCapacity"]["Default"]),
+    )
+
+
+def dynamodb_item_bytes(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: attribute names plus values (strings and numbers as text, maps and lists nested)."""
+
+    def size(value: Any) -> int:
+        if isinstance(value, dict):
+            return sum(len(k.encode()) + size(v) + 1 for k, v in value.items()) + 3
+        if isinstance(value, list):
+            return sum(size(v) + 1 for v in value) + 3
+        return len(str(value).encode())
+
+    return sum(len(name.encode()) + size(value) for name, value in item.items())
+
+
+def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> list[Limit]:
+    """Every ceiling at `rate` orders a second."""
+
+    def against(name: str, component: str, per_order: str, needed: float, lever: str) -> Limit:
+        q = quotas[name]
+        kind = "quota" if q["adjustable"] else "hard"
+        return Limit(component, per_order, needed, float(q["value"]), q["unit"], kind, q["source"], lever)
+
+    api_concurrency = rate * service.api_ms / 1000  # Little's law: arrivals a second x seconds each
+    consumer_concurrency = rate * service.consumer_ms_per_record / 1000
+    write_units = math.ceil(service.item_bytes / DYNAMODB_WRITE_UNIT_BYTES)
+    # The price cache: each environment asks for each SKU at most once per bound (0: one query per order).
+    catalog_queries = (
+        min(rate, api_concurrency * service.catalog_skus / service.catalog_max_age_s)
+        if service.catalog_max_age_s
+        else rate
+    )
+    # The rollup reads the whole day in one invocation: eventually consistent reads of one index partition.
+    read_units = float(quotas["dynamodb_partition_rcu"]["value"])
+    items_per_s = read_units * 2 * DYNAMODB_READ_UNIT_BYTES / service.item_bytes
+    rollup_s = rate * SECONDS_PER_DAY / items_per_s
+    return [
+        Limit(
+            "HTTP API route throttling",
+            "1 request",
+            rate,
+            service.route_rate_limit,
+            "requests/s",
+            "setting",
+            "template.yaml, parameter ApiThrottlingRateLimit",
+            "ApiThrottlingRateLimit (and ApiThrottlingBurstLimit) at deploy",
+        ),
+        against(
+            "http_api_account_rps", "HTTP API, account", "1 request", rate, "quota request: API Gateway throttle rate"
+        ),
+        against(
+            "lambda_account_concurrency",
+            "Lambda concurrency, account",
+            f"{service.api_ms:.0f} ms of ApiFunction + {service.consumer_ms_per_record:.1f} ms of OrdersConsumer",
+            api_concurrency + consumer_concurrency + 1,  # + the rollup
+            "quota request: Lambda concurrent executions",
+        ),
+        Limit(
+            "OrdersConsumer MaximumConcurrency",
+            f"1/{service.batch_size} of a batch",
+            consumer_concurrency,
+            service.maximum_concurrency,
+            "concurrent batches",
+            "setting",
+            "template.yaml, OrdersConsumer ScalingConfig.MaximumConcurrency",
+            "MaximumConcurrency (at most 1,000; provisioned pollers beyond)",
+        ),
+        against(
+            "sqs_mapping_maximum_concurrency",
+            "SQS mapping, on-demand pollers",
+            f"1/{service.batch_size} of a batch",
+            consumer_concurrency,
+            "ProvisionedPollerConfig (provisioned mode)",
+        ),
+        against(
+            "dynamodb_partition_wcu",
+            f"DynamoDB index by-order-date, one {service.day_index_partition_key}",
+            f"{write_units} write unit ({service.item_bytes} B item, projection ALL)",
+            rate * write_units,  # every order of a day on one partition key value
+            "write-shard the index's partition key (day#shard)",
+        ),
+        against(
+            "dynamodb_table_on_demand_wru",
+            "DynamoDB orders table, on-demand",
+            f"{write_units * (1 + service.indexes_written)} write units (table + index)",
+            rate * write_units * (1 + service.indexes_written),
+            "quota request: DynamoDB table throughput (on-demand maximum)",
+        ),
+        against(
+            "secrets_manager_get_secret_value_rps",
+            "Secrets Manager GetSecretValue",
+            f"1 per environment per {service.secret_max_age_s:.0f} s",
+            (api_concurrency + 1) / service.secret_max_age_s,
+            "SECRET_MAX_AGE_SECONDS",
+        ),
+        against(
+            "lambda_timeout_s",
+            "DailyRollupFunction, the day in one run",
+            f"1 index item read ({items_per_s:,.0f} items/s from one partition at most)",
+            rollup_s,
+            "incremental totals, or the day's index read in shards by parallel runs",
+        ),
+        Limit(
+            "MySQL catalog queries (RDS Proxy)",
+            f"1 per SKU per environment per {service.catalog_max_age_s:.0f} s (price cache)",
+            catalog_queries,
+            math.inf,
+            "queries/s",
+            "setting",
+            "not modelled: Aurora's capacity per query is not measured here",
+            "CATALOG_MAX_AGE_SECONDS; DatabaseMaxCapacity",
+        ),
+    ]
+
+
+def monthly_cost(service: Service, rate: float, prices: Prices, extra: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """USD a month at `rate`, per component: arm64 Lambda on demand, warm durations; the database's ACUs at the
+    template's minimum (their growth with load is not modelled)."""
+    orders = rate * SECONDS_PER_MONTH
+    gb_ms = service.api_ms * service.api_memory_mb + service.consumer_ms_per_record * service.consumer_memory_mb
+    write_units = math.ceil(service.item_bytes / DYNAMODB_WRITE_UNIT_BYTES) * (1 + service.indexes_written)
+    proxy = extra["rds_proxy_acu_hour"]
+    hours = SECONDS_PER_MONTH / 3600
+    return {
+        "Lambda (arm64)": orders * (1 + 1 / service.batch_size) * prices.request
+        + orders * gb_ms / 1000 / 1024 * prices.duration["arm64"],
+        "API Gateway (HTTP API)": orders * extra["http_api_per_million"]["value"] / 1e6,
+        "SQS (send, receive, delete)": orders
+        * (1 + 2 / SQS_MESSAGES_PER_RECEIVE)
+        * extra["sqs_standard_per_million"]["value"]
+        / 1e6,
+        "DynamoDB (on-demand writes)": orders * write_units * extra["dynamodb_write_per_million"]["value"] / 1e6,
+        "Aurora Serverless v2 (minimum ACUs)": service.database_min_acus
+        * extra["aurora_serverless_v2_acu_hour"]["value"]
+        * hours,
+        "RDS Proxy (8 ACUs minimum)": max(proxy["minimum_acus"], service.database_min_acus) * proxy["value"] * hours,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="workbench capacity", description="a target rate against every limit")
+    parser.add_argument("--rate", type=float, default=1000, help="orders a second (default 1000)")
+    parser.add_argument("--results", type=Path, default=None, help="the results page to write its section of")
+    args = parser.parse_args(argv)
+    if args.rate <= 0:
+        print("workbench capacity: --rate must be a positive number of orders a second", file=sys.stderr)
+        return 2
+    return report(args.rate, args.results)
+
+
+def measured_durations() -> dict[str, dict[int, float]]:
+    """Warm durations per memory size, from `make tune` (a quick one run now, and said, where missing)."""
+    durations = {}
+    for function, event in TUNED.items():
+        result = PROJECT_ROOT / "bench" / f"tune-{function}.json"
+        if not result.is_file():
+            ensure_tune_result(
+                {
+                    "function": function,
+                    "tune_event": event,
+                    "tune_result": f"bench/{result.name}",
+                    "requests_per_month": 1,
+                },
+                result,
+            )
+        durations[function] = {memory: m.duration_ms for memory, m in durations_from_tune(result).items()}
+    return durations
+
+
+def report(rate: float, results_page: Path | None) -> int:
+    from rich.console import Console
+
+    from workbench.measure.results import ResultTable, write_section
+
+    try:
+        service = read_service(read_template(DEFAULT_TEMPLATE), measured_durations())
+    except MissingTuneResult as error:
+        print(f"workbench capacity: {error}", file=sys.stderr)
+        return 2
+    data = json.loads((LAB / "capacity.json").read_text())
+    rows = limits(service, rate, data["quotas"])
+    table = ResultTable(
+        f"{rate:,.0f} orders/s against each limit (quotas of {data['retrieved']}, measure/capacity.json)",
+        ("component", "per order", "needed", "limit", "headroom", "kind", "what moves it"),
+    )
+    for row in rows:
+        limit = "—" if math.isinf(row.limit) else f"{row.limit:,.0f} {row.unit}"
+        headroom = "—" if math.isinf(row.headroom) else f"{row.headroom:,.2f}x"
+        table.add(row.component, row.per_order, f"{row.needed:,.1f}", limit, headroom, row.kind, row.lever)
+    costs = monthly_cost(service, rate, Prices.load(), data["prices"])
+    total = sum(costs.values())
+    cost_table = ResultTable(
+        f"monthly cost at {rate:,.0f} orders/s ({data['currency']}, {data['region']} list prices)",
+        ("component", "per month", "per million orders"),
+    )
+    million_orders = rate * SECONDS_PER_MONTH / 1e6
+    for component, usd in [*costs.items(), ("total", total)]:
+        cost_table.add(component, f"{usd:,.2f}", f"{usd / million_orders:,.4f}")
+    notes = verdict(rows, rate)
+    notes.append(
+        f"durations: make tune at the template's sizes — ApiFunction {service.api_ms:.1f} ms at "
+        f"{service.api_memory_mb} MB, OrdersConsumer {service.consumer_ms_per_record:.2f} ms a record at "
+        f"{service.consumer_memory_mb} MB (this machine's emulated CPU, not AWS's); not priced: logs, spans, "
+        "Secrets Manager (about nothing at these rates), Aurora's growth with load"
+    )
+    console = Console(width=max(Console().width, 150))
+    console.print(table.rich())
+    console.print(cost_table.rich())
+    for note in notes:
+        console.print(note)
+    if results_page is not None:
+        write_section(f"capacity-{rate:g}", f"make capacity RATE={rate:g}", [table, cost_table], notes, results_page)
+        console.print(f"wrote the capacity section of {results_page}")
+    return 0
+
+
+def verdict(rows: list[Limit], rate: float) -> list[str]:
+    """The first bottleneck, and what is left to do: settings to change, quotas to request, designs to change."""
+    exceeded = sorted((r for r in rows if r.exceeded), key=lambda r: r.headroom)
+    notes = []
+    if exceeded:
+        first = exceeded[0]
+        notes.append(f"first bottleneck: {first.component}, at {rate * first.headroom:,.0f} orders/s ({first.lever})")
+    else:
+        tightest = min(rows, key=lambda r: r.headroom)
+        notes.append(
+            f"no limit below {rate:,.0f} orders/s; the tightest: {tightest.component} ({tightest.headroom:.2f}x)"
+        )
+    todo = (
+        ("change in the template", [r for r in exceeded if r.kind == "setting"]),
+        ("request before launch", [r for r in rows if r.kind == "quota" and (r.exceeded or r.tight)]),
+        ("unresolved bottleneck (design only)", [r for r in exceeded if r.kind == "hard"]),
+    )
+    notes += [f"{words}: " + "; ".join(f"{r.component} — {r.lever}" for r in found) for words, found in todo if found]
+    return notes

@@ -1,0 +1,94 @@
+"""The capacity model (`make capacity`): demands from the template and measured durations, against quotas."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from sam_testkit.sam_template import read_template
+from workbench.emulator.template import DEFAULT_TEMPLATE
+from workbench.measure import capacity
+from workbench.measure.capacity import Service, limits, read_service, verdict
+
+QUOTAS = json.loads((capacity.LAB / "capacity.json").read_text())["quotas"]
+SERVICE = Service(
+    api_memory_mb=512,
+    api_ms=50.0,
+    consumer_memory_mb=512,
+    consumer_ms_per_record=2.0,
+    batch_size=100,
+    batching_window_s=2.0,
+    maximum_concurrency=5,
+    route_rate_limit=100.0,
+    item_bytes=300,
+    indexes_written=1,
+    day_index_partition_key="order_date",
+    catalog_max_age_s=60.0,
+    catalog_skus=7,
+    secret_max_age_s=300.0,
+    database_min_acus=0.5,
+)
+
+
+def by_component(rate: float, service: Service = SERVICE) -> dict[str, capacity.Limit]:
+    return {row.component: row for row in limits(service, rate, QUOTAS)}
+
+
+def test_every_quota_has_a_value_a_source_and_whether_it_can_be_raised():
+    for name, quota in QUOTAS.items():
+        assert quota["value"] > 0, name
+        assert isinstance(quota["adjustable"], bool), name
+        assert quota["source"], name
+
+
+def test_concurrency_is_littles_law_over_both_functions():
+    # GIVEN 1,000 orders/s at 50 ms a POST and 2 ms a record, THEN 50 + 2 environments, and one rollup
+    assert by_component(1000)["Lambda concurrency, account"].needed == pytest.approx(50 + 2 + 1)
+
+
+def test_the_day_index_caps_the_rate_at_one_partitions_writes():
+    # GIVEN items under 1 KB, THEN the index takes 1,000 orders/s, not one more: a hard limit, named unresolved
+    assert not by_component(1000)["DynamoDB index by-order-date, one order_date"].exceeded
+    above = by_component(1001)["DynamoDB index by-order-date, one order_date"]
+    assert above.exceeded
+    assert above.kind == "hard"
+    assert any(note.startswith("unresolved bottleneck") and "by-order-date" in note for note in verdict([above], 1001))
+
+
+def test_items_over_a_kilobyte_halve_that_ceiling():
+    big = dataclasses.replace(SERVICE, item_bytes=1500)
+    assert by_component(501, big)["DynamoDB index by-order-date, one order_date"].exceeded
+    assert not by_component(500, big)["DynamoDB index by-order-date, one order_date"].exceeded
+
+
+def test_the_price_cache_bounds_catalog_queries_by_environments_not_orders():
+    # GIVEN 1,000 orders/s over 50 environments and 7 SKUs kept 60 s, THEN at most 50 x 7 / 60 queries a second
+    assert by_component(1000)["MySQL catalog queries (RDS Proxy)"].needed == pytest.approx(50 * 7 / 60)
+    uncached = dataclasses.replace(SERVICE, catalog_max_age_s=0)
+    assert by_component(1000, uncached)["MySQL catalog queries (RDS Proxy)"].needed == 1000
+
+
+def test_a_quota_met_with_little_room_is_requested_before_launch():
+    # GIVEN 10,000 orders/s, THEN the account's HTTP API rate is not exceeded but must be requested
+    account = by_component(10_000)["HTTP API, account"]
+    notes = verdict(list(by_component(10_000).values()), 10_000)
+    assert not account.exceeded
+    assert any(note.startswith("request before launch") and "HTTP API, account" in note for note in notes)
+
+
+def test_the_model_reads_the_template_it_runs_against():
+    # GIVEN the repository's template and durations as make tune writes them, THEN the model reads its settings
+    durations = {"ApiFunction": {512: 20.0}, "OrdersConsumer": {512: 9.0}}
+    service = read_service(read_template(DEFAULT_TEMPLATE), durations)
+    assert (service.batch_size, service.maximum_concurrency, service.route_rate_limit) == (100, 5, 100.0)
+    assert service.catalog_max_age_s == 60
+    assert service.consumer_ms_per_record == pytest.approx(3.0)  # the tuned event holds three records
+    assert 100 < service.item_bytes < 1024
+    assert service.day_index_partition_key == "order_date"
+
+
+def test_a_rate_that_is_not_positive_is_a_one_line_error(capsys: pytest.CaptureFixture[str]):
+    assert capacity.main(["--rate", "0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
