@@ -207,7 +207,9 @@ def _run_chaos(report_dir: Path, orders: int, seed: int, clients: int, kill_inte
         logs_path.open("w") as logs,
         LocalService(
             parameter_overrides=UNTHROTTLED,  # faults, not the stage's rate limit, are what this run is about
-            env_vars={"OrdersConsumer": chaos_env},
+            # Every POST prices from MySQL here, so the connection kills and the rotation meet traffic (the
+            # price cache would spare most of it: tests/integration/test_price_cache.py covers the cache).
+            env_vars={"OrdersConsumer": chaos_env, "ApiFunction": {"CATALOG_MAX_AGE_SECONDS": "0"}},
             log_sink=logs,
         ) as service,
     ):
