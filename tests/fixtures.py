@@ -53,11 +53,15 @@ TEST_OVERRIDES = {
 }
 
 
-def _tests_value(value: Any, resources: dict[str, Any]) -> str | None:
+def _tests_value(value: Any, template: dict[str, Any]) -> str | None:
     """A template value as the tests see it: a `!Ref` to a table, queue or secret names the tests' own
-    (`<LogicalId>-test`); a literal stays; the database's address and name are the MySQL fixture's (None here)."""
+    (`<LogicalId>-test`); one to a parameter is its default; a literal stays; the database's address and name
+    are the MySQL fixture's (None here)."""
     if isinstance(value, str):
         return value
+    resources, parameter = template["Resources"], template.get("Parameters", {}).get(value.get("Ref", ""))
+    if parameter is not None and value.get("Ref") != "DatabaseName":
+        return str(parameter["Default"])
     kind = resources.get(value.get("Ref", ""), {}).get("Type")
     name = f"{value.get('Ref')}-test"
     if kind == "AWS::SQS::Queue":
@@ -75,9 +79,8 @@ def _variables_under_test(template: dict[str, Any]) -> dict[str, Any]:
 
 def _lambda_environment() -> dict[str, str]:
     template = read_template(TEMPLATE)
-    resources = template["Resources"]
     variables = _variables_under_test(template)
-    derived = {name: _tests_value(value, resources) for name, value in variables.items()}
+    derived = {name: _tests_value(value, template) for name, value in variables.items()}
     return {name: value for name, value in derived.items() if value is not None} | TEST_OVERRIDES
 
 

@@ -37,6 +37,14 @@ class DatabaseSettings(_FromEnvironment):
     secret_max_age_seconds: int = Field(default=300, alias="SECRET_MAX_AGE_SECONDS", ge=0)
 
 
+class DayIndexSettings(OrdersTableSettings):
+    """The index the rollup reads a day from; a day's orders spread over `order_day_shards` of its partitions.
+    Only ever raise the count: the rollup reads the shards the current count names."""
+
+    orders_by_day_index: str = Field(default="by-day-shard", alias="ORDERS_BY_DAY_INDEX")
+    order_day_shards: int = Field(alias="ORDER_DAY_SHARDS", ge=1, le=1000)
+
+
 class LateDaysSettings(_FromEnvironment):
     late_days_table_name: str = Field(alias="LATE_DAYS_TABLE_NAME", min_length=1)
 
@@ -50,7 +58,7 @@ class ApiSettings(OrdersTableSettings, DatabaseSettings):
     catalog_max_age_seconds: int = Field(default=60, alias="CATALOG_MAX_AGE_SECONDS", ge=0, le=3600)
 
 
-class ConsumerSettings(OrdersTableSettings, LateDaysSettings):
+class ConsumerSettings(DayIndexSettings, LateDaysSettings):
     """Outside the VPC: DynamoDB only, no database settings."""
 
     batch_write_max_attempts: int = Field(default=5, alias="BATCH_WRITE_MAX_ATTEMPTS", ge=1, le=10)
@@ -58,8 +66,8 @@ class ConsumerSettings(OrdersTableSettings, LateDaysSettings):
     batch_write_max_delay_ms: int = Field(default=1000, alias="BATCH_WRITE_MAX_DELAY_MS", ge=0)
 
 
-class RollupSettings(OrdersTableSettings, LateDaysSettings, DatabaseSettings):
-    orders_by_date_index: str = Field(default="by-order-date", alias="ORDERS_BY_DATE_INDEX")
+class RollupSettings(DayIndexSettings, LateDaysSettings, DatabaseSettings):
+    rollup_readers: int = Field(default=8, alias="ROLLUP_READERS", ge=1, le=64)  # shards read at once
     rollup_query_page_size: int = Field(default=500, alias="ROLLUP_QUERY_PAGE_SIZE", ge=1, le=1000)
 
 

@@ -165,10 +165,15 @@ def test_an_idempotency_key_reused_for_another_order_is_refused(orders_service: 
     assert len(orders_service.queue_messages(LAMBDA_ENV["ORDERS_QUEUE_URL"])) == 1
 
 
+DAY_SHARDS = int(LAMBDA_ENV["ORDER_DAY_SHARDS"])
+
+
 def _store(orders_service: AwsWorld, order_id: str, customer: str = CUSTOMER) -> Order:
     """An order in the orders table, as the consumer stores it."""
     order = Order.model_validate(order_message(order_id, MUG_CERAMIC_350ML=1200) | {"customer_id": customer})
-    orders_service.client("dynamodb").put_item(TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"], Item=to_item(order))
+    orders_service.client("dynamodb").put_item(
+        TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"], Item=to_item(order, DAY_SHARDS)
+    )
     return order
 
 

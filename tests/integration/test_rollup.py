@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 
@@ -18,8 +19,9 @@ pytestmark = pytest.mark.integration
 
 
 def store(aws: AwsWorld, orders: list[dict]) -> None:
+    """The orders as the consumer stores them, over the day shards the functions' environment names."""
     for order in orders:
-        item = to_item(Order.model_validate(order))
+        item = to_item(Order.model_validate(order), int(os.environ["ORDER_DAY_SHARDS"]))
         aws.client("dynamodb").put_item(TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"], Item=item)
 
 
@@ -30,7 +32,23 @@ def totals(mysql: MySqlAdmin) -> dict[tuple[str, str], tuple[int, int, int]]:
 
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of seven over two shards: a day of 30 orders takes several pages of each."""
     monkeypatch.setenv("ROLLUP_QUERY_PAGE_SIZE", "7")
+    monkeypatch.setenv("ORDER_DAY_SHARDS", "2")
+
+
+def test_a_days_orders_lie_on_many_index_partitions_and_the_rollup_reads_each_once(orders_service: AwsWorld, mysql):
+    # GIVEN 64 orders of one day, stored over the template's 16 day shards
+    shards = int(LAMBDA_ENV["ORDER_DAY_SHARDS"])
+    store(orders_service, [order_message(created_at="2026-11-22T10:00:00Z", SCALE_01G=3500) for _ in range(64)])
+    items = orders_service.client("dynamodb").scan(TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"])["Items"]
+    assert len({item["order_day_shard"]["S"] for item in items}) > shards // 2  # no one partition takes the day
+
+    # WHEN the day is rolled up, THEN each shard is queried once (one page each) and every order is counted
+    queries_before = orders_service.calls["dynamodb.Query"]
+    rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
+    assert orders_service.calls["dynamodb.Query"] - queries_before == shards
+    assert totals(mysql) == {("2026-11-22", "SCALE-01G"): (64, 64 * 3500, 64)}
 
 
 def test_a_day_spanning_several_pages_is_summed_into_mysql(orders_service: AwsWorld, mysql, small_pages):

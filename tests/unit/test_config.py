@@ -19,11 +19,14 @@ API = DATABASE | {
 }
 
 
+CONSUMER = {"ORDERS_TABLE_NAME": "orders", "LATE_DAYS_TABLE_NAME": "late", "ORDER_DAY_SHARDS": "16"}
+
+
 def test_defaults_are_the_production_ones():
     # GIVEN only what the template must set
     # WHEN the API's and the consumer's settings are read
     api = ApiSettings.model_validate(API)
-    consumer = ConsumerSettings.model_validate({"ORDERS_TABLE_NAME": "orders", "LATE_DAYS_TABLE_NAME": "late"})
+    consumer = ConsumerSettings.model_validate(CONSUMER)
     # THEN the rest are the production defaults
     assert (api.db_tls, api.db_port, api.secret_max_age_seconds) == (True, 3306, 300)
     assert consumer.batch_write_max_attempts == 5
@@ -38,7 +41,7 @@ def test_a_missing_or_bad_variable_fails_loudly():
 
 
 def test_the_consumer_needs_no_database_settings():
-    # GIVEN the consumer's environment: its two tables, no database
-    settings = ConsumerSettings.model_validate({"ORDERS_TABLE_NAME": "orders", "LATE_DAYS_TABLE_NAME": "late"})
+    # GIVEN the consumer's environment: its two tables and the day index's shards, no database
+    settings = ConsumerSettings.model_validate(CONSUMER)
     # THEN it reads, and has, nothing of MySQL
     assert not any(name.startswith("db_") for name in type(settings).model_fields)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orders.adapters.orders_table import from_item, to_item
 from orders.adapters.schema import schema_statements
+from orders.logic.day_shards import day_shards
 from orders.models import Order
 from tests.factories import order_message
 
@@ -12,11 +13,12 @@ def test_an_order_survives_the_round_trip_and_carries_its_index_key():
     # GIVEN an order of the last second of a day
     order = Order.model_validate(order_message(created_at="2026-11-22T23:59:59Z", MUG=1200, BEANS=2450))
 
-    # WHEN it becomes a DynamoDB item
-    item = to_item(order)
+    # WHEN it becomes a DynamoDB item, its day over 16 shards
+    item = to_item(order, 16)
 
-    # THEN its index key is that day, its total a number, and reading it back gives the same order
+    # THEN its index key is one of that day's shards, its total a number, and reading it back gives the same order
     assert item["order_date"] == {"S": "2026-11-22"}
+    assert item["order_day_shard"]["S"] in day_shards("2026-11-22", 16)
     assert item["total_cents"] == {"N": "3650"}
     assert from_item(item) == order
 

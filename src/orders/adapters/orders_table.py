@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import random
 import time
@@ -16,6 +15,7 @@ from botocore.exceptions import ClientError
 from orders.adapters.aws_clients import dynamodb_client
 from orders.config import ConsumerSettings, OrdersTableSettings, RollupSettings
 from orders.logic.backoff import full_jitter_delay_seconds
+from orders.logic.day_shards import day_shard
 from orders.models import Order
 from orders.observability import logger, metrics, tracer
 from orders.tracing import add_event
@@ -55,15 +55,19 @@ def _named(error: ClientError) -> str:
     return f"{details.get('Code', '')}: {details.get('Message', '')}"
 
 
-def to_item(order: Order) -> dict[str, Any]:
-    """The order as a DynamoDB item, plus the order_date the rollup's index is keyed on."""
-    document = order.model_dump(mode="json") | {"order_date": order.order_date}
+def to_item(order: Order, day_shards: int) -> dict[str, Any]:
+    """The order as a DynamoDB item, plus its day and the day shard the rollup's index is keyed on."""
+    document = order.model_dump(mode="json") | {
+        "order_date": order.order_date,
+        "order_day_shard": day_shard(order.order_date, order.order_id, day_shards),
+    }
     return {key: _serializer.serialize(value) for key, value in document.items()}
 
 
 def from_item(item: dict[str, Any]) -> Order:
     document = _plain({key: _deserializer.deserialize(value) for key, value in item.items()})
     document.pop("order_date", None)
+    document.pop("order_day_shard", None)
     return Order.model_validate(document)
 
 
@@ -90,7 +94,7 @@ def write_orders(settings: ConsumerSettings, orders: Sequence[Order]) -> dict[st
     unstored: dict[str, str] = {}
     for order in unique.values():
         try:  # one order that cannot be an item fails alone, never the chunk it would have been sent with
-            items.append({"PutRequest": {"Item": to_item(order)}})
+            items.append({"PutRequest": {"Item": to_item(order, settings.order_day_shards)}})
         except (TypeError, ValueError, ArithmeticError) as error:
             logger.warning("order cannot be stored as a DynamoDB item", order_id=order.order_id, error=str(error))
             unstored[order.order_id] = f"not storable: {error}"
@@ -174,14 +178,14 @@ def get_order(settings: OrdersTableSettings, order_id: str) -> Order | None:
 
 
 @tracer.capture_method(capture_response=False)
-def orders_for_date(settings: RollupSettings, sales_date: dt.date) -> Iterator[Order]:
-    """Every order of one day from the date index, following LastEvaluatedKey through all pages."""
+def orders_for_day_shard(settings: RollupSettings, shard_key: str) -> Iterator[Order]:
+    """Every order of one day shard (`2026-11-22#7`) from the day index, following LastEvaluatedKey."""
     paginator = dynamodb_client().get_paginator("query")
     pages = paginator.paginate(
         TableName=settings.orders_table_name,
-        IndexName=settings.orders_by_date_index,
-        KeyConditionExpression="order_date = :day",
-        ExpressionAttributeValues={":day": {"S": sales_date.isoformat()}},
+        IndexName=settings.orders_by_day_index,
+        KeyConditionExpression="order_day_shard = :shard",
+        ExpressionAttributeValues={":shard": {"S": shard_key}},
         PaginationConfig={"PageSize": settings.rollup_query_page_size},
     )
     for page in pages:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,10 +14,11 @@ from orders.adapters.aws_clients import dynamodb_client, prime, secretsmanager_c
 from orders.adapters.daily_totals import upsert_daily_totals
 from orders.adapters.late_days import clear_late_day, late_days
 from orders.adapters.mysql import database_tls, get_database
-from orders.adapters.orders_table import orders_for_date
+from orders.adapters.orders_table import orders_for_day_shard
 from orders.adapters.secrets import secrets_provider
 from orders.config import RollupSettings, get_settings
-from orders.logic.rollup import roll_up_day
+from orders.logic.day_shards import day_shards
+from orders.logic.rollup import DailyRollup, combine, roll_up_day
 from orders.models import RollupRequest
 from orders.observability import logger, metrics, tracer
 
@@ -51,7 +54,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 def _roll_up(day: dt.date) -> tuple[int, int]:
     """One day's totals from all its orders, upserted (a recomputation converges); (orders, rows)."""
-    rollup = roll_up_day(day, orders_for_date(get_settings(SETTINGS), day))
+    settings = get_settings(SETTINGS)
+
+    def shard_rollup(shard_key: str) -> DailyRollup:
+        return roll_up_day(day, orders_for_day_shard(settings, shard_key))
+
+    # The day's shards are partitions of their own: read several at once, each at its partition's own rate.
+    shards = day_shards(day.isoformat(), settings.order_day_shards)
+    with ThreadPoolExecutor(max_workers=min(len(shards), settings.rollup_readers)) as readers:
+        # Each read in a copy of this context: its spans are the invocation's children.
+        partials = [readers.submit(contextvars.copy_context().run, shard_rollup, key) for key in shards]
+        rollup = combine(day, (partial.result() for partial in partials))
     rows = upsert_daily_totals(get_database(), rollup.totals)
     logger.info("daily rollup written", sales_date=day.isoformat(), orders=rollup.order_count, rows=rows)
     return rollup.order_count, rows

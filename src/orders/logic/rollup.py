@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orders.models import Order, SkuDailyTotal
 
@@ -17,26 +17,50 @@ class DailyRollup:
     order_count: int
 
 
+@dataclass
+class _Sums:
+    """Units, revenue and orders per SKU, added up in one streaming pass."""
+
+    units: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    revenue: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    orders: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    order_count: int = 0
+
+    def add(self, sku: str, units: int, revenue_cents: int, orders: int) -> None:
+        self.units[sku] += units
+        self.revenue[sku] += revenue_cents
+        self.orders[sku] += orders
+
+    def rollup(self, sales_date: dt.date) -> DailyRollup:
+        """Rows sorted by SKU for stable writes."""
+        totals = [
+            SkuDailyTotal(
+                sales_date=sales_date,
+                sku=sku,
+                units=self.units[sku],
+                revenue_cents=self.revenue[sku],
+                order_count=self.orders[sku],
+            )
+            for sku in sorted(self.units)
+        ]
+        return DailyRollup(sales_date=sales_date, totals=totals, order_count=self.order_count)
+
+
 def roll_up_day(sales_date: dt.date, orders: Iterable[Order]) -> DailyRollup:
-    """Sum units, revenue and orders per SKU in one streaming pass; rows sorted by SKU for stable writes."""
-    units: defaultdict[str, int] = defaultdict(int)
-    revenue: defaultdict[str, int] = defaultdict(int)
-    orders_per_sku: defaultdict[str, int] = defaultdict(int)
-    order_count = 0
+    """Sum units, revenue and orders per SKU of `orders` (a day, or one shard of it)."""
+    sums = _Sums()
     for order in orders:
-        order_count += 1
+        sums.order_count += 1
         for line in order.items:
-            units[line.sku] += line.quantity
-            revenue[line.sku] += line.line_total_cents
-            orders_per_sku[line.sku] += 1
-    totals = [
-        SkuDailyTotal(
-            sales_date=sales_date,
-            sku=sku,
-            units=units[sku],
-            revenue_cents=revenue[sku],
-            order_count=orders_per_sku[sku],
-        )
-        for sku in sorted(units)
-    ]
-    return DailyRollup(sales_date=sales_date, totals=totals, order_count=order_count)
+            sums.add(line.sku, line.quantity, line.line_total_cents, 1)
+    return sums.rollup(sales_date)
+
+
+def combine(sales_date: dt.date, partials: Iterable[DailyRollup]) -> DailyRollup:
+    """One day's rollup from the rollups of its shards: each order is on exactly one shard, so sums add up."""
+    sums = _Sums()
+    for partial in partials:
+        sums.order_count += partial.order_count
+        for total in partial.totals:
+            sums.add(total.sku, total.units, total.revenue_cents, total.order_count)
+    return sums.rollup(sales_date)

@@ -212,7 +212,8 @@ def _consumer_work(service: LocalService) -> list[str]:
 def _rollup_work(service: LocalService) -> list[str]:
     order = Order.model_validate(order_message(created_at="2026-11-23T10:00:00Z"))  # a sale to roll up
     table = service.cloud.symbols["OrdersTable"]["Ref"]
-    service.cloud.client("dynamodb").put_item(TableName=table, Item=to_item(order))
+    shards = int(service.environment("OrdersConsumer")["ORDER_DAY_SHARDS"])
+    service.cloud.client("dynamodb").put_item(TableName=table, Item=to_item(order, shards))
     schedule = Schedule(service, "DailyRollupFunction")
     run = schedule.fire(dt.datetime(2026, 11, 24, 0, 15, tzinfo=dt.UTC))
     problems = [f"rollup: {run.attempts[-1].error}"] if run.attempts[-1].error is not None else []
@@ -329,7 +330,7 @@ def test_a_policy_on_a_table_does_not_cover_its_indexes(service: LocalService):
             PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
         )
         try:
-            # WHEN the rollup runs (it queries the by-order-date index)
+            # WHEN the rollup runs (it queries the by-day-shard index)
             problems = _rollup_work(service)
         finally:
             iam.delete_role_policy(RoleName=role, PolicyName="table-only")
@@ -337,7 +338,7 @@ def test_a_policy_on_a_table_does_not_cover_its_indexes(service: LocalService):
 
     # THEN the index's own ARN is what was refused
     assert problems
-    index = f"{table['Arn']}/index/by-order-date"
+    index = f"{table['Arn']}/index/by-day-shard"
     assert any(d["action"] == "dynamodb:Query" and d["resource"] == index for d in denied), denied
 
 

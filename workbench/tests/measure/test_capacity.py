@@ -24,7 +24,12 @@ SERVICE = Service(
     route_rate_limit=100.0,
     item_bytes=300,
     indexes_written=1,
-    day_index_partition_key="order_date",
+    day_index="by-day-shard",
+    day_shards=16,
+    rollup_memory_mb=1769,
+    rollup_timeout_s=900.0,
+    rollup_readers=8,
+    rollup_items_per_cpu_s=50_000.0,
     catalog_max_age_s=60.0,
     catalog_skus=7,
     secret_max_age_s=300.0,
@@ -48,19 +53,36 @@ def test_concurrency_is_littles_law_over_both_functions():
     assert by_component(1000)["Lambda concurrency, account"].needed == pytest.approx(50 + 2 + 1)
 
 
-def test_the_day_index_caps_the_rate_at_one_partitions_writes():
-    # GIVEN items under 1 KB, THEN the index takes 1,000 orders/s, not one more: a hard limit, named unresolved
-    assert not by_component(1000)["DynamoDB index by-order-date, one order_date"].exceeded
-    above = by_component(1001)["DynamoDB index by-order-date, one order_date"]
+SHARD = "DynamoDB index by-day-shard, one day shard"
+
+
+def test_a_day_shard_takes_its_share_of_the_days_writes_up_to_80_percent_of_a_partition():
+    # GIVEN items under 1 KB over 16 shards, THEN 16 x 800 orders/s fit, one more does not
+    assert not by_component(16 * 800)[SHARD].exceeded
+    above = by_component(16 * 800 + 1)[SHARD]
     assert above.exceeded
-    assert above.kind == "hard"
-    assert any(note.startswith("unresolved bottleneck") and "by-order-date" in note for note in verdict([above], 1001))
+    # AND the count it needs is named as the setting to raise
+    assert above.kind == "setting"
+    assert above.lever.startswith("OrderDayShards >= 17")
 
 
-def test_items_over_a_kilobyte_halve_that_ceiling():
+def test_items_over_a_kilobyte_take_two_write_units_each():
     big = dataclasses.replace(SERVICE, item_bytes=1500)
-    assert by_component(501, big)["DynamoDB index by-order-date, one order_date"].exceeded
-    assert not by_component(500, big)["DynamoDB index by-order-date, one order_date"].exceeded
+    assert by_component(8 * 800 + 1, big)[SHARD].exceeded
+    assert not by_component(8 * 800, big)[SHARD].exceeded
+
+
+def test_the_rollup_is_paced_by_the_cpu_its_memory_buys_and_bounded_by_its_timeout():
+    # GIVEN 50,000 orders summed a CPU second, at 1,769 MB (one vCPU) and at 512 MB, with a 900 s Timeout
+    small = dataclasses.replace(SERVICE, rollup_memory_mb=512)
+    # THEN a day of 500 orders/s fits one vCPU's run (43.2 M orders in 864 s), not 512 MB's share of one
+    assert by_component(500)["DailyRollupFunction Timeout"].needed == pytest.approx(500 * 86_400 / 50_000)
+    assert not by_component(500)["DailyRollupFunction Timeout"].exceeded
+    assert by_component(500, small)["DailyRollupFunction Timeout"].exceeded
+    # AND past what one run can do at any size, the limit is named a design one
+    one_run = by_component(600)["DailyRollupFunction, the day in one run"]
+    assert one_run.exceeded
+    assert one_run.kind == "hard"
 
 
 def test_the_price_cache_bounds_catalog_queries_by_environments_not_orders():
@@ -81,14 +103,19 @@ def test_a_quota_met_with_little_room_is_requested_before_launch():
 def test_the_model_reads_the_template_it_runs_against():
     # GIVEN the repository's template and durations as make tune writes them, THEN the model reads its settings
     durations = {"ApiFunction": {512: 20.0}, "OrdersConsumer": {512: 9.0}}
-    service = read_service(read_template(DEFAULT_TEMPLATE), durations)
+    service = read_service(read_template(DEFAULT_TEMPLATE), durations, rollup_items_per_cpu_s=1000.0)
     assert (service.batch_size, service.maximum_concurrency, service.route_rate_limit) == (100, 5, 100.0)
     assert service.catalog_max_age_s == 60
     assert service.consumer_ms_per_record == pytest.approx(3.0)  # the tuned event holds three records
     assert 100 < service.item_bytes < 1024
-    assert service.day_index_partition_key == "order_date"
+    assert (service.day_index, service.day_shards) == ("by-day-shard", 16)
 
 
 def test_a_rate_that_is_not_positive_is_a_one_line_error(capsys: pytest.CaptureFixture[str]):
     assert capacity.main(["--rate", "0"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_the_rollups_pace_is_measured_on_its_own_code():
+    # GIVEN the rollup's code from src/, WHEN its pace is measured, THEN it sums stored orders by the thousand
+    assert capacity.rollup_items_per_cpu_s() > 1_000

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,8 @@ from workbench.measure.cost import (
 SECONDS_PER_DAY = 86_400
 DYNAMODB_WRITE_UNIT_BYTES = 1024  # a write unit per KB of item
 DYNAMODB_READ_UNIT_BYTES = 4096  # a read unit per 4 KB, strongly consistent (half for eventually consistent)
+PARTITION_TARGET_USE = 0.8  # a partition kept at 80 % of its write units: room for a day's uneven minutes
+ONE_VCPU_MB, MAX_MEMORY_MB = 1769, 10240  # CPU ∝ memory: 1,769 MB is one vCPU
 TIGHT_HEADROOM = 1.5  # a quota met with less room than this is requested before launch too
 SQS_MESSAGES_PER_RECEIVE = 10  # the mapping's pollers receive up to 10 messages a call, and delete in tens
 TUNED = {  # the durations the model needs: function, the event its `make tune` ran
@@ -82,7 +86,12 @@ class Service:
     route_rate_limit: float
     item_bytes: int  # one stored order
     indexes_written: int  # the orders table's global secondary indexes projecting every item
-    day_index_partition_key: str  # the by-order-date index's partition key attribute
+    day_index: str  # the index the rollup reads a day from
+    day_shards: int  # the day's partitions of that index
+    rollup_memory_mb: int
+    rollup_timeout_s: float
+    rollup_readers: int  # shards read at once
+    rollup_items_per_cpu_s: float  # stored orders one CPU turns into totals a second (measured)
     catalog_max_age_s: float
     catalog_skus: int
     secret_max_age_s: float
@@ -96,17 +105,22 @@ def _parameter_default(template: dict[str, Any], value: Any) -> Any:
     return value
 
 
-def read_service(template: dict[str, Any], durations: dict[str, dict[int, float]]) -> Service:
+def read_service(
+    template: dict[str, Any], durations: dict[str, dict[int, float]], rollup_items_per_cpu_s: float
+) -> Service:
     resources = template["Resources"]
     api, consumer = resources["ApiFunction"]["Properties"], resources["OrdersConsumer"]["Properties"]
+    rollup = resources["DailyRollupFunction"]["Properties"]
+    rollup_variables = rollup["Environment"]["Variables"]
     (queue_event,) = [e["Properties"] for e in consumer["Events"].values() if e["Type"] == "SQS"]
     stage = next(r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::HttpApi")
     route = stage.get("DefaultRouteSettings", {})
     table = resources["OrdersTable"]["Properties"]
-    (index,) = [i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == "by-order-date"]
+    (index,) = [i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == rollup_variables["ORDERS_BY_DAY_INDEX"]]
     batch_event = json.loads((PROJECT_ROOT / TUNED["OrdersConsumer"]).read_text())["Records"]
     sample = json.loads(batch_event[0]["body"])
-    item = sample | {index["KeySchema"][0]["AttributeName"]: sample["created_at"][:10]}  # the stored order: its day too
+    day = sample["created_at"][:10]
+    item = sample | {"order_date": day, index["KeySchema"][0]["AttributeName"]: f"{day}#15"}  # as stored
     seed = (PROJECT_ROOT / "db" / "seed_catalog.sql").read_text()
     api_memory, consumer_memory = int(api["MemorySize"]), int(consumer["MemorySize"])
     records = len(batch_event)
@@ -121,7 +135,12 @@ def read_service(template: dict[str, Any], durations: dict[str, dict[int, float]
         route_rate_limit=float(_parameter_default(template, route["ThrottlingRateLimit"])),
         item_bytes=dynamodb_item_bytes(item),
         indexes_written=sum(1 for i in table["GlobalSecondaryIndexes"] if i["Projection"]["ProjectionType"] == "ALL"),
-        day_index_partition_key=index["KeySchema"][0]["AttributeName"],
+        day_index=index["IndexName"],
+        day_shards=int(_parameter_default(template, rollup_variables["ORDER_DAY_SHARDS"])),
+        rollup_memory_mb=int(rollup["MemorySize"]),
+        rollup_timeout_s=float(rollup["Timeout"]),
+        rollup_readers=int(rollup_variables.get("ROLLUP_READERS", 8)),
+        rollup_items_per_cpu_s=rollup_items_per_cpu_s,
         catalog_max_age_s=float(api["Environment"]["Variables"]["CATALOG_MAX_AGE_SECONDS"]),
         catalog_skus=seed.count("\n    ('"),
         secret_max_age_s=float(api["Environment"]["Variables"]["SECRET_MAX_AGE_SECONDS"]),
@@ -159,10 +178,16 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
         if service.catalog_max_age_s
         else rate
     )
-    # The rollup reads the whole day in one invocation: eventually consistent reads of one index partition.
-    read_units = float(quotas["dynamodb_partition_rcu"]["value"])
-    items_per_s = read_units * 2 * DYNAMODB_READ_UNIT_BYTES / service.item_bytes
-    rollup_s = rate * SECONDS_PER_DAY / items_per_s
+    # The rollup reads the day's shards, `rollup_readers` at once, and turns each item into totals on the CPU its
+    # memory buys: the slower of the two paces it.
+    partition_items_per_s = float(quotas["dynamodb_partition_rcu"]["value"]) * 2 * DYNAMODB_READ_UNIT_BYTES
+    partition_items_per_s /= service.item_bytes  # eventually consistent reads: 8 KB a read unit
+    readable = min(service.day_shards, service.rollup_readers) * partition_items_per_s
+    cpu_share = min(service.rollup_memory_mb, MAX_MEMORY_MB) / ONE_VCPU_MB
+    rollup_pace = min(readable, service.rollup_items_per_cpu_s * min(cpu_share, 1.0))  # one thread holds the GIL
+    best_pace = min(readable, service.rollup_items_per_cpu_s)  # at one full vCPU or more
+    day_items = rate * SECONDS_PER_DAY
+    shards_needed = math.ceil(rate * write_units / (PARTITION_TARGET_USE * quotas["dynamodb_partition_wcu"]["value"]))
     return [
         Limit(
             "HTTP API route throttling",
@@ -201,12 +226,15 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
             consumer_concurrency,
             "ProvisionedPollerConfig (provisioned mode)",
         ),
-        against(
-            "dynamodb_partition_wcu",
-            f"DynamoDB index by-order-date, one {service.day_index_partition_key}",
-            f"{write_units} write unit ({service.item_bytes} B item, projection ALL)",
-            rate * write_units,  # every order of a day on one partition key value
-            "write-shard the index's partition key (day#shard)",
+        Limit(
+            f"DynamoDB index {service.day_index}, one day shard",
+            f"{write_units} write unit ({service.item_bytes} B item) on 1 of {service.day_shards} shards",
+            rate * write_units / service.day_shards,
+            PARTITION_TARGET_USE * float(quotas["dynamodb_partition_wcu"]["value"]),
+            "write units/s (80 % of a partition's 1,000)",
+            "setting",
+            quotas["dynamodb_partition_wcu"]["source"],
+            f"OrderDayShards >= {shards_needed} (only ever raised)",
         ),
         against(
             "dynamodb_table_on_demand_wru",
@@ -222,12 +250,22 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
             (api_concurrency + 1) / service.secret_max_age_s,
             "SECRET_MAX_AGE_SECONDS",
         ),
+        Limit(
+            "DailyRollupFunction Timeout",
+            f"1 item to read and sum ({rollup_pace:,.0f} items/s at {service.rollup_memory_mb} MB)",
+            day_items / rollup_pace,
+            service.rollup_timeout_s,
+            "s for a day",
+            "setting",
+            "template.yaml, DailyRollupFunction Timeout and MemorySize",
+            "Timeout (900 s at most), MemorySize (CPU)",
+        ),
         against(
             "lambda_timeout_s",
             "DailyRollupFunction, the day in one run",
-            f"1 index item read ({items_per_s:,.0f} items/s from one partition at most)",
-            rollup_s,
-            "incremental totals, or the day's index read in shards by parallel runs",
+            f"1 item ({best_pace:,.0f} items/s at a full vCPU or more)",
+            day_items / best_pace,
+            "incremental totals (the day summed as orders arrive), or the day's shards rolled up by parallel runs",
         ),
         Limit(
             "MySQL catalog queries (RDS Proxy)",
@@ -277,6 +315,35 @@ def main(argv: list[str]) -> int:
     return report(args.rate, args.results)
 
 
+_ROLLUP_PACE = """
+import json, sys, time
+from orders.adapters.orders_table import from_item, to_item
+from orders.logic.rollup import roll_up_day
+from orders.models import Order
+order = Order.model_validate(json.loads(sys.argv[1]))
+items, best = [to_item(order, 16)] * 20_000, float("inf")
+for _ in range(3):  # the fastest of three: other processes only ever add CPU time
+    started = time.process_time()
+    roll_up_day(order.created_at.date(), (from_item(item) for item in items))
+    best = min(best, time.process_time() - started)
+print(len(items) / best)
+"""
+
+
+def rollup_items_per_cpu_s() -> float:
+    """Stored orders the rollup's code (src/) deserializes and sums per CPU second, measured now in a process
+    of its own (the wire's JSON parsing by botocore not included: the pace is an upper bound)."""
+    batch = json.loads((PROJECT_ROOT / TUNED["OrdersConsumer"]).read_text())["Records"]
+    measured = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", _ROLLUP_PACE, batch[0]["body"]],
+        env=os.environ | {"PYTHONPATH": str(PROJECT_ROOT / "src"), "POWERTOOLS_TRACE_DISABLED": "true"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(measured.stdout)
+
+
 def measured_durations() -> dict[str, dict[int, float]]:
     """Warm durations per memory size, from `make tune` (a quick one run now, and said, where missing)."""
     durations = {}
@@ -302,7 +369,7 @@ def report(rate: float, results_page: Path | None) -> int:
     from workbench.measure.results import ResultTable, write_section
 
     try:
-        service = read_service(read_template(DEFAULT_TEMPLATE), measured_durations())
+        service = read_service(read_template(DEFAULT_TEMPLATE), measured_durations(), rollup_items_per_cpu_s())
     except MissingTuneResult as error:
         print(f"workbench capacity: {error}", file=sys.stderr)
         return 2
@@ -329,7 +396,8 @@ def report(rate: float, results_page: Path | None) -> int:
     notes.append(
         f"durations: make tune at the template's sizes — ApiFunction {service.api_ms:.1f} ms at "
         f"{service.api_memory_mb} MB, OrdersConsumer {service.consumer_ms_per_record:.2f} ms a record at "
-        f"{service.consumer_memory_mb} MB (this machine's emulated CPU, not AWS's); not priced: logs, spans, "
+        f"{service.consumer_memory_mb} MB (this machine's emulated CPU, not AWS's); the rollup's code sums "
+        f"{service.rollup_items_per_cpu_s:,.0f} stored orders a CPU second here; not priced: logs, spans, "
         "Secrets Manager (about nothing at these rates), Aurora's growth with load"
     )
     console = Console(width=max(Console().width, 150))
