@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 
 from orders.adapters.aws_clients import dynamodb_client
 from orders.adapters.orders_table import to_item
-from orders.config import OrdersTableSettings, get_settings
+from orders.config import DayIndexSettings, get_settings
 from orders.models import Order
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -13,7 +13,8 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def store(record):
     order = Order.model_validate_json(record.body)
-    dynamodb_client().put_item(TableName=get_settings(OrdersTableSettings).orders_table_name, Item=to_item(order))
+    settings = get_settings(DayIndexSettings)
+    dynamodb_client().put_item(TableName=settings.orders_table_name, Item=to_item(order, settings.order_day_shards))
 
 
 def handler(event, context):
