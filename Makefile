@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv security-scan lint typecheck template-lint workflow-lint lock update-deps check-deps unit integration test build check-build clean openapi demo invoke start-api bench tune cost capacity chaos load
+.PHONY: help venv security-scan lint typecheck template-lint workflow-lint lock update-deps check-deps unit integration test build check-build clean openapi demo invoke start-api bench tune cost capacity spike chaos load
 
 # The workbench (the local Lambda, the scenarios, the labs) is optional: a clone that deletes workbench/
 # keeps a service whose `make test` and `make build` pass (.ci/run checks it in a scratch copy).
@@ -33,6 +33,7 @@ help:
 	@echo "make tune FN=<LogicalId> EVENT=<file> [MEMORY=128,256,…] [QUICK=1]  local Power Tuning: bench/tune-<FN>.json/.png"
 	@echo "make cost [PROFILE=workbench/src/workbench/measure/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
 	@echo "make capacity [RATE=1000]  orders/s against every quota and template setting: bottlenecks, quota requests, cost"
+	@echo "make spike [SPIKE=ramp|steady|daily RATE=1000 ARGS='--set day_shards=1']  the spike simulated: bench/spike-*.png"
 	@echo "make chaos [ORDERS=1000]  orders through API + consumer under injected faults; 0 lost, 0 duplicated"
 	@echo "make load [REQUESTS=5000 CLIENTS=50]  concurrent clients against start-api; 0 errors, bounded connections"
 	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, actionlint, the locks, scanners, every test with coverage"
@@ -158,6 +159,11 @@ RATE ?= 1000
 capacity: venv
 	$(NEED_WORKBENCH)
 	$(BIN)/workbench capacity --rate $(RATE) --results workbench/results.md
+
+SPIKE ?= ramp
+spike: venv
+	$(NEED_WORKBENCH)
+	$(BIN)/workbench spike --profile $(SPIKE) --rate $(RATE) $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -92,6 +92,7 @@ OWN_PARSERS = {
         "workbench.measure.capacity",
         "a rate of orders/s against every quota and setting, and its cost",
     ),
+    "spike": ("workbench.measure.spike", "a traffic spike through the service, simulated second by second"),
     "sqs": ("workbench.measure.sqs_depth", "what an SQS call costs against the local cloud as the queue grows"),
     "proxy": ("workbench.measure.db_proxy_cost", "what the local RDS Proxy relay adds to a MySQL query and connect"),
     "chaos": ("workbench.scenarios.chaos", "orders through API + consumer under injected faults: 0 lost"),
