@@ -137,6 +137,7 @@ class Simulation:
         # The queue: (enqueued at, receives so far, visible from)
         self.queue: collections.deque[tuple[float, int]] = collections.deque()
         self.in_flight = 0  # received, not yet deleted or returned
+        self.invisible: collections.Counter[float] = collections.Counter()  # failed, until visible again
         self.consumer_busy = 0
         self.consumer_environments = 0
         self.pollers: float = model.mapping_initial  # grows by a fraction a second
@@ -212,7 +213,9 @@ class Simulation:
             second.api_concurrency = self.api_environments - self.api_idle
             second.consumer_concurrency = self.consumer_busy
             second.queue_depth = len(self.queue) + self.in_flight
-            second.oldest_age_s = self.env.now - self.queue[0][0] if self.queue else 0.0
+            waiting = [self.queue[0][0]] if self.queue else []
+            oldest = min([*waiting, *self.invisible]) if waiting or self.invisible else None
+            second.oldest_age_s = self.env.now - oldest if oldest is not None else 0.0  # visible or not
             self.run.seconds.append(second)
             self.now_second = Second()
             idle = not self.queue and not self.in_flight and self.env.now >= self.duration_s and not self.busy_posts
@@ -276,8 +279,12 @@ class Simulation:
 
     def redeliver(self, enqueued: float, receives: int) -> Steps:
         self.in_flight += 1
+        self.invisible[enqueued] += 1
         yield self.env.timeout(self.model.visibility_timeout_s)
         self.in_flight -= 1
+        self.invisible[enqueued] -= 1
+        if not self.invisible[enqueued]:
+            del self.invisible[enqueued]
         if receives >= self.model.max_receive_count:
             self.now_second.dead_lettered += 1
             self.run.dead_lettered += 1
