@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -43,11 +44,16 @@ class LoadReport:
     iam_denials: dict[str, int] = field(default_factory=dict)  # per function: calls its role was refused
     cloud_server_errors: dict[str, int] = field(default_factory=dict)  # 5xx the local cloud answered (retried)
     seconds: float = 0.0
+    host_cpu_s: float = 0.0  # the whole host's busy CPU time over the run (every process: a shared host adds)
 
     @property
     def errors(self) -> int:
         """Neither a 202 nor the gateway's throttle (a 429 is counted apart: `throttled`)."""
         return self.transport_errors + sum(n for status, n in self.statuses.items() if status not in (202, 429))
+
+    @property
+    def cpu_ms_per_order(self) -> float:
+        return self.host_cpu_s / max(1, self.requests) * 1000
 
     @property
     def throttled(self) -> int:
@@ -72,6 +78,16 @@ class LoadReport:
         return problems
 
 
+def host_busy_cpu_s() -> float:
+    """Seconds the host's CPUs spent busy since boot (/proc/stat: all but idle and iowait), or 0 off Linux."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int = 10, seed: int = 3) -> LoadReport:
     report = LoadReport(requests=requests, clients=clients)
     deadline = time.monotonic() + TIME_LIMIT_S
@@ -87,7 +103,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
         consumer = SqsEventSource(service, "OrdersConsumer")
         connections_before = service.database_proxy.connections_opened()
         sent = threading.Event()
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), host_busy_cpu_s()
         pollers = consumer.start_polling(sent)  # the mapping consumes while the clients send
         # The clients run in their own process: this one already serves HTTP, moto and the poller.
         result = subprocess.run(  # noqa: S603 - our own module, loopback port
@@ -116,6 +132,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
             poller.join()
         consumer.drain(timeout_s=max(10.0, deadline - time.monotonic()))
         report.seconds = time.monotonic() - started
+        report.host_cpu_s = host_busy_cpu_s() - cpu_before
         server.shutdown()
         report.api_environments = api.environments_started
         report.connections_opened = service.database_proxy.connections_opened() - connections_before
@@ -155,6 +172,7 @@ def report_load(requests: int, clients: int, results_page: Path | None = None) -
         "throttled by the gateway (429)": report.throttled,
         "latency p50 / p95 / p99": " / ".join(f"{report.percentile(p):.0f} ms" for p in (0.5, 0.95, 0.99)),
         "latency mean": f"{statistics.fmean(report.latencies_ms):.0f} ms" if report.latencies_ms else "-",
+        "host CPU per order (all processes, consumer included)": f"{report.cpu_ms_per_order:.1f} ms",
         "API execution environments": report.api_environments,
         "MySQL connections opened (counted at the proxy)": report.connections_opened,
         "deliveries consumed / orders stored": f"{report.messages_consumed} / {report.orders_stored}",
