@@ -120,3 +120,13 @@ def test_a_model_input_is_changed_by_name_and_a_wrong_one_refused():
 def test_bad_arguments_are_a_one_line_error(capsys: pytest.CaptureFixture[str]):
     assert spike.main(["--rate", "0"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_on_a_host_of_two_cores_the_closed_loop_runs_at_cores_over_cpu_an_order():
+    # GIVEN a host of 2 cores where an order costs 10 ms of CPU, WHEN 20 clients send 2,000 orders
+    host = dataclasses.replace(OPEN, host_environments=10, host_cores=2, host_cpu_ms=10.0, host_wait_ms=0.0)
+    run = Simulation(host, lambda t: 0.0, 0.0).simulate(3600, clients=20, requests=2000)
+    # THEN they take about 2,000 x 10 ms / 2 cores = 10 s, and a POST waits its turn for a core
+    busy_seconds = sum(1 for second in run.seconds if second.accepted)
+    assert 9 <= busy_seconds <= 12
+    assert run.percentile(0.5) > 10
