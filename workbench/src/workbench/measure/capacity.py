@@ -220,7 +220,7 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
             "MaximumConcurrency (at most 1,000; provisioned pollers beyond)",
         ),
         against(
-            "sqs_mapping_maximum_concurrency",
+            "sqs_mapping_on_demand_concurrency",
             "SQS mapping, on-demand pollers",
             f"1/{service.batch_size} of a batch",
             consumer_concurrency,
