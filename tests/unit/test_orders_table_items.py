@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from orders.adapters.orders_table import from_item, to_item
+from orders.adapters.orders_table import from_item, line_sales, to_item
 from orders.adapters.schema import schema_statements
 from orders.logic.day_shards import day_shards
+from orders.logic.rollup import LineSale
 from orders.models import Order
 from tests.factories import order_message
 
@@ -19,6 +20,8 @@ def test_an_order_survives_the_round_trip_and_carries_its_index_key():
     # THEN its index key is one of that day's shards, its total a number, and reading it back gives the same order
     assert item["order_date"] == {"S": "2026-11-22"}
     assert item["order_day_shard"]["S"] in day_shards("2026-11-22", 16)
+    # AND the day index's lines are the order's, as the rollup reads them
+    assert line_sales(item) == [LineSale("MUG", 1, 1200), LineSale("BEANS", 1, 2450)]
     assert item["total_cents"] == {"N": "3650"}
     assert from_item(item) == order
 

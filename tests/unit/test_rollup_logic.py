@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from orders.logic.rollup import roll_up_day
-from orders.models import Order
-from tests.factories import order_message
+from orders.logic.rollup import LineSale, roll_up_day
 
 DAY = dt.date(2026, 11, 22)
 
@@ -14,8 +12,8 @@ DAY = dt.date(2026, 11, 22)
 def test_units_revenue_and_orders_are_summed_per_sku():
     # GIVEN two orders of a day that share a SKU
     orders = [
-        Order.model_validate(order_message(MUG=1200, BEANS=2450)),
-        Order.model_validate(order_message(MUG=1200)),
+        [LineSale("MUG", 1, 1200), LineSale("BEANS", 1, 2450)],
+        [LineSale("MUG", 1, 1200)],
     ]
 
     # WHEN the day is rolled up

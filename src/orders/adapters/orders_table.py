@@ -16,6 +16,7 @@ from orders.adapters.aws_clients import dynamodb_client
 from orders.config import ConsumerSettings, OrdersTableSettings, RollupSettings
 from orders.logic.backoff import full_jitter_delay_seconds
 from orders.logic.day_shards import day_shard
+from orders.logic.rollup import LineSale
 from orders.models import Order
 from orders.observability import logger, metrics, tracer
 from orders.tracing import add_event
@@ -55,20 +56,37 @@ def _named(error: ClientError) -> str:
     return f"{details.get('Code', '')}: {details.get('Message', '')}"
 
 
+# The rollup's index carries one string per order, "SKU QUANTITY CENTS,…" (a SKU has no space or comma): botocore
+# parses a Query's items attribute by attribute, and this one attribute parses ~8x faster than the order's
+# items as a list of maps (`make capacity` measures the pace), in fewer read units.
+LINE_SALES = "line_sales"
+
+
 def to_item(order: Order, day_shards: int) -> dict[str, Any]:
-    """The order as a DynamoDB item, plus its day and the day shard the rollup's index is keyed on."""
+    """The order as a DynamoDB item, plus its day, the day shard the rollup's index is keyed on, and its lines
+    as that index projects them."""
     document = order.model_dump(mode="json") | {
         "order_date": order.order_date,
         "order_day_shard": day_shard(order.order_date, order.order_id, day_shards),
+        LINE_SALES: ",".join(f"{line.sku} {line.quantity} {line.line_total_cents}" for line in order.items),
     }
     return {key: _serializer.serialize(value) for key, value in document.items()}
 
 
 def from_item(item: dict[str, Any]) -> Order:
     document = _plain({key: _deserializer.deserialize(value) for key, value in item.items()})
-    document.pop("order_date", None)
-    document.pop("order_day_shard", None)
+    for derived in ("order_date", "order_day_shard", LINE_SALES):
+        document.pop(derived, None)
     return Order.model_validate(document)
+
+
+def line_sales(item: dict[str, Any]) -> list[LineSale]:
+    """An index item's lines (written by to_item from a validated order: parsed, not validated again)."""
+    lines = []
+    for line in item[LINE_SALES]["S"].split(","):
+        sku, quantity, cents = line.split(" ")
+        lines.append(LineSale(sku, int(quantity), int(cents)))
+    return lines
 
 
 def _plain(value: Any) -> Any:
@@ -178,16 +196,18 @@ def get_order(settings: OrdersTableSettings, order_id: str) -> Order | None:
 
 
 @tracer.capture_method(capture_response=False)
-def orders_for_day_shard(settings: RollupSettings, shard_key: str) -> Iterator[Order]:
-    """Every order of one day shard (`2026-11-22#7`) from the day index, following LastEvaluatedKey."""
+def day_shard_sales(settings: RollupSettings, shard_key: str) -> Iterator[list[LineSale]]:
+    """The lines of every order of one day shard (`2026-11-22#7`), from the day index, following
+    LastEvaluatedKey through all pages."""
     paginator = dynamodb_client().get_paginator("query")
     pages = paginator.paginate(
         TableName=settings.orders_table_name,
         IndexName=settings.orders_by_day_index,
         KeyConditionExpression="order_day_shard = :shard",
         ExpressionAttributeValues={":shard": {"S": shard_key}},
+        ProjectionExpression=LINE_SALES,  # nothing else to parse
         PaginationConfig={"PageSize": settings.rollup_query_page_size},
     )
     for page in pages:
         for item in page.get("Items", []):
-            yield from_item(item)
+            yield line_sales(item)

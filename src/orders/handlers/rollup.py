@@ -14,7 +14,7 @@ from orders.adapters.aws_clients import dynamodb_client, prime, secretsmanager_c
 from orders.adapters.daily_totals import upsert_daily_totals
 from orders.adapters.late_days import clear_late_day, late_days
 from orders.adapters.mysql import database_tls, get_database
-from orders.adapters.orders_table import orders_for_day_shard
+from orders.adapters.orders_table import day_shard_sales
 from orders.adapters.secrets import secrets_provider
 from orders.config import RollupSettings, get_settings
 from orders.logic.day_shards import day_shards
@@ -57,7 +57,7 @@ def _roll_up(day: dt.date) -> tuple[int, int]:
     settings = get_settings(SETTINGS)
 
     def shard_rollup(shard_key: str) -> DailyRollup:
-        return roll_up_day(day, orders_for_day_shard(settings, shard_key))
+        return roll_up_day(day, day_shard_sales(settings, shard_key))
 
     # The day's shards are partitions of their own: read several at once, each at its partition's own rate.
     shards = day_shards(day.isoformat(), settings.order_day_shards)

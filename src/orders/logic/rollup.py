@@ -6,8 +6,17 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from orders.models import Order, SkuDailyTotal
+from orders.models import SkuDailyTotal
+
+
+class LineSale(NamedTuple):
+    """What the rollup needs of one line of a stored order."""
+
+    sku: str
+    quantity: int
+    line_total_cents: int
 
 
 @dataclass(frozen=True)
@@ -46,12 +55,12 @@ class _Sums:
         return DailyRollup(sales_date=sales_date, totals=totals, order_count=self.order_count)
 
 
-def roll_up_day(sales_date: dt.date, orders: Iterable[Order]) -> DailyRollup:
-    """Sum units, revenue and orders per SKU of `orders` (a day, or one shard of it)."""
+def roll_up_day(sales_date: dt.date, orders: Iterable[Iterable[LineSale]]) -> DailyRollup:
+    """Sum units, revenue and orders per SKU of `orders`, each given by its lines (a day, or one shard of it)."""
     sums = _Sums()
-    for order in orders:
+    for lines in orders:
         sums.order_count += 1
-        for line in order.items:
+        for line in lines:
             sums.add(line.sku, line.quantity, line.line_total_cents, 1)
     return sums.rollup(sales_date)
 

@@ -23,6 +23,7 @@ SERVICE = Service(
     maximum_concurrency=5,
     route_rate_limit=100.0,
     item_bytes=300,
+    index_item_bytes=150,
     indexes_written=1,
     day_index="by-day-shard",
     day_shards=16,
@@ -66,8 +67,8 @@ def test_a_day_shard_takes_its_share_of_the_days_writes_up_to_80_percent_of_a_pa
     assert above.lever.startswith("OrderDayShards >= 17")
 
 
-def test_items_over_a_kilobyte_take_two_write_units_each():
-    big = dataclasses.replace(SERVICE, item_bytes=1500)
+def test_index_items_over_a_kilobyte_take_two_write_units_each():
+    big = dataclasses.replace(SERVICE, index_item_bytes=1500)
     assert by_component(8 * 800 + 1, big)[SHARD].exceeded
     assert not by_component(8 * 800, big)[SHARD].exceeded
 
@@ -103,11 +104,12 @@ def test_a_quota_met_with_little_room_is_requested_before_launch():
 def test_the_model_reads_the_template_it_runs_against():
     # GIVEN the repository's template and durations as make tune writes them, THEN the model reads its settings
     durations = {"ApiFunction": {512: 20.0}, "OrdersConsumer": {512: 9.0}}
-    service = read_service(read_template(DEFAULT_TEMPLATE), durations, rollup_items_per_cpu_s=1000.0)
+    stored = capacity.StoredOrder(item_bytes=400, index_item_bytes=150, rollup_items_per_cpu_s=1000.0)
+    service = read_service(read_template(DEFAULT_TEMPLATE), durations, stored)
     assert (service.batch_size, service.maximum_concurrency, service.route_rate_limit) == (100, 5, 100.0)
     assert service.catalog_max_age_s == 60
     assert service.consumer_ms_per_record == pytest.approx(3.0)  # the tuned event holds three records
-    assert 100 < service.item_bytes < 1024
+    assert (service.item_bytes, service.index_item_bytes) == (400, 150)
     assert (service.day_index, service.day_shards) == ("by-day-shard", 16)
 
 
@@ -116,6 +118,9 @@ def test_a_rate_that_is_not_positive_is_a_one_line_error(capsys: pytest.CaptureF
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_the_rollups_pace_is_measured_on_its_own_code():
-    # GIVEN the rollup's code from src/, WHEN its pace is measured, THEN it sums stored orders by the thousand
-    assert capacity.rollup_items_per_cpu_s() > 1_000
+def test_a_stored_order_is_measured_with_the_services_own_code():
+    # GIVEN the template's day index, WHEN the sample order is stored and projected by src/, and its pace measured
+    stored = capacity.measure_stored_order(read_template(DEFAULT_TEMPLATE))
+    # THEN the index keeps a fraction of the item, under one write unit, and the rollup reads it by the thousand
+    assert 0 < stored.index_item_bytes < stored.item_bytes < 1024
+    assert stored.rollup_items_per_cpu_s > 1_000

@@ -85,13 +85,14 @@ class Service:
     maximum_concurrency: int
     route_rate_limit: float
     item_bytes: int  # one stored order
-    indexes_written: int  # the orders table's global secondary indexes projecting every item
+    index_item_bytes: int  # what the day index keeps of it
+    indexes_written: int  # the orders table's global secondary indexes (each written with every order)
     day_index: str  # the index the rollup reads a day from
     day_shards: int  # the day's partitions of that index
     rollup_memory_mb: int
     rollup_timeout_s: float
     rollup_readers: int  # shards read at once
-    rollup_items_per_cpu_s: float  # stored orders one CPU turns into totals a second (measured)
+    rollup_items_per_cpu_s: float  # index items one CPU parses (botocore) and sums a second (measured)
     catalog_max_age_s: float
     catalog_skus: int
     secret_max_age_s: float
@@ -105,9 +106,16 @@ def _parameter_default(template: dict[str, Any], value: Any) -> Any:
     return value
 
 
-def read_service(
-    template: dict[str, Any], durations: dict[str, dict[int, float]], rollup_items_per_cpu_s: float
-) -> Service:
+@dataclass(frozen=True)
+class StoredOrder:
+    """A sample order as src/ stores it (measured by the service's own code): its sizes, and the rollup's pace."""
+
+    item_bytes: int
+    index_item_bytes: int
+    rollup_items_per_cpu_s: float
+
+
+def read_service(template: dict[str, Any], durations: dict[str, dict[int, float]], stored: StoredOrder) -> Service:
     resources = template["Resources"]
     api, consumer = resources["ApiFunction"]["Properties"], resources["OrdersConsumer"]["Properties"]
     rollup = resources["DailyRollupFunction"]["Properties"]
@@ -118,9 +126,6 @@ def read_service(
     table = resources["OrdersTable"]["Properties"]
     (index,) = [i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == rollup_variables["ORDERS_BY_DAY_INDEX"]]
     batch_event = json.loads((PROJECT_ROOT / TUNED["OrdersConsumer"]).read_text())["Records"]
-    sample = json.loads(batch_event[0]["body"])
-    day = sample["created_at"][:10]
-    item = sample | {"order_date": day, index["KeySchema"][0]["AttributeName"]: f"{day}#15"}  # as stored
     seed = (PROJECT_ROOT / "db" / "seed_catalog.sql").read_text()
     api_memory, consumer_memory = int(api["MemorySize"]), int(consumer["MemorySize"])
     records = len(batch_event)
@@ -133,32 +138,20 @@ def read_service(
         batching_window_s=float(queue_event.get("MaximumBatchingWindowInSeconds", 0)),
         maximum_concurrency=int(queue_event["ScalingConfig"]["MaximumConcurrency"]),
         route_rate_limit=float(_parameter_default(template, route["ThrottlingRateLimit"])),
-        item_bytes=dynamodb_item_bytes(item),
-        indexes_written=sum(1 for i in table["GlobalSecondaryIndexes"] if i["Projection"]["ProjectionType"] == "ALL"),
+        item_bytes=stored.item_bytes,
+        index_item_bytes=stored.index_item_bytes,
+        indexes_written=len(table["GlobalSecondaryIndexes"]),
         day_index=index["IndexName"],
         day_shards=int(_parameter_default(template, rollup_variables["ORDER_DAY_SHARDS"])),
         rollup_memory_mb=int(rollup["MemorySize"]),
         rollup_timeout_s=float(rollup["Timeout"]),
         rollup_readers=int(rollup_variables.get("ROLLUP_READERS", 8)),
-        rollup_items_per_cpu_s=rollup_items_per_cpu_s,
+        rollup_items_per_cpu_s=stored.rollup_items_per_cpu_s,
         catalog_max_age_s=float(api["Environment"]["Variables"]["CATALOG_MAX_AGE_SECONDS"]),
         catalog_skus=seed.count("\n    ('"),
         secret_max_age_s=float(api["Environment"]["Variables"]["SECRET_MAX_AGE_SECONDS"]),
         database_min_acus=float(template["Parameters"]["DatabaseMinCapacity"]["Default"]),
     )
-
-
-def dynamodb_item_bytes(item: dict[str, Any]) -> int:
-    """DynamoDB's item size: attribute names plus values (strings and numbers as text, maps and lists nested)."""
-
-    def size(value: Any) -> int:
-        if isinstance(value, dict):
-            return sum(len(k.encode()) + size(v) + 1 for k, v in value.items()) + 3
-        if isinstance(value, list):
-            return sum(size(v) + 1 for v in value) + 3
-        return len(str(value).encode())
-
-    return sum(len(name.encode()) + size(value) for name, value in item.items())
 
 
 def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> list[Limit]:
@@ -172,6 +165,7 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
     api_concurrency = rate * service.api_ms / 1000  # Little's law: arrivals a second x seconds each
     consumer_concurrency = rate * service.consumer_ms_per_record / 1000
     write_units = math.ceil(service.item_bytes / DYNAMODB_WRITE_UNIT_BYTES)
+    index_write_units = math.ceil(service.index_item_bytes / DYNAMODB_WRITE_UNIT_BYTES)
     # The price cache: each environment asks for each SKU at most once per bound (0: one query per order).
     catalog_queries = (
         min(rate, api_concurrency * service.catalog_skus / service.catalog_max_age_s)
@@ -181,13 +175,14 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
     # The rollup reads the day's shards, `rollup_readers` at once, and turns each item into totals on the CPU its
     # memory buys: the slower of the two paces it.
     partition_items_per_s = float(quotas["dynamodb_partition_rcu"]["value"]) * 2 * DYNAMODB_READ_UNIT_BYTES
-    partition_items_per_s /= service.item_bytes  # eventually consistent reads: 8 KB a read unit
+    partition_items_per_s /= service.index_item_bytes  # eventually consistent reads: 8 KB a read unit
     readable = min(service.day_shards, service.rollup_readers) * partition_items_per_s
     cpu_share = min(service.rollup_memory_mb, MAX_MEMORY_MB) / ONE_VCPU_MB
     rollup_pace = min(readable, service.rollup_items_per_cpu_s * min(cpu_share, 1.0))  # one thread holds the GIL
     best_pace = min(readable, service.rollup_items_per_cpu_s)  # at one full vCPU or more
     day_items = rate * SECONDS_PER_DAY
-    shards_needed = math.ceil(rate * write_units / (PARTITION_TARGET_USE * quotas["dynamodb_partition_wcu"]["value"]))
+    partition_use = PARTITION_TARGET_USE * quotas["dynamodb_partition_wcu"]["value"]
+    shards_needed = math.ceil(rate * index_write_units / partition_use)
     return [
         Limit(
             "HTTP API route throttling",
@@ -228,8 +223,8 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
         ),
         Limit(
             f"DynamoDB index {service.day_index}, one day shard",
-            f"{write_units} write unit ({service.item_bytes} B item) on 1 of {service.day_shards} shards",
-            rate * write_units / service.day_shards,
+            f"{index_write_units} write unit ({service.index_item_bytes} B kept) on 1 of {service.day_shards} shards",
+            rate * index_write_units / service.day_shards,
             PARTITION_TARGET_USE * float(quotas["dynamodb_partition_wcu"]["value"]),
             "write units/s (80 % of a partition's 1,000)",
             "setting",
@@ -239,8 +234,8 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
         against(
             "dynamodb_table_on_demand_wru",
             "DynamoDB orders table, on-demand",
-            f"{write_units * (1 + service.indexes_written)} write units (table + index)",
-            rate * write_units * (1 + service.indexes_written),
+            f"{write_units + index_write_units * service.indexes_written} write units (table + index)",
+            rate * (write_units + index_write_units * service.indexes_written),
             "quota request: DynamoDB table throughput (on-demand maximum)",
         ),
         against(
@@ -285,7 +280,9 @@ def monthly_cost(service: Service, rate: float, prices: Prices, extra: dict[str,
     template's minimum (their growth with load is not modelled)."""
     orders = rate * SECONDS_PER_MONTH
     gb_ms = service.api_ms * service.api_memory_mb + service.consumer_ms_per_record * service.consumer_memory_mb
-    write_units = math.ceil(service.item_bytes / DYNAMODB_WRITE_UNIT_BYTES) * (1 + service.indexes_written)
+    write_units = math.ceil(service.item_bytes / DYNAMODB_WRITE_UNIT_BYTES) + service.indexes_written * math.ceil(
+        service.index_item_bytes / DYNAMODB_WRITE_UNIT_BYTES
+    )
     proxy = extra["rds_proxy_acu_hour"]
     hours = SECONDS_PER_MONTH / 3600
     return {
@@ -315,33 +312,63 @@ def main(argv: list[str]) -> int:
     return report(args.rate, args.results)
 
 
-_ROLLUP_PACE = """
+_STORED_ORDER = """
 import json, sys, time
-from orders.adapters.orders_table import from_item, to_item
+import botocore.session
+from botocore import parsers
+from orders.adapters.orders_table import line_sales, to_item
 from orders.logic.rollup import roll_up_day
 from orders.models import Order
+
+def size(value):  # DynamoDB's item size: names and values, nested types with their overhead
+    kind, inner = next(iter(value.items()))
+    if kind == "M":
+        return 3 + sum(len(k) + size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(size(v) + 1 for v in inner)
+    return len(str(inner).encode())
+
 order = Order.model_validate(json.loads(sys.argv[1]))
-items, best = [to_item(order, 16)] * 20_000, float("inf")
+item = to_item(order, 16)
+projected = {name: value for name, value in item.items() if name in json.loads(sys.argv[2])}
+query = botocore.session.get_session().get_service_model("dynamodb").operation_model("Query")
+page = json.dumps({"Items": [projected] * 1000, "Count": 1000, "ScannedCount": 1000}).encode()
+parser, best = parsers.create_parser("json"), float("inf")
+
+def pages(count):
+    for _ in range(count):
+        yield from parser.parse({"body": page, "headers": {}, "status_code": 200}, query.output_shape)["Items"]
+
 for _ in range(3):  # the fastest of three: other processes only ever add CPU time
     started = time.process_time()
-    roll_up_day(order.created_at.date(), (from_item(item) for item in items))
+    roll_up_day(order.created_at.date(), (line_sales(index_item) for index_item in pages(20)))
     best = min(best, time.process_time() - started)
-print(len(items) / best)
+print(json.dumps({
+    "item_bytes": sum(len(k) + size(v) for k, v in item.items()),
+    "index_item_bytes": sum(len(k) + size(v) for k, v in projected.items()),
+    "rollup_items_per_cpu_s": 20_000 / best,
+}))
 """
 
 
-def rollup_items_per_cpu_s() -> float:
-    """Stored orders the rollup's code (src/) deserializes and sums per CPU second, measured now in a process
-    of its own (the wire's JSON parsing by botocore not included: the pace is an upper bound)."""
+def measure_stored_order(template: dict[str, Any]) -> StoredOrder:
+    """The sample order of the consumer's event, stored by src/ (to_item) and projected as the day index keeps it:
+    its sizes, and how many of its index items the rollup's code reads a CPU second, botocore's parsing of the
+    Query response included (measured now, in a process of its own)."""
+    table = template["Resources"]["OrdersTable"]["Properties"]
+    rollup_variables = template["Resources"]["DailyRollupFunction"]["Properties"]["Environment"]["Variables"]
+    (index,) = [i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == rollup_variables["ORDERS_BY_DAY_INDEX"]]
+    projected = [k["AttributeName"] for k in (*table["KeySchema"], *index["KeySchema"])]
+    projected += index["Projection"].get("NonKeyAttributes", [])
     batch = json.loads((PROJECT_ROOT / TUNED["OrdersConsumer"]).read_text())["Records"]
     measured = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", _ROLLUP_PACE, batch[0]["body"]],
+        [sys.executable, "-c", _STORED_ORDER, batch[0]["body"], json.dumps(projected)],
         env=os.environ | {"PYTHONPATH": str(PROJECT_ROOT / "src"), "POWERTOOLS_TRACE_DISABLED": "true"},
         capture_output=True,
         text=True,
         check=True,
     )
-    return float(measured.stdout)
+    return StoredOrder(**json.loads(measured.stdout))
 
 
 def measured_durations() -> dict[str, dict[int, float]]:
@@ -369,7 +396,8 @@ def report(rate: float, results_page: Path | None) -> int:
     from workbench.measure.results import ResultTable, write_section
 
     try:
-        service = read_service(read_template(DEFAULT_TEMPLATE), measured_durations(), rollup_items_per_cpu_s())
+        template = read_template(DEFAULT_TEMPLATE)
+        service = read_service(template, measured_durations(), measure_stored_order(template))
     except MissingTuneResult as error:
         print(f"workbench capacity: {error}", file=sys.stderr)
         return 2
@@ -396,8 +424,8 @@ def report(rate: float, results_page: Path | None) -> int:
     notes.append(
         f"durations: make tune at the template's sizes — ApiFunction {service.api_ms:.1f} ms at "
         f"{service.api_memory_mb} MB, OrdersConsumer {service.consumer_ms_per_record:.2f} ms a record at "
-        f"{service.consumer_memory_mb} MB (this machine's emulated CPU, not AWS's); the rollup's code sums "
-        f"{service.rollup_items_per_cpu_s:,.0f} stored orders a CPU second here; not priced: logs, spans, "
+        f"{service.consumer_memory_mb} MB (this machine's emulated CPU, not AWS's); the rollup's code parses and sums "
+        f"{service.rollup_items_per_cpu_s:,.0f} index items a CPU second here; not priced: logs, spans, "
         "Secrets Manager (about nothing at these rates), Aurora's growth with load"
     )
     console = Console(width=max(Console().width, 150))

@@ -34,7 +34,7 @@ import simpy
 
 from sam_testkit.sam_template import read_template
 from workbench.emulator.template import DEFAULT_TEMPLATE, PROJECT_ROOT
-from workbench.measure.capacity import measured_durations, read_service
+from workbench.measure.capacity import measure_stored_order, measured_durations, read_service
 from workbench.measure.cost import LAB
 
 Steps = Generator[simpy.Event, Any, None]  # a SimPy process
@@ -338,7 +338,7 @@ def model_from_template(host_environments: int | None = None) -> Model:
     """The model as `make capacity` reads the service: template, `make tune`, the quotas file."""
     template = read_template(DEFAULT_TEMPLATE)
     durations = measured_durations()
-    service = read_service(template, durations, rollup_items_per_cpu_s=1.0)  # the rollup is not simulated
+    service = read_service(template, durations, measure_stored_order(template))
     quotas = json.loads((LAB / "capacity.json").read_text())["quotas"]
     tune = json.loads((PROJECT_ROOT / "bench" / "tune-ApiFunction.json").read_text())
     consumer_tune = json.loads((PROJECT_ROOT / "bench" / "tune-OrdersConsumer.json").read_text())
@@ -368,7 +368,7 @@ def model_from_template(host_environments: int | None = None) -> Model:
         max_receive_count=int(queue["RedrivePolicy"]["maxReceiveCount"]),
         day_shards=service.day_shards,
         partition_wcu=float(quotas["dynamodb_partition_wcu"]["value"]),
-        write_units=math.ceil(service.item_bytes / 1024),
+        write_units=math.ceil(service.index_item_bytes / 1024),  # what a day shard's partition takes
         write_attempts=int(consumer_settings.get("BATCH_WRITE_MAX_ATTEMPTS", defaults["batch_write_max_attempts"])),
         retry_base_s=int(consumer_settings.get("BATCH_WRITE_BASE_DELAY_MS", defaults["batch_write_base_delay_ms"]))
         / 1000,
