@@ -223,6 +223,7 @@ def mysql(mysql_server: MySqlAdmin) -> MySqlAdmin:
     mysql_server.wait_for_app_connections(0)
     mysql_server.set_app_password(APP_PASSWORD)
     mysql_server.execute("DELETE FROM daily_sku_sales")
+    mysql_server.execute("DELETE FROM daily_sku_shard_sales")
     mysql_server.execute("DELETE FROM catalog_items")
     mysql_server.execute(SEED_SQL.read_text())
     return mysql_server

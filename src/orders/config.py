@@ -10,7 +10,7 @@ import functools
 import os
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _FromEnvironment(BaseModel):
@@ -68,6 +68,19 @@ class ConsumerSettings(DayIndexSettings, LateDaysSettings):
 
 class RollupSettings(DayIndexSettings, LateDaysSettings, DatabaseSettings):
     rollup_readers: int = Field(default=8, alias="ROLLUP_READERS", ge=1, le=64)  # shards read at once
+    # More than one: the scheduled run hands the day's shards to this many runs of the function (asynchronous
+    # invocations of ROLLUP_FUNCTION_NAME), each reading its share; a day too big for one run's Timeout.
+    rollup_runs: int = Field(default=1, alias="ROLLUP_RUNS", ge=1, le=1000)
+    rollup_function_name: str | None = Field(default=None, alias="ROLLUP_FUNCTION_NAME", min_length=1)
+
+    @model_validator(mode="after")
+    def _runs_need_the_functions_name(self) -> RollupSettings:
+        if self.rollup_runs > 1 and self.rollup_function_name is None:
+            raise ValueError("ROLLUP_RUNS above 1 needs ROLLUP_FUNCTION_NAME: the function the runs are handed to")
+        if self.rollup_runs > self.order_day_shards:
+            raise ValueError("ROLLUP_RUNS cannot exceed ORDER_DAY_SHARDS: a run reads whole shards")
+        return self
+
     rollup_query_page_size: int = Field(default=500, alias="ROLLUP_QUERY_PAGE_SIZE", ge=1, le=1000)
 
 

@@ -129,6 +129,8 @@ class RollupRequest(BaseModel):
     date: dt.date | None = None
     scheduled_time: dt.datetime | None = None
     time: dt.datetime | None = None
+    # A run the scheduled one handed some of the day's shards to (ROLLUP_RUNS > 1): it reads these only.
+    shards: list[Annotated[int, Field(ge=0, le=999)]] | None = Field(default=None, min_length=1)
 
     def sales_date(self, now: dt.datetime) -> dt.date:
         if self.date is not None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 
 import pytest
+from botocore.stub import Stubber
 
+from orders.adapters.aws_clients import lambda_client
 from orders.adapters.late_days import clear_late_day, late_days, mark_late_days
 from orders.adapters.orders_table import to_item
 from orders.config import RollupSettings, get_settings
@@ -136,17 +139,27 @@ def test_an_order_of_today_marks_no_day(orders_service: AwsWorld):
     assert late_days(get_settings(RollupSettings)) == {}
 
 
-def test_the_totals_are_written_in_one_statement(orders_service: AwsWorld, mysql, statements_sent: list[str]):
-    # GIVEN a day's orders of three SKUs, WHEN it is rolled up, THEN one INSERT writes every total
-    store(
-        orders_service,
-        [order_message(created_at="2026-11-22T08:00:00Z", SCALE_01G=3500, GRINDER_BURR=8900, MUG_CERAMIC_350ML=1)],
-    )
+def test_the_shards_totals_are_written_in_one_statement_and_the_days_in_one_more(
+    orders_service: AwsWorld, mysql, statements_sent: list[str]
+):
+    # GIVEN a day's orders of three SKUs, over several of its shards
+    lines = {"SCALE_01G": 3500, "GRINDER_BURR": 8900, "MUG_CERAMIC_350ML": 1}
+    store(orders_service, [order_message(created_at="2026-11-22T08:00:00Z", **lines) for _ in range(8)])
+    shards = {
+        item["order_day_shard"]["S"]
+        for item in orders_service.client("dynamodb").scan(TableName=LAMBDA_ENV["ORDERS_TABLE_NAME"])["Items"]
+    }
+    assert len(shards) > 1
+
+    # WHEN it is rolled up
     rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
 
-    inserts = [sql for sql in statements_sent if sql.startswith("INSERT INTO daily_sku_sales")]
-    assert len(inserts) == 1  # executemany rewrote three rows into one multi-row INSERT
-    assert inserts[0].count("),(") == 2
+    # THEN one INSERT writes every shard's rows (executemany makes them one multi-row statement), one more the day's
+    shard_inserts = [sql for sql in statements_sent if sql.startswith("INSERT INTO daily_sku_shard_sales")]
+    assert len(shard_inserts) == 1
+    assert shard_inserts[0].count("),(") == 3 * len(shards) - 1
+    assert sum(sql.startswith("INSERT INTO daily_sku_sales") for sql in statements_sent) == 1
+    assert totals(mysql)[("2026-11-22", "SCALE-01G")] == (8, 8 * 3500, 8)
 
 
 def test_a_day_without_orders_writes_nothing(orders_service: AwsWorld, mysql):
@@ -165,9 +178,9 @@ def test_the_migration_function_creates_the_schema_idempotently(orders_service: 
     second = migrate.handler({}, FakeLambdaContext())
 
     # THEN the tables exist and the second run changed nothing
-    assert first == second == {"statements": 2}
+    assert first == second == {"statements": 3}
     tables = {row[0] for row in mysql.execute("SHOW TABLES")}
-    assert {"catalog_items", "daily_sku_sales"} <= tables
+    assert {"catalog_items", "daily_sku_sales", "daily_sku_shard_sales"} <= tables
 
 
 def test_a_rollup_whose_connection_dies_mid_transaction_still_converges(orders_service: AwsWorld, mysql, monkeypatch):
@@ -193,3 +206,43 @@ def test_a_rollup_whose_connection_dies_mid_transaction_still_converges(orders_s
     assert kills["left"] == 0
     assert result["skus"] == 1
     assert totals(mysql) == {("2026-11-22", "SCALE-01G"): (2, 7000, 2)}
+
+
+def test_runs_over_disjoint_shards_sum_to_the_whole_day_in_any_order(orders_service: AwsWorld, mysql):
+    # GIVEN 40 orders of a day over its 16 shards
+    store(orders_service, [order_message(created_at="2026-11-22T09:00:00Z", SCALE_01G=3500) for _ in range(40)])
+    halves = ([shard for shard in range(16) if shard % 2], [shard for shard in range(16) if not shard % 2])
+
+    # WHEN two runs each read half of the shards, the second first, and one of them again (a retry)
+    for shards in (halves[1], halves[0], halves[1]):
+        rollup.handler({"date": "2026-11-22", "shards": shards}, FakeLambdaContext())
+
+    # THEN the day's totals count every order once
+    assert totals(mysql) == {("2026-11-22", "SCALE-01G"): (40, 40 * 3500, 40)}
+
+
+def test_a_day_too_big_for_one_run_is_handed_out_as_shard_groups(
+    orders_service: AwsWorld, mysql, monkeypatch: pytest.MonkeyPatch
+):
+    # GIVEN four runs configured, and a late day marked
+    monkeypatch.setenv("ROLLUP_RUNS", "4")
+    monkeypatch.setenv("ROLLUP_FUNCTION_NAME", "orders-daily-rollup")
+    store(orders_service, [order_message(created_at="2026-11-22T09:00:00Z", SCALE_01G=3500)])
+    settings = get_settings(RollupSettings)
+    mark_late_days(settings, [dt.date(2026, 11, 20)], dt.datetime(2026, 11, 23, 0, 10, tzinfo=dt.UTC))
+
+    # WHEN the scheduled run starts, with Lambda's Invoke stubbed (botocore's Stubber checks each call)
+    groups = [list(range(first, 16, 4)) for first in range(4)]
+    with Stubber(lambda_client()) as lambda_api:
+        for day in ("2026-11-22", "2026-11-20"):
+            for shards in groups:
+                payload = json.dumps({"date": day, "shards": shards}).encode()
+                expected = {"FunctionName": "orders-daily-rollup", "InvocationType": "Event", "Payload": payload}
+                lambda_api.add_response("invoke", {"StatusCode": 202}, expected)
+        result = rollup.handler({"date": "2026-11-22"}, FakeLambdaContext())
+        lambda_api.assert_no_pending_responses()
+
+    # THEN each day's 16 shards went to four runs, four each, none read here, and the late mark is cleared
+    assert result == {"sales_date": "2026-11-22", "runs": 4, "late_days_handed_out": ["2026-11-20"]}
+    assert totals(mysql) == {}
+    assert late_days(get_settings(RollupSettings)) == {}

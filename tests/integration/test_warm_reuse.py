@@ -45,7 +45,7 @@ def test_warm_invocations_build_no_clients(orders_service: AwsWorld):
     [
         ("orders.handlers.api", {"sqs": 1, "secretsmanager": 1, "dynamodb": 1}),
         ("orders.handlers.consumer", {"dynamodb": 1}),
-        ("orders.handlers.rollup", {"secretsmanager": 1, "dynamodb": 1}),
+        ("orders.handlers.rollup", {"secretsmanager": 1, "dynamodb": 1, "lambda": 1}),
     ],
 )
 def test_init_builds_every_client_the_function_needs(orders_service: AwsWorld, module: str, clients: dict[str, int]):

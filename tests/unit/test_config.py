@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from orders.config import ApiSettings, ConsumerSettings, DatabaseSettings
+from orders.config import ApiSettings, ConsumerSettings, DatabaseSettings, RollupSettings
 
 DATABASE = {
     "DB_HOST": "proxy.example",
@@ -45,3 +45,16 @@ def test_the_consumer_needs_no_database_settings():
     settings = ConsumerSettings.model_validate(CONSUMER)
     # THEN it reads, and has, nothing of MySQL
     assert not any(name.startswith("db_") for name in type(settings).model_fields)
+
+
+ROLLUP = DATABASE | {"ORDERS_TABLE_NAME": "orders", "LATE_DAYS_TABLE_NAME": "late", "ORDER_DAY_SHARDS": "16"}
+
+
+def test_rollup_runs_need_the_functions_name_and_no_more_runs_than_shards():
+    # GIVEN one run, THEN no function name is needed; GIVEN several, THEN it is, and they cannot outnumber shards
+    assert RollupSettings.model_validate(ROLLUP).rollup_runs == 1
+    with pytest.raises(ValidationError, match="ROLLUP_FUNCTION_NAME"):
+        RollupSettings.model_validate(ROLLUP | {"ROLLUP_RUNS": "4"})
+    with pytest.raises(ValidationError, match="cannot exceed ORDER_DAY_SHARDS"):
+        RollupSettings.model_validate(ROLLUP | {"ROLLUP_RUNS": "17", "ROLLUP_FUNCTION_NAME": "rollup"})
+    assert RollupSettings.model_validate(ROLLUP | {"ROLLUP_RUNS": "16", "ROLLUP_FUNCTION_NAME": "rollup"})

@@ -6,7 +6,7 @@ import collections
 import random
 import uuid
 
-from orders.logic.day_shards import day_shard, day_shards
+from orders.logic.day_shards import day_shard, day_shards, shard_groups
 
 
 def test_an_order_always_lands_on_the_same_shard_of_its_day():
@@ -29,3 +29,10 @@ def test_a_days_orders_spread_evenly_over_its_shards():
 
 def test_one_shard_is_the_day_itself_keyed():
     assert day_shards("2026-11-22", 1) == ["2026-11-22#0"]
+
+
+def test_shard_groups_deal_every_shard_to_exactly_one_run_as_evenly_as_they_go():
+    groups = shard_groups(16, 3)
+    assert sorted(shard for group in groups for shard in group) == list(range(16))
+    assert [len(group) for group in groups] == [6, 5, 5]
+    assert shard_groups(2, 5) == [[0], [1]]  # never an empty run

@@ -29,6 +29,7 @@ def test_an_order_survives_the_round_trip_and_carries_its_index_key():
 def test_the_schema_ships_in_the_package():
     # GIVEN the package as shipped, WHEN its schema is read
     statements = schema_statements()
-    # THEN it holds both tables, each created only when missing
-    assert [s.split("(")[0].split()[-1] for s in statements] == ["catalog_items", "daily_sku_sales"]
+    # THEN it holds the three tables, each created only when missing
+    names = [s.split("(")[0].split()[-1] for s in statements]
+    assert names == ["catalog_items", "daily_sku_sales", "daily_sku_shard_sales"]
     assert all(s.startswith("CREATE TABLE IF NOT EXISTS") for s in statements)

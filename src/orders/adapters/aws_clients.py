@@ -20,6 +20,7 @@ from orders.tracing import instrument_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -30,6 +31,11 @@ _CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempt
 @functools.cache
 def dynamodb_client() -> DynamoDBClient:
     return instrument_client(boto3.client("dynamodb", config=_CLIENT_CONFIG))  # type: ignore[no-any-return]
+
+
+@functools.cache
+def lambda_client() -> LambdaClient:
+    return instrument_client(boto3.client("lambda", config=_CLIENT_CONFIG))  # type: ignore[no-any-return]
 
 
 @functools.cache

@@ -33,6 +33,7 @@ def apply_schema(db: Database) -> int:
 APP_USER_GRANTS = (
     ("SELECT", "catalog_items"),
     ("SELECT, INSERT, UPDATE", "daily_sku_sales"),  # INSERT … ON DUPLICATE KEY UPDATE
+    ("SELECT, INSERT, UPDATE", "daily_sku_shard_sales"),  # each shard's totals, summed into the day's
 )
 
 

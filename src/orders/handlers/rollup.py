@@ -5,19 +5,21 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orders.adapters.aws_clients import dynamodb_client, prime, secretsmanager_client
-from orders.adapters.daily_totals import upsert_daily_totals
+from orders.adapters.aws_clients import dynamodb_client, lambda_client, prime, secretsmanager_client
+from orders.adapters.daily_totals import sum_shards_into_day, upsert_shard_totals
 from orders.adapters.late_days import clear_late_day, late_days
 from orders.adapters.mysql import database_tls, get_database
 from orders.adapters.orders_table import day_shard_sales
+from orders.adapters.rollup_runs import hand_out_shards
 from orders.adapters.secrets import secrets_provider
 from orders.config import RollupSettings, get_settings
-from orders.logic.day_shards import day_shards
+from orders.logic.day_shards import shard_groups, shard_key
 from orders.logic.rollup import DailyRollup, combine, roll_up_day
 from orders.models import RollupRequest
 from orders.observability import logger, metrics, tracer
@@ -29,6 +31,7 @@ prime(
     functools.partial(get_settings, SETTINGS),
     dynamodb_client,
     secretsmanager_client,
+    lambda_client,
     secrets_provider,
     database_tls,
 )
@@ -41,30 +44,46 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings(SETTINGS)
     request = RollupRequest.model_validate(event)
     sales_date = request.sales_date(now=dt.datetime.now(dt.UTC))
-    orders, rows = _roll_up(sales_date)
+    if request.shards is not None:  # a run the scheduled one handed these shards to
+        orders, skus = _roll_up(sales_date, request.shards)
+        return {"sales_date": sales_date.isoformat(), "shards": request.shards, "orders": orders, "skus": skus}
+    every_shard = list(range(settings.order_day_shards))
+    if settings.rollup_runs > 1:  # a day too big for one run: each run reads a share of its shards
+        groups = shard_groups(settings.order_day_shards, settings.rollup_runs)
+        hand_out_shards(settings, sales_date, groups)
+        handed_out = []
+        for day, marked_at in sorted(late_days(settings).items()):
+            if day != sales_date:
+                hand_out_shards(settings, day, groups)
+            clear_late_day(settings, day, marked_at)  # Lambda holds the runs now; one that fails alarms
+            handed_out.append(day.isoformat())
+        return {"sales_date": sales_date.isoformat(), "runs": len(groups), "late_days_handed_out": handed_out}
+    orders, skus = _roll_up(sales_date, every_shard)
     # Days an order arrived for after their rollup ran (the consumer marked them): recompute, then clear.
     recomputed = []
     for day, marked_at in sorted(late_days(settings).items()):
         if day != sales_date:
-            _roll_up(day)
+            _roll_up(day, every_shard)
         clear_late_day(settings, day, marked_at)  # marked again meanwhile: kept for the next run
         recomputed.append(day.isoformat())
-    return {"sales_date": sales_date.isoformat(), "orders": orders, "skus": rows, "late_days_recomputed": recomputed}
+    return {"sales_date": sales_date.isoformat(), "orders": orders, "skus": skus, "late_days_recomputed": recomputed}
 
 
-def _roll_up(day: dt.date) -> tuple[int, int]:
-    """One day's totals from all its orders, upserted (a recomputation converges); (orders, rows)."""
+def _roll_up(day: dt.date, shards: Sequence[int]) -> tuple[int, int]:
+    """These shards' totals from all their orders, upserted, then the day's summed from every shard's (a
+    recomputation converges); (orders read, SKUs among them)."""
     settings = get_settings(SETTINGS)
 
-    def shard_rollup(shard_key: str) -> DailyRollup:
-        return roll_up_day(day, day_shard_sales(settings, shard_key))
+    def shard_rollup(shard: int) -> DailyRollup:
+        return roll_up_day(day, day_shard_sales(settings, shard_key(day.isoformat(), shard)))
 
     # The day's shards are partitions of their own: read several at once, each at its partition's own rate.
-    shards = day_shards(day.isoformat(), settings.order_day_shards)
     with ThreadPoolExecutor(max_workers=min(len(shards), settings.rollup_readers)) as readers:
         # Each read in a copy of this context: its spans are the invocation's children.
-        partials = [readers.submit(contextvars.copy_context().run, shard_rollup, key) for key in shards]
-        rollup = combine(day, (partial.result() for partial in partials))
-    rows = upsert_daily_totals(get_database(), rollup.totals)
-    logger.info("daily rollup written", sales_date=day.isoformat(), orders=rollup.order_count, rows=rows)
-    return rollup.order_count, rows
+        reads = {shard: readers.submit(contextvars.copy_context().run, shard_rollup, shard) for shard in shards}
+        partials = {shard: read.result() for shard, read in reads.items()}
+    upsert_shard_totals(get_database(), partials)
+    sum_shards_into_day(get_database(), day)
+    rollup = combine(day, partials.values())
+    logger.info("rollup written", sales_date=day.isoformat(), shards=len(shards), orders=rollup.order_count)
+    return rollup.order_count, len(rollup.totals)

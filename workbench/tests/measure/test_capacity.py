@@ -30,6 +30,7 @@ SERVICE = Service(
     rollup_memory_mb=1769,
     rollup_timeout_s=900.0,
     rollup_readers=8,
+    rollup_runs=1,
     rollup_items_per_cpu_s=50_000.0,
     catalog_max_age_s=60.0,
     catalog_skus=7,
@@ -73,17 +74,19 @@ def test_index_items_over_a_kilobyte_take_two_write_units_each():
     assert not by_component(8 * 800, big)[SHARD].exceeded
 
 
-def test_the_rollup_is_paced_by_the_cpu_its_memory_buys_and_bounded_by_its_timeout():
-    # GIVEN 50,000 orders summed a CPU second, at 1,769 MB (one vCPU) and at 512 MB, with a 900 s Timeout
+ROLLUP = "DailyRollupFunction, one run's share of a day"
+
+
+def test_the_rollup_is_paced_by_the_cpu_its_memory_buys_and_shared_by_its_runs():
+    # GIVEN 50,000 index items summed a CPU second, at 1,769 MB (one vCPU) and at 512 MB, with a 900 s Timeout
     small = dataclasses.replace(SERVICE, rollup_memory_mb=512)
     # THEN a day of 500 orders/s fits one vCPU's run (43.2 M orders in 864 s), not 512 MB's share of one
-    assert by_component(500)["DailyRollupFunction Timeout"].needed == pytest.approx(500 * 86_400 / 50_000)
-    assert not by_component(500)["DailyRollupFunction Timeout"].exceeded
-    assert by_component(500, small)["DailyRollupFunction Timeout"].exceeded
-    # AND past what one run can do at any size, the limit is named a design one
-    one_run = by_component(600)["DailyRollupFunction, the day in one run"]
-    assert one_run.exceeded
-    assert one_run.kind == "hard"
+    assert by_component(500)[ROLLUP].needed == pytest.approx(500 * 86_400 / 50_000)
+    assert not by_component(500)[ROLLUP].exceeded
+    assert by_component(500, small)[ROLLUP].exceeded
+    # AND four times the rate fits four runs, and the runs it needs are named as the setting to raise
+    assert not by_component(2000, dataclasses.replace(SERVICE, rollup_runs=4))[ROLLUP].exceeded
+    assert by_component(2000)[ROLLUP].lever.startswith("RollupRuns >= 5 ")
 
 
 def test_the_price_cache_bounds_catalog_queries_by_environments_not_orders():
@@ -110,7 +113,7 @@ def test_the_model_reads_the_template_it_runs_against():
     assert service.catalog_max_age_s == 60
     assert service.consumer_ms_per_record == pytest.approx(3.0)  # the tuned event holds three records
     assert (service.item_bytes, service.index_item_bytes) == (400, 150)
-    assert (service.day_index, service.day_shards) == ("by-day-shard", 16)
+    assert (service.day_index, service.day_shards, service.rollup_runs) == ("by-day-shard", 16, 1)
 
 
 def test_a_rate_that_is_not_positive_is_a_one_line_error(capsys: pytest.CaptureFixture[str]):

@@ -265,7 +265,7 @@ class LocalCloud:
                 kind = next(iter(entry))  # a policy template's name, or an inline "Statement"
                 label = f"Policies[{index}] {kind}" if kind == "Statement" else kind
                 self.policy_labels[f"{role_id}Policy{index}"] = label
-        for policy in properties.get("Policies", []):
+        for policy in filter(None, map(self.applied, properties.get("Policies", []))):  # a conditional one decided
             document = self.resolve(policy["PolicyDocument"])
             document.setdefault("Version", "2012-10-17")  # SAM's expanded policy templates carry none
             iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document))

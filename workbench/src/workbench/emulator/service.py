@@ -247,7 +247,7 @@ class LocalService:
         reserved = self.cloud.applied(
             self.app.cloudformation["Resources"][logical_id]["Properties"].get("ReservedConcurrentExecutions")
         )
-        return None if reserved is None else int(reserved)
+        return None if reserved is None else int(self.cloud.resolve(reserved))  # a number, or a parameter's
 
     def _host_limit(self, logical_id: str) -> int:
         """How many environments this host runs at once: beyond, invocations wait (Lambda would start more)."""

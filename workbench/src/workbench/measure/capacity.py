@@ -92,6 +92,7 @@ class Service:
     rollup_memory_mb: int
     rollup_timeout_s: float
     rollup_readers: int  # shards read at once
+    rollup_runs: int  # runs a day is handed to, each reading its share of the shards
     rollup_items_per_cpu_s: float  # index items one CPU parses (botocore) and sums a second (measured)
     catalog_max_age_s: float
     catalog_skus: int
@@ -146,6 +147,7 @@ def read_service(template: dict[str, Any], durations: dict[str, dict[int, float]
         rollup_memory_mb=int(rollup["MemorySize"]),
         rollup_timeout_s=float(rollup["Timeout"]),
         rollup_readers=int(rollup_variables.get("ROLLUP_READERS", 8)),
+        rollup_runs=int(_parameter_default(template, rollup_variables["ROLLUP_RUNS"])),
         rollup_items_per_cpu_s=stored.rollup_items_per_cpu_s,
         catalog_max_age_s=float(api["Environment"]["Variables"]["CATALOG_MAX_AGE_SECONDS"]),
         catalog_skus=seed.count("\n    ('"),
@@ -179,8 +181,9 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
     readable = min(service.day_shards, service.rollup_readers) * partition_items_per_s
     cpu_share = min(service.rollup_memory_mb, MAX_MEMORY_MB) / ONE_VCPU_MB
     rollup_pace = min(readable, service.rollup_items_per_cpu_s * min(cpu_share, 1.0))  # one thread holds the GIL
-    best_pace = min(readable, service.rollup_items_per_cpu_s)  # at one full vCPU or more
     day_items = rate * SECONDS_PER_DAY
+    # Runs a day needs at this memory, each kept to 80 % of its Timeout (a run reads whole shards)
+    runs_needed = math.ceil(day_items / (rollup_pace * service.rollup_timeout_s * PARTITION_TARGET_USE))
     partition_use = PARTITION_TARGET_USE * quotas["dynamodb_partition_wcu"]["value"]
     shards_needed = math.ceil(rate * index_write_units / partition_use)
     return [
@@ -246,21 +249,15 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
             "SECRET_MAX_AGE_SECONDS",
         ),
         Limit(
-            "DailyRollupFunction Timeout",
-            f"1 item to read and sum ({rollup_pace:,.0f} items/s at {service.rollup_memory_mb} MB)",
-            day_items / rollup_pace,
+            "DailyRollupFunction, one run's share of a day",
+            f"1 item to read and sum ({rollup_pace:,.0f} items/s at {service.rollup_memory_mb} MB), "
+            f"over {service.rollup_runs} run(s)",
+            day_items / service.rollup_runs / rollup_pace,
             service.rollup_timeout_s,
-            "s for a day",
+            "s (its Timeout)",
             "setting",
-            "template.yaml, DailyRollupFunction Timeout and MemorySize",
-            "Timeout (900 s at most), MemorySize (CPU)",
-        ),
-        against(
-            "lambda_timeout_s",
-            "DailyRollupFunction, the day in one run",
-            f"1 item ({best_pace:,.0f} items/s at a full vCPU or more)",
-            day_items / best_pace,
-            "incremental totals (the day summed as orders arrive), or the day's shards rolled up by parallel runs",
+            "template.yaml, DailyRollupFunction Timeout and MemorySize; parameter RollupRuns",
+            f"RollupRuns >= {runs_needed} (OrderDayShards at least as many), or MemorySize for CPU",
         ),
         Limit(
             "MySQL catalog queries (RDS Proxy)",
