@@ -83,7 +83,7 @@ def test_function_environment_is_the_template_resolved_locally(service: LocalSer
         ("ApiFunction", "api_get_order.json", lambda r: r["statusCode"] == 404),
         ("OrdersConsumer", "sqs_orders_batch.json", lambda r: len(r["batchItemFailures"]) == 1),
         ("DailyRollupFunction", "schedule_daily_rollup.json", lambda r: r["sales_date"] == "2026-11-22"),
-        ("SchemaMigrationFunction", "schema_migration.json", lambda r: r == {"statements": 2}),
+        ("SchemaMigrationFunction", "schema_migration.json", lambda r: r == {"statements": 3}),
     ],
 )
 def test_every_events_file_invokes(service: LocalService, function: str, event_file: str, check):

@@ -512,7 +512,7 @@ def calibrate(requests: int = 5000, clients: int = 50) -> int:
     from workbench.scenarios.load import run_load
 
     small, large = run_load(200, 10), run_load(600, 10)
-    cpu_ms = (large.host_cpu_s - small.host_cpu_s) / (large.requests - small.requests) * 1000
+    cpu_ms = (large.run_cpu_s - small.run_cpu_s) / (large.requests - small.requests) * 1000
     wait_ms = max(0.0, run_load(100, 1).percentile(0.5) - cpu_ms)
     cores = os.cpu_count() or 1
     model = dataclasses.replace(
