@@ -505,14 +505,14 @@ def report(title: str, rows: dict[str, str]) -> None:
 def calibrate(requests: int = 5000, clients: int = 50) -> int:
     """Predict `make load` (REQUESTS x CLIENTS against start-api) from this host's capacity measured apart, then
     run it. The host CPU one order costs (every process: HTTP, the local cloud, MySQL, the functions, the
-    clients) is the slope between two runs of 10 clients, 200 and 600 orders (what every run costs once, the
-    service's start and its cold starts, cancels out); the rest of a POST's time is a one-client run's median
-    less that CPU. The simulation runs the closed loop on the host's cores with the runner's 10 environments a
-    function."""
+    clients, and the kernel's loopback work) is the slope between two runs of 10 clients, 200 and 600 orders
+    (what every run costs once, the service's start and its cold starts, cancels out); it is the host's, so
+    calibrate on a quiet host. The rest of a POST's time is a one-client run's median less that CPU. The
+    simulation runs the closed loop on the host's cores with the runner's 10 environments a function."""
     from workbench.scenarios.load import run_load
 
     small, large = run_load(200, 10), run_load(600, 10)
-    cpu_ms = (large.run_cpu_s - small.run_cpu_s) / (large.requests - small.requests) * 1000
+    cpu_ms = (large.host_cpu_s - small.host_cpu_s) / (large.requests - small.requests) * 1000
     wait_ms = max(0.0, run_load(100, 1).percentile(0.5) - cpu_ms)
     cores = os.cpu_count() or 1
     model = dataclasses.replace(

@@ -46,6 +46,7 @@ class LoadReport:
     cloud_server_errors: dict[str, int] = field(default_factory=dict)  # 5xx the local cloud answered (retried)
     seconds: float = 0.0
     run_cpu_s: float = 0.0  # CPU time of the run's own processes (runner, environments, local cloud, clients)
+    host_cpu_s: float = 0.0  # the host's busy CPU time meanwhile: MySQL's and the kernel's too, and anyone else's
 
     @property
     def errors(self) -> int:
@@ -77,6 +78,12 @@ class LoadReport:
         if self.orders_stored != self.statuses.get(202, 0):
             problems.append(f"{self.statuses.get(202, 0)} orders accepted, {self.orders_stored} stored")
         return problems
+
+
+def host_busy_cpu_s() -> float:
+    """Seconds the host's CPUs spent busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def run_cpu_s() -> float:
@@ -117,7 +124,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
         consumer = SqsEventSource(service, "OrdersConsumer")
         connections_before = service.database_proxy.connections_opened()
         sent = threading.Event()
-        started, cpu_before = time.monotonic(), run_cpu_s()
+        started, cpu_before, host_before = time.monotonic(), run_cpu_s(), host_busy_cpu_s()
         pollers = consumer.start_polling(sent)  # the mapping consumes while the clients send
         # The clients run in their own process: this one already serves HTTP, moto and the poller.
         result = subprocess.run(  # noqa: S603 - our own module, loopback port
@@ -147,6 +154,7 @@ def run_load(requests: int = 5000, clients: int = 50, *, max_environments: int =
         consumer.drain(timeout_s=max(10.0, deadline - time.monotonic()))
         report.seconds = time.monotonic() - started
         report.run_cpu_s = run_cpu_s() - cpu_before
+        report.host_cpu_s = host_busy_cpu_s() - host_before
         server.shutdown()
         report.api_environments = api.environments_started
         report.connections_opened = service.database_proxy.connections_opened() - connections_before
@@ -187,6 +195,7 @@ def report_load(requests: int, clients: int, results_page: Path | None = None) -
         "latency p50 / p95 / p99": " / ".join(f"{report.percentile(p):.0f} ms" for p in (0.5, 0.95, 0.99)),
         "latency mean": f"{statistics.fmean(report.latencies_ms):.0f} ms" if report.latencies_ms else "-",
         "CPU per order (the run's processes, consumer included; MySQL not)": f"{report.cpu_ms_per_order:.1f} ms",
+        "host CPU per order (every process and the kernel)": f"{report.host_cpu_s / report.requests * 1000:.1f} ms",
         "API execution environments": report.api_environments,
         "MySQL connections opened (counted at the proxy)": report.connections_opened,
         "deliveries consumed / orders stored": f"{report.messages_consumed} / {report.orders_stored}",
