@@ -51,13 +51,3 @@ if __name__ == "__main__":  # for tools that read CloudFormation, not SAM (cfrip
     import sys
 
     print(json.dumps(transformed(read_template(Path(sys.argv[1]))), indent=1, default=str))
-
-
-def inline_policies(role: dict[str, Any]) -> list[dict[str, Any]]:
-    """A role's inline policies; a conditional one (`Fn::If`) counts with each branch that is a policy, since
-    either may be deployed."""
-    policies = []
-    for policy in role["Properties"].get("Policies", []):
-        branches = policy["Fn::If"][1:] if "Fn::If" in policy else [policy]
-        policies += [branch for branch in branches if "PolicyDocument" in branch]
-    return policies

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from cfnlint.decode import cfn_yaml
 
-from sam_testkit.sam_template import inline_policies, read_template, resources_of_type, transformed
+from sam_testkit.sam_template import read_template, resources_of_type, transformed
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -175,7 +175,7 @@ def test_the_boundary_leaves_every_service_role_what_its_policies_grant():
 
     managed = json.loads(aws_managed_policies_data)
     for name, role in _service_roles("b").items():
-        documents = [p["PolicyDocument"] for p in inline_policies(role)]
+        documents = [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
         for arn in role["Properties"].get("ManagedPolicyArns", []):
             documents.append(managed[arn.rsplit("/", 1)[1]]["Document"])
         granted = {a for d in documents for s in d["Statement"] if s["Effect"] == "Allow" for a in _actions(s)}

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from sam_testkit.sam_template import inline_policies, read_template, resources_of_type, transformed
+from sam_testkit.sam_template import read_template, resources_of_type, transformed
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -206,7 +206,7 @@ def _statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     found = [
         (name, statement)
         for name, resource in resources_of(template, "AWS::IAM::Role").items()
-        for policy in inline_policies(resource)
+        for policy in resource["Properties"].get("Policies", [])
         for statement in policy["PolicyDocument"]["Statement"]
     ]
     assert len(found) >= len(FUNCTIONS), "fewer statements than functions: did the template change shape?"
@@ -481,19 +481,16 @@ def test_only_dev_pays_for_the_machine_client_its_smoke_test_signs_in_with():
 
 
 def test_a_rollup_handed_out_to_runs_may_invoke_itself_only_and_reaches_lambda_from_the_vpc():
-    # GIVEN the stack as SAM transforms it (CloudFormation resolves the condition from RollupRuns)
+    # GIVEN the stack as SAM transforms it (CloudFormation decides the condition from RollupRuns)
     stack = transformed(read_template(TEMPLATE), {"RollupRuns": "4"})
-    role = stack["Resources"]["DailyRollupFunctionRole"]
-    invokes = [
-        statement
-        for policy in role["Properties"]["Policies"]
-        if "Fn::If" in policy and policy["Fn::If"][0] == "FanOutRollup"
-        for statement in policy["Fn::If"][1]["PolicyDocument"]["Statement"]
-    ]
-    # THEN the invoke grant and the Lambda endpoint are conditioned on RollupRuns > 1, and the grant names itself
+    policy = stack["Resources"]["RollupRunsPolicy"]
+    # THEN the invoke grant and the Lambda endpoint exist only when RollupRuns > 1, and the grant names itself
     own_arn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-daily-rollup"
-    assert invokes == [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": {"Fn::Sub": own_arn}}]
-    assert stack["Resources"]["LambdaEndpoint"]["Condition"] == "FanOutRollup"
+    assert policy["Properties"]["Roles"] == [{"Ref": "DailyRollupFunctionRole"}]
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": {"Fn::Sub": own_arn}}
+    ]
+    assert policy["Condition"] == stack["Resources"]["LambdaEndpoint"]["Condition"] == "FanOutRollup"
     assert stack["Conditions"]["FanOutRollup"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "RollupRuns"}, "1"]}]}
     function = stack["Resources"]["DailyRollupFunction"]["Properties"]
     assert function["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-daily-rollup"}

@@ -119,10 +119,7 @@ def _role_policies() -> list[tuple[str, str]]:
     for function in sorted(app.functions):
         role_id = app.cloudformation["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
         properties = app.cloudformation["Resources"][role_id]["Properties"]
-        # A conditional policy is off under the defaults (the rollup's self-invoke: test_rollup_runs.py runs it)
-        cases += [
-            (function, policy["PolicyName"]) for policy in properties.get("Policies", []) if "Fn::If" not in policy
-        ]
+        cases += [(function, policy["PolicyName"]) for policy in properties.get("Policies", [])]
         cases += [
             (function, POLLING_POLICY) for arn in properties.get("ManagedPolicyArns", []) if POLLING_POLICY in arn
         ]

@@ -265,7 +265,7 @@ class LocalCloud:
                 kind = next(iter(entry))  # a policy template's name, or an inline "Statement"
                 label = f"Policies[{index}] {kind}" if kind == "Statement" else kind
                 self.policy_labels[f"{role_id}Policy{index}"] = label
-        for policy in filter(None, map(self.applied, properties.get("Policies", []))):  # a conditional one decided
+        for policy in [*properties.get("Policies", []), *self._policies_attached_to(role_id)]:
             document = self.resolve(policy["PolicyDocument"])
             document.setdefault("Version", "2012-10-17")  # SAM's expanded policy templates carry none
             iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document))
@@ -281,6 +281,17 @@ class LocalCloud:
             "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
             "AWS_SESSION_TOKEN": credentials["SessionToken"],
         }
+
+    def _policies_attached_to(self, role_id: str) -> list[dict[str, Any]]:
+        """The template's AWS::IAM::Policy resources that name this role, those whose Condition holds."""
+        attached = []
+        for policy in self.app.resources_of_type("AWS::IAM::Policy").values():
+            condition = policy.get("Condition")
+            if condition is not None and self.resolve({"Fn::If": [condition, "yes", "no"]}) != "yes":
+                continue  # CloudFormation would not create it
+            if {"Ref": role_id} in policy["Properties"].get("Roles", []):
+                attached.append(policy["Properties"])
+        return attached
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.app.region}:{ACCOUNT_ID}:{resource}"
