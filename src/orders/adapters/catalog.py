@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import threading
 import time
 from collections.abc import Callable, Collection
 
@@ -43,26 +42,22 @@ class CatalogCache:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock  # tests turn it
-        self._kept: dict[str, tuple[float, CatalogEntry]] = {}
-        self._lock = threading.Lock()  # Powertools' thread pools aside, one invocation at a time: cheap insurance
+        self._kept: dict[str, tuple[float, CatalogEntry]] = {}  # one invocation at a time: no lock needed
 
     def entries(self, db: Database, skus: Collection[str], *, max_age_s: float) -> dict[str, CatalogEntry]:
         """The entries of `skus` the catalog sells: those kept under `max_age_s`, the others in one query
         (0: every SKU queried, nothing kept)."""
         now = self.clock()
-        with self._lock:
-            fresh = {sku: kept[1] for sku in skus if (kept := self._kept.get(sku)) and now - kept[0] < max_age_s}
+        fresh = {sku: kept[1] for sku in skus if (kept := self._kept.get(sku)) and now - kept[0] < max_age_s}
         missing = [sku for sku in skus if sku not in fresh]
         fetched = fetch_catalog_entries(db, missing) if missing else {}
         if max_age_s > 0:
-            with self._lock:
-                self._kept.update({sku: (now, entry) for sku, entry in fetched.items()})
+            self._kept.update({sku: (now, entry) for sku, entry in fetched.items()})
         return fresh | fetched
 
     def clear(self) -> None:
         """Forget every entry (a SnapStart restore: the snapshot's prices are as old as the version)."""
-        with self._lock:
-            self._kept.clear()
+        self._kept.clear()
 
 
 @functools.cache

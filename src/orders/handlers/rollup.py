@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,28 +45,38 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = RollupRequest.model_validate(event)
     sales_date = request.sales_date(now=dt.datetime.now(dt.UTC))
     if request.shards is not None:  # a run the scheduled one handed these shards to
-        orders, skus = _roll_up(sales_date, request.shards)
-        return {"sales_date": sales_date.isoformat(), "shards": request.shards, "orders": orders, "skus": skus}
-    every_shard = list(range(settings.order_day_shards))
+        return {
+            "sales_date": sales_date.isoformat(),
+            "shards": request.shards,
+            **_roll_up_summary(request.shards, sales_date),
+        }
+    roll_up: Callable[[dt.date], dict[str, Any]]
     if settings.rollup_runs > 1:  # a day too big for one run: each run reads a share of its shards
         groups = shard_groups(settings.order_day_shards, settings.rollup_runs)
-        hand_out_shards(settings, sales_date, groups)
-        handed_out = []
-        for day, marked_at in sorted(late_days(settings).items()):
-            if day != sales_date:
-                hand_out_shards(settings, day, groups)
-            clear_late_day(settings, day, marked_at)  # Lambda holds the runs now; one that fails alarms
-            handed_out.append(day.isoformat())
-        return {"sales_date": sales_date.isoformat(), "runs": len(groups), "late_days_handed_out": handed_out}
-    orders, skus = _roll_up(sales_date, every_shard)
-    # Days an order arrived for after their rollup ran (the consumer marked them): recompute, then clear.
-    recomputed = []
+        roll_up, late_key = functools.partial(_hand_out, settings, groups), "late_days_handed_out"
+    else:
+        every_shard = list(range(settings.order_day_shards))
+        roll_up, late_key = functools.partial(_roll_up_summary, every_shard), "late_days_recomputed"
+    result = {"sales_date": sales_date.isoformat(), **roll_up(sales_date)}
+    # Days an order arrived for after their rollup ran (the consumer marked them): roll up again, then clear
+    # (marked again meanwhile: kept for the next run; handed out: Lambda holds the runs, one that fails alarms).
+    late = []
     for day, marked_at in sorted(late_days(settings).items()):
         if day != sales_date:
-            _roll_up(day, every_shard)
-        clear_late_day(settings, day, marked_at)  # marked again meanwhile: kept for the next run
-        recomputed.append(day.isoformat())
-    return {"sales_date": sales_date.isoformat(), "orders": orders, "skus": skus, "late_days_recomputed": recomputed}
+            roll_up(day)
+        clear_late_day(settings, day, marked_at)
+        late.append(day.isoformat())
+    return result | {late_key: late}
+
+
+def _hand_out(settings: RollupSettings, groups: list[list[int]], day: dt.date) -> dict[str, Any]:
+    hand_out_shards(settings, day, groups)
+    return {"runs": len(groups)}
+
+
+def _roll_up_summary(shards: Sequence[int], day: dt.date) -> dict[str, Any]:
+    orders, skus = _roll_up(day, shards)
+    return {"orders": orders, "skus": skus}
 
 
 def _roll_up(day: dt.date, shards: Sequence[int]) -> tuple[int, int]:
