@@ -27,7 +27,13 @@ def read_template(path: Path) -> dict[str, Any]:
 
 
 def parameters(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
-    values = {name: spec["Default"] for name, spec in template.get("Parameters", {}).items() if "Default" in spec}
+    """Each parameter's value as CloudFormation passes it: a string, a Number's default too (so that
+    `!Equals [!Ref Count, "0"]` holds for `Default: 0`, as it does on AWS)."""
+    values = {
+        name: str(spec["Default"]) if isinstance(spec["Default"], int | float) else spec["Default"]
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
     return values | dict(overrides or {})
 
 

@@ -80,22 +80,43 @@ def test_the_layer_is_arm64_python313():
     assert layer["Metadata"]["BuildArchitecture"] == "arm64"
 
 
-def test_the_consumer_reports_batch_item_failures():
-    (mapping,) = resources_of(cloudformation(), "AWS::Lambda::EventSourceMapping").values()
-    properties = mapping["Properties"]
+POLLERS = {"on-demand": {}, "provisioned": {"ConsumerMinimumPollers": "2", "ConsumerMaximumPollers": "50"}}
+
+
+def consumer_mapping(pollers: str) -> dict[str, Any]:
+    """The consumer's event source mapping as CloudFormation would apply it with these pollers."""
+    parameters = POLLERS[pollers]
+    template = cloudformation_with(**parameters)
+    (mapping,) = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+    applied = {name: _applied(template, value, parameters) for name, value in mapping["Properties"].items()}
+    return {name: value for name, value in applied.items() if value is not None}
+
+
+@pytest.mark.parametrize("pollers", POLLERS)
+def test_the_consumer_reports_batch_item_failures(pollers: str):
+    properties = consumer_mapping(pollers)
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert properties["BatchSize"] > 10
-    assert 1 <= properties["MaximumBatchingWindowInSeconds"] <= 300  # required above 10 messages
-    assert 2 <= properties["ScalingConfig"]["MaximumConcurrency"] <= 1000
+    if pollers == "on-demand":
+        assert 1 <= properties["MaximumBatchingWindowInSeconds"] <= 300  # required above 10 messages
+        assert properties["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "ConsumerMaximumConcurrency"}}
+        assert "ProvisionedPollerConfig" not in properties
+    else:  # Lambda refuses MaximumConcurrency in provisioned mode, and advises no batching window
+        assert properties["MaximumBatchingWindowInSeconds"] == 0
+        assert "ScalingConfig" not in properties
+        assert properties["ProvisionedPollerConfig"] == {
+            "MinimumPollers": {"Ref": "ConsumerMinimumPollers"},
+            "MaximumPollers": {"Ref": "ConsumerMaximumPollers"},
+        }
 
 
-def test_the_orders_queue_redrives_to_a_dlq_and_outlives_the_consumer():
+@pytest.mark.parametrize("pollers", POLLERS)
+def test_the_orders_queue_redrives_to_a_dlq_and_outlives_the_consumer(pollers: str):
     queue = cloudformation()["Resources"]["OrdersQueue"]["Properties"]
     consumer = functions()["OrdersConsumer"]["Properties"]
-    (mapping,) = resources_of(cloudformation(), "AWS::Lambda::EventSourceMapping").values()
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["OrdersDeadLetterQueue", "Arn"]}
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
-    window = mapping["Properties"]["MaximumBatchingWindowInSeconds"]
+    window = consumer_mapping(pollers)["MaximumBatchingWindowInSeconds"]
     assert queue["VisibilityTimeout"] >= 6 * consumer["Timeout"] + window
 
 
@@ -137,8 +158,11 @@ def _applied(template: dict[str, Any], value: Any, parameters: dict[str, str]) -
     if not (isinstance(value, dict) and "Fn::If" in value):
         return value
     condition, when_true, otherwise = value["Fn::If"]
-    (left, right) = template["Conditions"][condition]["Fn::Equals"]
-    holds = parameters.get(left["Ref"], template["Parameters"][left["Ref"]].get("Default")) == right
+    expression = template["Conditions"][condition]
+    negated = "Fn::Not" in expression
+    (left, right) = (expression["Fn::Not"][0] if negated else expression)["Fn::Equals"]
+    value = parameters.get(left["Ref"], template["Parameters"][left["Ref"]].get("Default"))
+    holds = (str(value) == right) != negated  # CloudFormation compares parameter values as strings
     chosen = when_true if holds else otherwise
     return None if chosen == {"Ref": "AWS::NoValue"} else chosen
 

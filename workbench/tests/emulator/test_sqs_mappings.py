@@ -1,5 +1,5 @@
 """SQS event source mappings of any template: FilterCriteria, Enabled, and the partial batch response as Lambda
-reads it (templates/sqs-mappings/: two queues, two consumers, no database)."""
+reads it, and its scaling settings as the template's conditions decide them (templates/sqs-mappings/: no database)."""
 
 from __future__ import annotations
 
@@ -107,3 +107,28 @@ def test_a_disabled_mapping_polls_nothing_and_says_so(mappings: LocalService):
         source.drain()
     assert source.stats.invocations == []
     assert waiting(mappings, "Paused") == [json.dumps({"n": 1})]
+
+
+def test_on_demand_pollers_run_maximum_concurrency_batches_after_the_batching_window(mappings: LocalService):
+    # GIVEN the template's defaults: on-demand pollers, MaximumConcurrency 3, a 2 s window (both inside !If)
+    source = SqsEventSource(mappings, "ScaledConsumer")
+
+    # THEN the mapping runs as CloudFormation would have configured it
+    assert (source.max_concurrency, source.pollers, source.batching_window_s) == (3, 3, 2.0)
+
+
+def test_provisioned_pollers_run_ten_batches_each_and_say_what_is_not_emulated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # GIVEN the same template deployed with provisioned pollers (at most 4)
+    folder = application_copy(APPLICATION, tmp_path)
+    overrides = {"MinimumPollers": "2", "MaximumPollers": "4"}
+    with LocalService(template=folder / "template.yaml", parameter_overrides=overrides) as service:
+        # WHEN its mapping is created
+        source = SqsEventSource(service, "ScaledConsumer")
+
+        # THEN up to 10 batches a poller, no batching window, polled by as many threads as this host runs at once
+        assert (source.max_concurrency, source.batching_window_s) == (40, 0.0)
+        assert source.pollers == min(40, service.pool("ScaledConsumer").max_environments)
+    # … and what the runner does not reproduce is said
+    assert "provisioned SQS pollers: up to 4 x 10 batches at once; not emulated" in capsys.readouterr().err

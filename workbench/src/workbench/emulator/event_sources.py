@@ -13,12 +13,13 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from moto.events.models import EventPattern
 
-from workbench.emulator.environment import Invocation, ThrottledError
+from workbench.emulator.environment import Invocation, ThrottledError, say_once
 from workbench.emulator.service import LocalService
 
 SQS_RECEIVE_LIMIT = 10  # ReceiveMessage returns at most 10 messages per call
@@ -50,10 +51,12 @@ class SqsEventSource:
         self.queue_url = next(
             str(s["QueueUrl"]) for s in service.cloud.symbols.values() if s.get("Arn") == self.queue_arn
         )
-        self.batch_size = int(properties.get("BatchSize", 10))
-        self.batching_window_s = float(properties.get("MaximumBatchingWindowInSeconds", 0))
-        self.reports_item_failures = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])
-        self.max_concurrency = int(properties.get("ScalingConfig", {}).get("MaximumConcurrency", 5))
+        setting = self._setting(service, properties)
+        self.batch_size = int(setting("BatchSize", 10))
+        self.batching_window_s = float(setting("MaximumBatchingWindowInSeconds", 0))
+        self.reports_item_failures = "ReportBatchItemFailures" in setting("FunctionResponseTypes", [])
+        self.max_concurrency = self._max_concurrency(setting)
+        self.pollers = min(self.max_concurrency, self.pool.max_environments)  # more would only wait for this host
         self.enabled = properties.get("Enabled", True) not in (False, "false", "False")
         # AWS's filter rule syntax is EventBridge's event patterns: moto's matcher of them, not one of our own.
         self.filters = [
@@ -68,6 +71,30 @@ class SqsEventSource:
         self._busy = 0  # pollers between the start of a receive and the end of its settling
         self._activity = 0  # bumped when a poll starts or ends: tells a stable snapshot from a moving one
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _setting(service: LocalService, properties: dict[str, Any]) -> Callable[[str, Any], Any]:
+        """A property of the event as CloudFormation applies it: conditions decided, parameters resolved."""
+
+        def setting(name: str, default: Any) -> Any:
+            value = service.cloud.applied(properties.get(name))
+            return default if value is None else service.cloud.resolve(value)
+
+        return setting
+
+    @staticmethod
+    def _max_concurrency(setting: Callable[[str, Any], Any]) -> int:
+        """Batches at once: MaximumConcurrency with on-demand pollers; with provisioned ones, 10 a poller at most
+        (AWS Lambda Developer Guide, provisioned mode for SQS)."""
+        pollers = setting("ProvisionedPollerConfig", None)
+        if pollers is None:
+            return int(setting("ScalingConfig", {}).get("MaximumConcurrency", 5))
+        maximum = int(pollers.get("MaximumPollers", 200))
+        say_once(
+            f"provisioned SQS pollers: up to {maximum} x 10 batches at once; not emulated: "
+            "how pollers scale between MinimumPollers and MaximumPollers, and their bill"
+        )
+        return maximum * 10
 
     def _check_visibility_timeout(self, function_timeout_s: int) -> None:
         """What Lambda checks, as the function's role, when the mapping is created (sqs:GetQueueAttributes)."""
@@ -266,7 +293,7 @@ class SqsEventSource:
                     stop.wait(1)
 
         threads = [
-            threading.Thread(target=poller, name=f"sqs-poller-{n}", daemon=True) for n in range(self.max_concurrency)
+            threading.Thread(target=poller, name=f"sqs-poller-{n}", daemon=True) for n in range(self.pollers)
         ]
         for thread in threads:
             thread.start()
@@ -308,7 +335,7 @@ class SqsEventSource:
                 time.sleep(0.05)
             outcome["deadline"] = f"not drained within {timeout_s:.0f} s"
 
-        threads = [threading.Thread(target=poller, name=f"sqs-poller-{n}") for n in range(self.max_concurrency)]
+        threads = [threading.Thread(target=poller, name=f"sqs-poller-{n}") for n in range(self.pollers)]
         for thread in threads:
             thread.start()
         for thread in threads:
