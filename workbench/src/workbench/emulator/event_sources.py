@@ -292,9 +292,7 @@ class SqsEventSource:
                     print(f"local runner: SQS poller for {self.pool.spec.logical_id}: {error}", file=sys.stderr)
                     stop.wait(1)
 
-        threads = [
-            threading.Thread(target=poller, name=f"sqs-poller-{n}", daemon=True) for n in range(self.pollers)
-        ]
+        threads = [threading.Thread(target=poller, name=f"sqs-poller-{n}", daemon=True) for n in range(self.pollers)]
         for thread in threads:
             thread.start()
         return threads
