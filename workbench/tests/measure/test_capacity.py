@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +23,10 @@ SERVICE = Service(
     batch_size=100,
     batching_window_s=2.0,
     maximum_concurrency=5,
+    minimum_pollers=0,
+    maximum_pollers=200,
     route_rate_limit=100.0,
+    route_burst_limit=200.0,
     item_bytes=300,
     index_item_bytes=150,
     indexes_written=1,
@@ -36,6 +41,8 @@ SERVICE = Service(
     catalog_skus=7,
     secret_max_age_s=300.0,
     database_min_acus=0.5,
+    database_max_acus=2.0,
+    proxy_max_connections_percent=90.0,
 )
 
 
@@ -51,8 +58,9 @@ def test_every_quota_has_a_value_a_source_and_whether_it_can_be_raised():
 
 
 def test_concurrency_is_littles_law_over_both_functions():
-    # GIVEN 1,000 orders/s at 50 ms a POST and 2 ms a record, THEN 50 + 2 environments, and one rollup
-    assert by_component(1000)["Lambda concurrency, account"].needed == pytest.approx(50 + 2 + 1)
+    # GIVEN 1,000 orders/s at 50 ms a POST and 2 ms a record, THEN 50 + 2 environments, and the rollup's 3 runs
+    # (a day of 86.4 M orders, 36 M a run) once a day
+    assert by_component(1000)["Lambda concurrency, account"].needed == pytest.approx(50 + 2 + 3)
 
 
 SHARD = "DynamoDB index by-day-shard, one day shard"
@@ -89,11 +97,174 @@ def test_the_rollup_is_paced_by_the_cpu_its_memory_buys_and_shared_by_its_runs()
     assert by_component(2000)[ROLLUP].lever.startswith("RollupRuns >= 5 ")
 
 
+PROXY = "RDS Proxy, database connections"
+
+
 def test_the_price_cache_bounds_catalog_queries_by_environments_not_orders():
     # GIVEN 1,000 orders/s over 50 environments and 7 SKUs kept 60 s, THEN at most 50 x 7 / 60 queries a second
-    assert by_component(1000)["MySQL catalog queries (RDS Proxy)"].needed == pytest.approx(50 * 7 / 60)
+    assert capacity.demand(SERVICE, 1000, QUOTAS).catalog_queries == pytest.approx(50 * 7 / 60)
     uncached = dataclasses.replace(SERVICE, catalog_max_age_s=0)
-    assert by_component(1000, uncached)["MySQL catalog queries (RDS Proxy)"].needed == 1000
+    assert capacity.demand(uncached, 1000, QUOTAS).catalog_queries == 1000
+
+
+def test_database_connections_are_queries_in_flight_plus_the_rollups_runs_within_the_proxys_budget():
+    # GIVEN 2 maximum ACUs (Aurora MySQL: max_connections 90) and a proxy taking 90 % of them
+    assert capacity.proxy_budget(2, 90, QUOTAS) == 81
+    # WHEN every order queries (no cache) at 1,000/s, each holding a connection for at most its 50 ms POST
+    uncached = by_component(1000, dataclasses.replace(SERVICE, catalog_max_age_s=0))[PROXY]
+    # THEN 50 connections, and one for each of the 3 rollup runs a day of 86.4 M orders needs (36 M a run), fit;
+    # at 2,000/s (100 + 5) they do not, and 4 ACUs are named (135 connections, 121 for the proxy)
+    assert uncached.needed == pytest.approx(50 + 3)
+    assert not uncached.exceeded
+    twice = by_component(2000, dataclasses.replace(SERVICE, catalog_max_age_s=0))[PROXY]
+    assert twice.exceeded
+    assert twice.lever.startswith("DatabaseMaxCapacity >= 4,")
+    # AND with the price cache the same 2,000/s keep less than one connection busy with queries
+    assert by_component(2000)[PROXY].needed - 5 < 1
+
+
+def test_max_connections_follow_the_maximum_acus_in_steps():
+    assert [capacity.max_connections(acus, QUOTAS) for acus in (0.5, 2, 4, 8, 12, 128, 256)] == [
+        90,
+        90,
+        135,
+        1000,
+        1000,
+        5000,
+        5000,
+    ]
+
+
+def test_provisioned_pollers_replace_maximum_concurrency_ten_batches_each():
+    # GIVEN 300 batches at once (100,000 orders/s at 3 ms a record is past on-demand pollers' 1,250)
+    busy = dataclasses.replace(SERVICE, consumer_ms_per_record=3.0)
+    on_demand = by_component(100_000, busy)
+    assert on_demand["SQS mapping, on-demand pollers"].needed == pytest.approx(300)
+    # WHEN the stage turns provisioned pollers on, 2 to 20
+    provisioned = by_component(100_000, dataclasses.replace(busy, minimum_pollers=2, maximum_pollers=20))
+    # THEN its ceiling is 20 pollers x 10 batches, and the MaximumConcurrency row is gone (Lambda refuses it)
+    assert provisioned["OrdersConsumer provisioned pollers"].limit == 200
+    assert provisioned["OrdersConsumer provisioned pollers"].lever == "ConsumerMaximumPollers >= 30"
+    assert "OrdersConsumer MaximumConcurrency" not in provisioned
+
+
+def derived(rate: float, service: Service = SERVICE) -> dict[str, capacity.Derived]:
+    return {setting.parameter: setting for setting in capacity.derive(service, rate, QUOTAS)}
+
+
+def test_a_target_derives_the_route_throttling_with_room_for_a_spike():
+    # GIVEN a target of 1,000 orders/s, THEN 1,500 a second and a 3,000 burst; at 10 the template's 100 and 200
+    assert (derived(1000)["ApiThrottlingRateLimit"].needed, derived(1000)["ApiThrottlingBurstLimit"].needed) == (
+        1500,
+        3000,
+    )
+    assert (derived(10)["ApiThrottlingRateLimit"].needed, derived(10)["ApiThrottlingBurstLimit"].needed) == (100, 200)
+    # AND the burst never asks more than the account's 5,000
+    assert derived(10_000)["ApiThrottlingBurstLimit"].needed == 5000
+
+
+def test_a_target_on_demand_pollers_carry_keeps_them_and_sizes_maximum_concurrency():
+    # GIVEN 1,000 orders/s at 2 ms a record: 2 batches at once, x 1.5, THEN the 5 a mapping starts with, no pollers
+    settings = derived(1000)
+    assert (settings["ConsumerMaximumConcurrency"].needed, settings["ConsumerMinimumPollers"].needed) == (5, 0)
+    # AND at 200,000 orders/s (400 at once, 600 with room) still on demand: MaximumConcurrency 600
+    assert derived(200_000)["ConsumerMaximumConcurrency"].needed == 600
+
+
+def test_a_target_past_on_demand_pollers_derives_provisioned_ones():
+    # GIVEN 1,000 batches at once (500,000 orders/s at 2 ms a record), 1,500 with room: past MaximumConcurrency's 1,000
+    settings = derived(500_000)
+    # THEN provisioned pollers: 100 always on (10 batches each), up to 150
+    assert (settings["ConsumerMinimumPollers"].needed, settings["ConsumerMaximumPollers"].needed) == (100, 150)
+    assert "ConsumerMaximumConcurrency" not in settings
+
+
+def test_settings_derived_from_a_target_clear_every_setting_limit_at_that_target():
+    # GIVEN any target, WHEN the stage takes every derived value
+    for rate in (10, 100, 1000, 10_000):
+        settings = derived(rate)
+        applied = dataclasses.replace(
+            SERVICE,
+            route_rate_limit=settings["ApiThrottlingRateLimit"].needed,
+            route_burst_limit=settings["ApiThrottlingBurstLimit"].needed,
+            day_shards=max(SERVICE.day_shards, int(settings["OrderDayShards"].needed)),
+            rollup_runs=int(settings["RollupRuns"].needed),
+            database_max_acus=settings["DatabaseMaxCapacity"].needed,
+            maximum_concurrency=int(settings["ConsumerMaximumConcurrency"].needed),
+        )
+        # THEN no template setting is left in the way, and every derived value holds
+        assert not [row.component for row in limits(applied, rate, QUOTAS) if row.kind == "setting" and row.exceeded]
+        assert all(setting.holds for setting in capacity.derive(applied, rate, QUOTAS)), rate
+
+
+def test_a_setting_only_ever_raised_holds_above_its_need_and_an_exact_one_only_at_it():
+    assert capacity.Derived("OrderDayShards", 13, 16, "", at_least=True).holds
+    assert not capacity.Derived("OrderDayShards", 13, 8, "", at_least=True).holds
+    assert not capacity.Derived("ApiThrottlingRateLimit", 1500, 3000, "", at_least=False).holds
+
+
+def test_each_stage_in_samconfig_has_a_target_and_deploys_what_it_derives_from_the_target_alone():
+    # GIVEN each samconfig.toml stage: its target, and its parameter values over the template's defaults
+    template = read_template(DEFAULT_TEMPLATE)
+    durations = {"ApiFunction": {512: 20.0}, "OrdersConsumer": {512: 9.0}}
+    stored = capacity.StoredOrder(item_bytes=400, index_item_bytes=150, rollup_items_per_cpu_s=1000.0)
+    for name in capacity.stage_names():
+        stage = capacity.read_stage(name)
+        service = read_service(template, durations, stored, stage.overrides)
+        settings = {s.parameter: s for s in capacity.derive(service, stage.orders_per_second, QUOTAS)}
+        # THEN what the target alone decides (no measured duration in it) is what the stage deploys
+        for parameter in ("ApiThrottlingRateLimit", "ApiThrottlingBurstLimit", "OrderDayShards"):
+            assert settings[parameter].holds, (name, settings[parameter])
+
+
+def test_a_stage_is_read_as_it_deploys(tmp_path: Path):
+    # GIVEN a stage with provisioned pollers and a larger database
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(
+        "[big.capacity.parameters]\norders_per_second = 5000\n"
+        '[big.deploy.parameters]\nparameter_overrides = "ConsumerMinimumPollers=4 DatabaseMaxCapacity=16"\n'
+    )
+    stage = capacity.read_stage("big", samconfig)
+    durations = {"ApiFunction": {512: 20.0}, "OrdersConsumer": {512: 9.0}}
+    stored = capacity.StoredOrder(item_bytes=400, index_item_bytes=150, rollup_items_per_cpu_s=1000.0)
+    service = read_service(read_template(DEFAULT_TEMPLATE), durations, stored, stage.overrides)
+    # THEN the model sees the stage's values, the template's conditions decided
+    assert stage.orders_per_second == 5000
+    assert (service.minimum_pollers, service.maximum_pollers, service.batching_window_s) == (4, 200, 0.0)
+    assert (service.database_max_acus, service.proxy_max_connections_percent) == (16.0, 90.0)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[dev.deploy.parameters]\nparameter_overrides = ""\n', "[dev.capacity.parameters] needs orders_per_second"),
+        ("[other.capacity.parameters]\norders_per_second = 1\n", "no stage 'dev' (stages: other)"),
+    ],
+)
+def test_a_stage_without_a_target_is_a_one_line_error(tmp_path: Path, content: str, message: str):
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(content)
+    with pytest.raises(capacity.StageError, match=re.escape(message)):
+        capacity.read_stage("dev", samconfig)
+
+
+def test_an_unknown_stage_exits_2_in_one_line(capsys: pytest.CaptureFixture[str]):
+    assert capacity.main(["--stage", "nowhere"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_provisioned_pollers_are_offered_with_the_bill_of_their_minimum():
+    data = json.loads((capacity.LAB / "capacity.json").read_text())
+    # GIVEN on-demand pollers at 1,000 orders/s, THEN the option names 2 pollers and 2 x $0.00925 x 730 h
+    option = capacity.provisioned_pollers_option(SERVICE, 1000, data)
+    assert "ConsumerMinimumPollers=2" in option
+    assert f"${2 * 0.00925 * capacity.SECONDS_PER_MONTH / 3600:,.2f} a month" in option
+    # AND a stage that has them is billed for its minimum around the clock
+    with_pollers = dataclasses.replace(SERVICE, minimum_pollers=4, maximum_pollers=20)
+    costs = capacity.monthly_cost(with_pollers, 1000, capacity.Prices.load(), data["prices"])
+    assert costs["SQS provisioned pollers (the minimum)"] == pytest.approx(
+        4 * 0.00925 * capacity.SECONDS_PER_MONTH / 3600
+    )
 
 
 def test_a_quota_met_with_little_room_is_requested_before_launch():
@@ -110,6 +281,8 @@ def test_the_model_reads_the_template_it_runs_against():
     stored = capacity.StoredOrder(item_bytes=400, index_item_bytes=150, rollup_items_per_cpu_s=1000.0)
     service = read_service(read_template(DEFAULT_TEMPLATE), durations, stored)
     assert (service.batch_size, service.maximum_concurrency, service.route_rate_limit) == (100, 5, 100.0)
+    assert (service.minimum_pollers, service.batching_window_s, service.route_burst_limit) == (0, 2.0, 200.0)
+    assert (service.database_max_acus, service.proxy_max_connections_percent) == (2.0, 90.0)
     assert service.catalog_max_age_s == 60
     assert service.consumer_ms_per_record == pytest.approx(3.0)  # the tuned event holds three records
     assert (service.item_bytes, service.index_item_bytes) == (400, 150)
