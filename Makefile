@@ -33,7 +33,7 @@ help:
 	@echo "make tune FN=<LogicalId> EVENT=<file> [MEMORY=128,256,…] [QUICK=1]  local Power Tuning: bench/tune-<FN>.json/.png"
 	@echo "make cost [PROFILE=workbench/src/workbench/measure/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
 	@echo "make capacity [RATE=1000] [STAGE=prod]  orders/s (or a samconfig stage's target) against every quota and setting: bottlenecks, settings, cost"
-	@echo "make spike [SPIKE=ramp|steady|daily RATE=1000 ARGS='--set day_shards=1']  the spike simulated: bench/spike-*.png"
+	@echo "make spike [SPIKE=ramp|steady|daily RATE=1000 STAGE=prod ARGS='--set day_shards=1']  the spike simulated: bench/spike-*.png"
 	@echo "make chaos [ORDERS=1000]  orders through API + consumer under injected faults; 0 lost, 0 duplicated"
 	@echo "make load [REQUESTS=5000 CLIENTS=50]  concurrent clients against start-api; 0 errors, bounded connections"
 	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, actionlint, the locks, scanners, every test with coverage"
@@ -163,7 +163,7 @@ capacity: venv
 SPIKE ?= ramp
 spike: venv
 	$(NEED_WORKBENCH)
-	$(BIN)/workbench spike --profile $(SPIKE) --rate $(RATE) $(ARGS)
+	$(BIN)/workbench spike --profile $(SPIKE) $(if $(filter command line environment,$(origin RATE)),--rate $(RATE)) $(if $(STAGE),--stage $(STAGE)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .aws-sam .coverage .mypy_cache .ruff_cache .pytest_cache

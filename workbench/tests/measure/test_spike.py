@@ -130,3 +130,24 @@ def test_on_a_host_of_two_cores_the_closed_loop_runs_at_cores_over_cpu_an_order(
     busy_seconds = sum(1 for second in run.seconds if second.accepted)
     assert 9 <= busy_seconds <= 12
     assert run.percentile(0.5) > 10
+
+
+def test_provisioned_pollers_meet_a_spike_at_their_minimum_where_on_demand_ones_start_at_five():
+    # GIVEN 1,000 orders/s for 20 s at 40 ms a record: 40 batches at once to keep up
+    slow = dataclasses.replace(OPEN, consumer_ms_per_record=40.0, maximum_concurrency=1000)
+    on_demand = simulate(slow, rate=1000, seconds=20)
+    # WHEN 5 provisioned pollers are always on (50 batches at once from the start, 1,000 more a minute)
+    provisioned = simulate(
+        dataclasses.replace(slow, mapping_initial=50, mapping_per_minute=1000, mapping_max=20_000),
+        rate=1000,
+        seconds=20,
+    )
+    # THEN the oldest message and the backlog stay smaller (the on-demand pollers' first seconds are the gap);
+    # both store every order
+    oldest, deepest = (
+        [max(getattr(second, name) for second in run.seconds) for run in (on_demand, provisioned)]
+        for name in ("oldest_age_s", "queue_depth")
+    )
+    assert oldest[1] < oldest[0] / 2
+    assert deepest[1] < deepest[0]
+    assert (on_demand.stored, provisioned.stored) == (total(on_demand, "accepted"), total(provisioned, "accepted"))

@@ -34,7 +34,7 @@ import simpy
 
 from sam_testkit.sam_template import read_template
 from workbench.emulator.template import DEFAULT_TEMPLATE, PROJECT_ROOT
-from workbench.measure.capacity import measure_stored_order, measured_durations, read_service
+from workbench.measure.capacity import StageError, measure_stored_order, measured_durations, read_service, read_stage
 from workbench.measure.cost import LAB
 
 Steps = Generator[simpy.Event, Any, None]  # a SimPy process
@@ -334,11 +334,11 @@ def consumer_defaults() -> dict[str, Any]:
     return {name: info.default for name, info in module.ConsumerSettings.model_fields.items()}
 
 
-def model_from_template(host_environments: int | None = None) -> Model:
-    """The model as `make capacity` reads the service: template, `make tune`, the quotas file."""
+def model_from_template(host_environments: int | None = None, overrides: dict[str, str] | None = None) -> Model:
+    """The model as `make capacity` reads the service (a stage's overrides too): template, `make tune`, quotas."""
     template = read_template(DEFAULT_TEMPLATE)
     durations = measured_durations()
-    service = read_service(template, durations, measure_stored_order(template))
+    service = read_service(template, durations, measure_stored_order(template), overrides)
     quotas = json.loads((LAB / "capacity.json").read_text())["quotas"]
     tune = json.loads((PROJECT_ROOT / "bench" / "tune-ApiFunction.json").read_text())
     consumer_tune = json.loads((PROJECT_ROOT / "bench" / "tune-OrdersConsumer.json").read_text())
@@ -348,22 +348,38 @@ def model_from_template(host_environments: int | None = None) -> Model:
     queue = resources["OrdersQueue"]["Properties"]
     consumer_settings = resources["OrdersConsumer"]["Properties"]["Environment"]["Variables"]
     defaults = consumer_defaults()
+    per_poller = int(quotas["sqs_provisioned_poller_concurrency"]["value"])
+    mapping = (  # provisioned pollers: their minimum from the start, 1,000 more a minute, MaximumPollers x 10
+        (
+            service.minimum_pollers * per_poller,
+            int(quotas["sqs_mapping_provisioned_scale_up_per_minute"]["value"]),
+            int(quotas["sqs_mapping_provisioned_max_concurrency"]["value"]),
+            service.maximum_pollers * per_poller,
+        )
+        if service.minimum_pollers
+        else (
+            int(quotas["sqs_mapping_initial_concurrency"]["value"]),
+            int(quotas["sqs_mapping_scale_up_per_minute"]["value"]),
+            int(quotas["sqs_mapping_on_demand_concurrency"]["value"]),
+            service.maximum_concurrency,
+        )
+    )
     return Model(
         api_ms=service.api_ms,
         api_init_ms=float(row.get("init_ms") or 0.0),
         api_first_ms=float(row.get("first_invocation_ms") or row["duration_ms"]),
         route_rate=service.route_rate_limit,
-        route_burst=float(template["Parameters"]["ApiThrottlingBurstLimit"]["Default"]),
+        route_burst=service.route_burst_limit,
         account_concurrency=int(quotas["lambda_account_concurrency"]["value"]),
         scale_out_per_window=int(quotas["lambda_scaling_per_10s"]["value"]),
         consumer_ms_per_record=service.consumer_ms_per_record,
         consumer_init_ms=float(consumer_row.get("init_ms") or 0.0),
         batch_size=service.batch_size,
         batching_window_s=service.batching_window_s,
-        maximum_concurrency=service.maximum_concurrency,
-        mapping_initial=int(quotas["sqs_mapping_initial_concurrency"]["value"]),
-        mapping_per_minute=int(quotas["sqs_mapping_scale_up_per_minute"]["value"]),
-        mapping_max=int(quotas["sqs_mapping_on_demand_concurrency"]["value"]),
+        mapping_initial=mapping[0],
+        mapping_per_minute=mapping[1],
+        mapping_max=mapping[2],
+        maximum_concurrency=mapping[3],
         visibility_timeout_s=float(queue["VisibilityTimeout"]),
         max_receive_count=int(queue["RedrivePolicy"]["maxReceiveCount"]),
         day_shards=service.day_shards,
@@ -445,12 +461,17 @@ def main(argv: list[str]) -> int:
         prog="workbench spike", description="a traffic spike through the service, simulated"
     )
     parser.add_argument("--profile", default="ramp", choices=("steady", "ramp", "daily"))
-    parser.add_argument("--rate", type=float, default=1000, help="orders a second at the peak")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="orders a second at the peak (default: the stage's, or 1000)"
+    )
     parser.add_argument("--ramp-s", type=float, default=60, help="ramp: 0 to the rate in this long; daily: the day")
     parser.add_argument("--duration-s", type=float, default=180, help="how long orders arrive")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench")
     parser.add_argument("--calibrate", action="store_true", help="beside `make load` on this host: both, compared")
+    parser.add_argument(
+        "--stage", default=None, help="a samconfig.toml environment: its settings (its target, unless --rate)"
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -459,13 +480,19 @@ def main(argv: list[str]) -> int:
         help="change one of the model's inputs (route_rate=12000, maximum_concurrency=200, day_shards=1, …)",
     )
     args = parser.parse_args(argv)
+    try:
+        stage = read_stage(args.stage) if args.stage else None
+    except StageError as error:
+        print(f"workbench spike: {error}", file=sys.stderr)
+        return 2
+    args.rate = args.rate if args.rate is not None else stage.orders_per_second if stage else 1000.0
     if args.rate <= 0 or args.duration_s <= 0:
         print("workbench spike: --rate and --duration-s must be positive", file=sys.stderr)
         return 2
     if args.calibrate:
         return calibrate()
     try:
-        model = changed(model_from_template(), args.set)
+        model = changed(model_from_template(overrides=stage.overrides if stage else None), args.set)
     except ValueError as error:
         print(f"workbench spike: {error}", file=sys.stderr)
         return 2
