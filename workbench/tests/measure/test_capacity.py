@@ -187,7 +187,7 @@ def test_settings_derived_from_a_target_clear_every_setting_limit_at_that_target
             SERVICE,
             route_rate_limit=settings["ApiThrottlingRateLimit"].needed,
             route_burst_limit=settings["ApiThrottlingBurstLimit"].needed,
-            day_shards=max(SERVICE.day_shards, int(settings["OrderDayShards"].needed)),
+            day_shards=int(settings["OrderDayShards"].needed),
             rollup_runs=int(settings["RollupRuns"].needed),
             database_max_acus=settings["DatabaseMaxCapacity"].needed,
             maximum_concurrency=int(settings["ConsumerMaximumConcurrency"].needed),
@@ -197,6 +197,14 @@ def test_settings_derived_from_a_target_clear_every_setting_limit_at_that_target
         assert all(setting.holds for setting in capacity.derive(applied, rate, QUOTAS)), rate
 
 
+def test_a_day_has_at_least_as_many_shards_as_the_rollup_has_runs():
+    # GIVEN 10,000 orders/s: 13 shards for the writes, but 864 M orders a day need 24 runs of 36 M
+    settings = derived(10_000)
+    assert settings["RollupRuns"].needed == 24
+    # THEN the shards the target needs are the runs', since a run reads whole shards
+    assert settings["OrderDayShards"].needed == 24
+
+
 def test_a_setting_only_ever_raised_holds_above_its_need_and_an_exact_one_only_at_it():
     assert capacity.Derived("OrderDayShards", 13, 16, "", at_least=True).holds
     assert not capacity.Derived("OrderDayShards", 13, 8, "", at_least=True).holds
@@ -204,10 +212,11 @@ def test_a_setting_only_ever_raised_holds_above_its_need_and_an_exact_one_only_a
 
 
 def test_each_stage_in_samconfig_has_a_target_and_deploys_what_it_derives_from_the_target_alone():
-    # GIVEN each samconfig.toml stage: its target, and its parameter values over the template's defaults
+    # GIVEN each samconfig.toml stage: its target, and its parameter values over the template's defaults (with
+    # paces of this machine's order: a day's shards are no fewer than the rollup's runs)
     template = read_template(DEFAULT_TEMPLATE)
     durations = {"ApiFunction": {512: 20.0}, "OrdersConsumer": {512: 9.0}}
-    stored = capacity.StoredOrder(item_bytes=400, index_item_bytes=150, rollup_items_per_cpu_s=1000.0)
+    stored = capacity.StoredOrder(item_bytes=400, index_item_bytes=150, rollup_items_per_cpu_s=50_000.0)
     for name in capacity.stage_names():
         stage = capacity.read_stage(name)
         service = read_service(template, durations, stored, stage.overrides)

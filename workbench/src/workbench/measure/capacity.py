@@ -436,9 +436,10 @@ def derive(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
         ),
         Derived(
             "OrderDayShards",
-            d.shards_needed,
+            max(d.shards_needed, d.runs_needed),
             service.day_shards,
-            f"target x {d.index_write_units} write unit / 800 (80 % of a partition's 1,000)",
+            f"target x {d.index_write_units} write unit / 800 (80 % of a partition's 1,000), and no fewer than "
+            "RollupRuns (a run reads whole shards)",
             True,
         ),
         Derived(
