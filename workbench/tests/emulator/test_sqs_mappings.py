@@ -132,3 +132,26 @@ def test_provisioned_pollers_run_ten_batches_each_and_say_what_is_not_emulated(
         assert source.pollers == min(40, service.pool("ScaledConsumer").max_environments)
     # … and what the runner does not reproduce is said
     assert "provisioned SQS pollers: up to 4 x 10 batches at once; not emulated" in capsys.readouterr().err
+
+
+def granted(service: LocalService, function: str) -> list[str]:
+    """The actions the function's role grants, over its inline policies."""
+    iam = service.cloud.client("iam")
+    role = service.cloud.role_names[function]
+    documents = [
+        iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    ]
+    actions = [s["Action"] for d in documents for s in d["Statement"]]
+    return sorted(a for action in actions for a in (action if isinstance(action, list) else [action]))
+
+
+def test_a_policy_inside_if_is_granted_only_when_its_condition_holds(mappings: LocalService, tmp_path: Path):
+    # GIVEN ScaledConsumer's Policies: an inline statement inside !If (provisioned pollers), and a policy template
+    # WHEN deployed with on-demand pollers, THEN only the policy template's grant is there
+    assert granted(mappings, "ScaledConsumer") == ["sqs:SendMessage*"]
+    # AND with provisioned pollers, the conditional statement too
+    folder = application_copy(APPLICATION, tmp_path)
+    overrides = {"MinimumPollers": "2"}
+    with LocalService(template=folder / "template.yaml", parameter_overrides=overrides) as service:
+        assert granted(service, "ScaledConsumer") == ["sqs:SendMessage", "sqs:SendMessage*"]

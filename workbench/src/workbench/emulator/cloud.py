@@ -261,15 +261,18 @@ class LocalCloud:
         self.symbols[role_id] = {"Ref": name, "Arn": arn}
         declared = self.app.sam_template["Resources"][function]["Properties"].get("Policies", [])
         for index, entry in enumerate(declared if isinstance(declared, list) else [declared]):
+            entry = self.applied(entry)  # an entry inside !If: the branch its condition picks, or none
             if isinstance(entry, dict):  # SAM names the inline policy of Policies[i] "<Role>Policy<i>"
                 kind = next(iter(entry))  # a policy template's name, or an inline "Statement"
                 label = f"Policies[{index}] {kind}" if kind == "Statement" else kind
                 self.policy_labels[f"{role_id}Policy{index}"] = label
-        for policy in [*properties.get("Policies", []), *self._policies_attached_to(role_id)]:
+        inline = [self.applied(policy) for policy in properties.get("Policies", [])]
+        for policy in [*(p for p in inline if p is not None), *self._policies_attached_to(role_id)]:
             document = self.resolve(policy["PolicyDocument"])
             document.setdefault("Version", "2012-10-17")  # SAM's expanded policy templates carry none
             iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document))
-        for managed in properties.get("ManagedPolicyArns", []):
+        managed_arns = [self.applied(arn) for arn in properties.get("ManagedPolicyArns", [])]
+        for managed in (str(self.resolve(arn)) for arn in managed_arns if arn is not None):
             try:
                 iam.attach_role_policy(RoleName=name, PolicyArn=managed)
             except iam.exceptions.NoSuchEntityException:  # a managed policy newer than moto's copy
