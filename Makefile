@@ -32,7 +32,7 @@ help:
 	@echo "make bench [QUICK=1]  every optimization vs its naive twin: table, bench/results.json, bench/results.png"
 	@echo "make tune FN=<LogicalId> EVENT=<file> [MEMORY=128,256,…] [QUICK=1]  local Power Tuning: bench/tune-<FN>.json/.png"
 	@echo "make cost [PROFILE=workbench/src/workbench/measure/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
-	@echo "make capacity [RATE=1000] [STAGE=prod]  orders/s (or a samconfig stage's target) against every quota and setting: bottlenecks, settings, cost"
+	@echo "make capacity [RATE=1000] [STAGE=prod] [PROFILE=steady|daily]  orders/s (or a samconfig stage's target) against every quota and setting: bottlenecks, settings, cost"
 	@echo "make spike [SPIKE=ramp|steady|daily RATE=1000 STAGE=prod ARGS='--set day_shards=1']  the spike simulated: bench/spike-*.png"
 	@echo "make chaos [ORDERS=1000]  orders through API + consumer under injected faults; 0 lost, 0 duplicated"
 	@echo "make load [REQUESTS=5000 CLIENTS=50]  concurrent clients against start-api; 0 errors, bounded connections"
@@ -158,7 +158,7 @@ cost: venv
 RATE ?= 1000
 capacity: venv
 	$(NEED_WORKBENCH)
-	$(BIN)/workbench capacity $(if $(filter command line environment,$(origin RATE)),--rate $(RATE)) $(if $(STAGE),--stage $(STAGE)) --results workbench/results.md
+	$(BIN)/workbench capacity $(if $(filter command line environment,$(origin RATE)),--rate $(RATE)) $(if $(STAGE),--stage $(STAGE)) $(if $(filter command line,$(origin PROFILE)),--profile $(PROFILE)) --results workbench/results.md
 
 SPIKE ?= ramp
 spike: venv

@@ -309,3 +309,13 @@ def test_a_stored_order_is_measured_with_the_services_own_code():
     # THEN the index keeps a fraction of the item, under one write unit, and the rollup reads it by the thousand
     assert 0 < stored.index_item_bytes < stored.item_bytes < 1024
     assert stored.rollup_items_per_cpu_s > 1_000
+
+
+def test_a_daily_curve_holds_the_peak_and_bills_and_rolls_up_its_days_share():
+    # GIVEN the daily profile (a trough at a tenth of the peak), THEN a day holds 55 % of the peak all day
+    assert capacity.day_share("steady") == 1.0
+    assert capacity.day_share("daily") == pytest.approx(0.55, abs=1e-6)
+    # WHEN the peak is 1,000 orders/s, THEN the limits at the peak are the same, the rollup's day is 55 % of it
+    steady, daily = by_component(1000), {r.component: r for r in limits(SERVICE, 1000, QUOTAS, share=0.55)}
+    assert daily["HTTP API route throttling"].needed == steady["HTTP API route throttling"].needed
+    assert daily[ROLLUP].needed == pytest.approx(0.55 * steady[ROLLUP].needed)

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from workbench.measure import spike
-from workbench.measure.spike import Model, Run, Simulation, changed, profile_rate
+from workbench.measure.capacity import profile_rate
+from workbench.measure.spike import Model, Run, Simulation, changed
 
 OPEN = Model(  # limits far above the rates below, a 10 ms POST, a 1 ms record
     api_ms=10.0,

@@ -24,6 +24,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,24 @@ class Service:
     database_min_acus: float
     database_max_acus: float
     proxy_max_connections_percent: float
+
+
+def profile_rate(name: str, rate: float, ramp_s: float) -> Callable[[float], float]:
+    """Orders a second at time t: steady; a ramp from 0 to the rate in `ramp_s`; a day's curve compressed
+    into `ramp_s` (a trough at a tenth of the rate, the peak at the rate)."""
+    if name == "steady":
+        return lambda t: rate
+    if name == "ramp":
+        return lambda t: rate * min(1.0, t / ramp_s) if ramp_s > 0 else rate
+    if name == "daily":
+        return lambda t: rate * (0.55 - 0.45 * math.cos(2 * math.pi * t / ramp_s))
+    raise ValueError(f"unknown profile {name!r}: steady, ramp or daily")
+
+
+def day_share(profile: str) -> float:
+    """A day's orders under the profile's curve, as a share of a whole day at its peak."""
+    rate_at = profile_rate(profile, 1.0, SECONDS_PER_DAY)
+    return sum(rate_at(t) for t in range(0, SECONDS_PER_DAY, 60)) / (SECONDS_PER_DAY / 60)
 
 
 class Deployed:
@@ -221,8 +240,9 @@ class Demand:
     acus_needed: float
 
 
-def demand(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> Demand:
-    """`rate` orders a second through the service: concurrency, write units, queries, the rollup's runs."""
+def demand(service: Service, rate: float, quotas: dict[str, dict[str, Any]], share: float = 1.0) -> Demand:
+    """`rate` orders a second at the peak through the service: concurrency, write units, queries; a day's
+    orders (its `share` of a day at the peak) for the rollup's runs."""
     api_concurrency = rate * service.api_ms / 1000  # Little's law: arrivals a second x seconds each
     consumer_concurrency = rate * service.consumer_ms_per_record / 1000
     write_units = math.ceil(service.item_bytes / DYNAMODB_WRITE_UNIT_BYTES)
@@ -240,7 +260,7 @@ def demand(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
     readable = min(service.day_shards, service.rollup_readers) * partition_items_per_s
     cpu_share = min(service.rollup_memory_mb, MAX_MEMORY_MB) / ONE_VCPU_MB
     rollup_pace = min(readable, service.rollup_items_per_cpu_s * min(cpu_share, 1.0))  # one thread holds the GIL
-    day_items = rate * SECONDS_PER_DAY
+    day_items = rate * share * SECONDS_PER_DAY
     # Runs a day needs at this memory, each kept to 80 % of its Timeout (a run reads whole shards)
     runs_needed = math.ceil(day_items / (rollup_pace * service.rollup_timeout_s * PARTITION_TARGET_USE))
     partition_use = PARTITION_TARGET_USE * quotas["dynamodb_partition_wcu"]["value"]
@@ -266,7 +286,7 @@ def demand(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
     )
 
 
-def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> list[Limit]:
+def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]], share: float = 1.0) -> list[Limit]:
     """Every ceiling at `rate` orders a second."""
 
     def against(name: str, component: str, per_order: str, needed: float, lever: str) -> Limit:
@@ -274,7 +294,7 @@ def limits(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> 
         kind = "quota" if q["adjustable"] else "hard"
         return Limit(component, per_order, needed, float(q["value"]), q["unit"], kind, q["source"], lever)
 
-    d = demand(service, rate, quotas)
+    d = demand(service, rate, quotas, share)
     return [
         Limit(
             "HTTP API route throttling",
@@ -415,9 +435,9 @@ class Derived:
         return self.now >= self.needed if self.at_least else self.now == self.needed
 
 
-def derive(service: Service, rate: float, quotas: dict[str, dict[str, Any]]) -> list[Derived]:
-    """Each setting `rate` orders a second decides, with its derivation in one line."""
-    d = demand(service, rate, quotas)
+def derive(service: Service, rate: float, quotas: dict[str, dict[str, Any]], share: float = 1.0) -> list[Derived]:
+    """Each setting `rate` orders a second at the peak decides, with its derivation in one line."""
+    d = demand(service, rate, quotas, share)
     route_rate = math.ceil(rate * ROOM / 100) * 100
     burst = min(2 * route_rate, int(quotas["http_api_account_burst"]["value"]))
     consumers = math.ceil(d.consumer_concurrency * ROOM)
@@ -507,10 +527,12 @@ def database_acus_for(connections: float, percent: float, quotas: dict[str, dict
     return next((acus for acus in steps if proxy_budget(acus, percent, quotas) >= connections), steps[-1])
 
 
-def monthly_cost(service: Service, rate: float, prices: Prices, extra: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """USD a month at `rate`, per component: arm64 Lambda on demand, warm durations; the database's ACUs at the
-    template's minimum (their growth with load is not modelled)."""
-    orders = rate * SECONDS_PER_MONTH
+def monthly_cost(
+    service: Service, mean_rate: float, prices: Prices, extra: dict[str, dict[str, Any]]
+) -> dict[str, float]:
+    """USD a month at `mean_rate` orders a second on average, per component: arm64 Lambda on demand, warm
+    durations; the database's ACUs at the template's minimum (their growth with load is not modelled)."""
+    orders = mean_rate * SECONDS_PER_MONTH
     gb_ms = service.api_ms * service.api_memory_mb + service.consumer_ms_per_record * service.consumer_memory_mb
     write_units = math.ceil(service.item_bytes / DYNAMODB_WRITE_UNIT_BYTES) + service.indexes_written * math.ceil(
         service.index_item_bytes / DYNAMODB_WRITE_UNIT_BYTES
@@ -575,6 +597,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="workbench capacity", description="a target rate against every limit")
     parser.add_argument("--rate", type=float, default=None, help="orders a second (default: the stage's, or 1000)")
     parser.add_argument("--stage", default=None, help="a samconfig.toml environment: its settings and its target")
+    parser.add_argument(
+        "--profile",
+        default="steady",
+        choices=("steady", "daily"),
+        help="the rate all day (steady), or the peak of a daily curve (a trough at a tenth): a day's orders, the bill",
+    )
     parser.add_argument("--results", type=Path, default=None, help="the results page to write its section of")
     args = parser.parse_args(argv)
     try:
@@ -586,7 +614,7 @@ def main(argv: list[str]) -> int:
     if rate <= 0:
         print("workbench capacity: --rate must be a positive number of orders a second", file=sys.stderr)
         return 2
-    return report(rate, args.results, stage)
+    return report(rate, args.results, stage, args.profile)
 
 
 _STORED_ORDER = """
@@ -667,7 +695,7 @@ def measured_durations() -> dict[str, dict[int, float]]:
     return durations
 
 
-def report(rate: float, results_page: Path | None, stage: Stage | None = None) -> int:
+def report(rate: float, results_page: Path | None, stage: Stage | None = None, profile: str = "steady") -> int:
     from rich.console import Console
 
     from workbench.measure.results import ResultTable, write_section
@@ -680,26 +708,30 @@ def report(rate: float, results_page: Path | None, stage: Stage | None = None) -
         print(f"workbench capacity: {error}", file=sys.stderr)
         return 2
     data = json.loads((LAB / "capacity.json").read_text())
-    rows = limits(service, rate, data["quotas"])
+    share = day_share(profile)
+    rows = limits(service, rate, data["quotas"], share)
     deployed = f"stage {stage.name} (samconfig.toml)" if stage else "template.yaml's defaults"
+    peak = f"{rate:,.0f} orders/s" + (
+        "" if profile == "steady" else f" at the peak of a daily curve ({share:.0%} of it all day)"
+    )
     table = ResultTable(
-        f"{rate:,.0f} orders/s against each limit, {deployed} (quotas of {data['retrieved']}, measure/capacity.json)",
+        f"{peak} against each limit, {deployed} (quotas of {data['retrieved']}, measure/capacity.json)",
         ("component", "per order", "needed", "limit", "headroom", "kind", "what moves it"),
     )
     for row in rows:
         limit = "—" if math.isinf(row.limit) else f"{row.limit:,.0f} {row.unit}"
         headroom = "—" if math.isinf(row.headroom) else f"{row.headroom:,.2f}x"
         table.add(row.component, row.per_order, f"{row.needed:,.1f}", limit, headroom, row.kind, row.lever)
-    costs = monthly_cost(service, rate, Prices.load(), data["prices"])
+    costs = monthly_cost(service, rate * share, Prices.load(), data["prices"])
     total = sum(costs.values())
     cost_table = ResultTable(
-        f"monthly cost at {rate:,.0f} orders/s ({data['currency']}, {data['region']} list prices)",
+        f"monthly cost at {rate * share:,.0f} orders/s on average ({data['currency']}, {data['region']} list prices)",
         ("component", "per month", "per million orders"),
     )
-    million_orders = rate * SECONDS_PER_MONTH / 1e6
+    million_orders = rate * share * SECONDS_PER_MONTH / 1e6
     for component, usd in [*costs.items(), ("total", total)]:
         cost_table.add(component, f"{usd:,.2f}", f"{usd / million_orders:,.4f}")
-    settings = derive(service, rate, data["quotas"])
+    settings = derive(service, rate, data["quotas"], share)
     settings_table = ResultTable(
         f"settings {rate:,.0f} orders/s decides, against {deployed}",
         ("parameter", "now", "the target needs", "derivation", ""),
@@ -733,6 +765,8 @@ def report(rate: float, results_page: Path | None, stage: Stage | None = None) -
             if stage and rate == stage.orders_per_second
             else (f"capacity-{rate:g}", f"make capacity RATE={rate:g}" + (f" STAGE={stage.name}" if stage else ""))
         )
+        if profile != "steady":
+            name, command = f"{name}-{profile}", f"{command} PROFILE={profile}"
         write_section(name, command, [table, settings_table, cost_table], notes, results_page)
         console.print(f"wrote the capacity section of {results_page}")
     return 0

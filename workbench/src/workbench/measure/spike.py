@@ -34,7 +34,14 @@ import simpy
 
 from sam_testkit.sam_template import read_template
 from workbench.emulator.template import DEFAULT_TEMPLATE, PROJECT_ROOT
-from workbench.measure.capacity import StageError, measure_stored_order, measured_durations, read_service, read_stage
+from workbench.measure.capacity import (
+    StageError,
+    measure_stored_order,
+    measured_durations,
+    profile_rate,
+    read_service,
+    read_stage,
+)
 from workbench.measure.cost import LAB
 
 Steps = Generator[simpy.Event, Any, None]  # a SimPy process
@@ -106,18 +113,6 @@ class Run:
             return 0.0
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
-
-
-def profile_rate(name: str, rate: float, ramp_s: float) -> Callable[[float], float]:
-    """Orders a second at time t: steady; a ramp from 0 to the rate in `ramp_s`; a day's curve compressed
-    into `ramp_s` (a trough at a tenth of the rate, the peak at the rate)."""
-    if name == "steady":
-        return lambda t: rate
-    if name == "ramp":
-        return lambda t: rate * min(1.0, t / ramp_s) if ramp_s > 0 else rate
-    if name == "daily":
-        return lambda t: rate * (0.55 - 0.45 * math.cos(2 * math.pi * t / ramp_s))
-    raise ValueError(f"unknown profile {name!r}: steady, ramp or daily")
 
 
 class Simulation:
