@@ -13,6 +13,7 @@ from sam_testkit.sam_template import read_template
 from workbench.emulator.template import DEFAULT_TEMPLATE
 from workbench.measure import capacity
 from workbench.measure.capacity import Service, limits, read_service, verdict
+from workbench.measure.telemetry import Telemetry, measure_telemetry
 
 QUOTAS = json.loads((capacity.LAB / "capacity.json").read_text())["quotas"]
 SERVICE = Service(
@@ -319,3 +320,23 @@ def test_a_daily_curve_holds_the_peak_and_bills_and_rolls_up_its_days_share():
     steady, daily = by_component(1000), {r.component: r for r in limits(SERVICE, 1000, QUOTAS, share=0.55)}
     assert daily["HTTP API route throttling"].needed == steady["HTTP API route throttling"].needed
     assert daily[ROLLUP].needed == pytest.approx(0.55 * steady[ROLLUP].needed)
+
+
+def test_the_functions_log_lines_are_billed_per_gb_ingested():
+    # GIVEN 1 KB of log lines an order, at 1,000 orders/s on average
+    data = json.loads((capacity.LAB / "capacity.json").read_text())
+    telemetry = Telemetry(log_bytes_per_order=1000, span_bytes_per_order=2000, orders=10)
+    costs = capacity.monthly_cost(SERVICE, 1000, capacity.Prices.load(), data["prices"], telemetry)
+    # THEN a month's GB at $0.50 each
+    gb = 1000 * capacity.SECONDS_PER_MONTH * 1000 / 1e9
+    assert costs["CloudWatch Logs (the functions' lines)"] == pytest.approx(gb * 0.5)
+
+
+@pytest.mark.integration
+def test_an_orders_log_and_span_bytes_are_measured_on_a_warm_local_run():
+    # GIVEN the service run locally, WHEN a few warm orders go through the API and the consumer
+    telemetry = measure_telemetry(orders=5)
+    # THEN each wrote log lines (REPORT at least: well over 100 B) and spans (a POST alone sends several)
+    assert telemetry.orders == 5
+    assert telemetry.log_bytes_per_order > 100
+    assert telemetry.span_bytes_per_order > 100

@@ -42,6 +42,7 @@ from workbench.measure.cost import (
     durations_from_tune,
     ensure_tune_result,
 )
+from workbench.measure.telemetry import Telemetry, measure_telemetry
 
 SECONDS_PER_DAY = 86_400
 DYNAMODB_WRITE_UNIT_BYTES = 1024  # a write unit per KB of item
@@ -528,7 +529,11 @@ def database_acus_for(connections: float, percent: float, quotas: dict[str, dict
 
 
 def monthly_cost(
-    service: Service, mean_rate: float, prices: Prices, extra: dict[str, dict[str, Any]]
+    service: Service,
+    mean_rate: float,
+    prices: Prices,
+    extra: dict[str, dict[str, Any]],
+    telemetry: Telemetry | None = None,
 ) -> dict[str, float]:
     """USD a month at `mean_rate` orders a second on average, per component: arm64 Lambda on demand, warm
     durations; the database's ACUs at the template's minimum (their growth with load is not modelled)."""
@@ -548,20 +553,36 @@ def monthly_cost(
         if service.minimum_pollers
         else {}
     )
-    return pollers | {
-        "Lambda (arm64)": orders * (1 + 1 / service.batch_size) * prices.request
-        + orders * gb_ms / 1000 / 1024 * prices.duration["arm64"],
-        "API Gateway (HTTP API)": orders * extra["http_api_per_million"]["value"] / 1e6,
-        "SQS (send, receive, delete)": orders
-        * (1 + 2 / SQS_MESSAGES_PER_RECEIVE)
-        * extra["sqs_standard_per_million"]["value"]
-        / 1e6,
-        "DynamoDB (on-demand writes)": orders * write_units * extra["dynamodb_write_per_million"]["value"] / 1e6,
-        "Aurora Serverless v2 (minimum ACUs)": service.database_min_acus
-        * extra["aurora_serverless_v2_acu_hour"]["value"]
-        * hours,
-        "RDS Proxy (8 ACUs minimum)": max(proxy["minimum_acus"], service.database_min_acus) * proxy["value"] * hours,
-    }
+    logs = (
+        {
+            "CloudWatch Logs (the functions' lines)": orders
+            * telemetry.log_bytes_per_order
+            / 1e9
+            * extra["cloudwatch_logs_ingested_gb"]["value"]
+        }
+        if telemetry is not None
+        else {}
+    )
+    return (
+        pollers
+        | logs
+        | {
+            "Lambda (arm64)": orders * (1 + 1 / service.batch_size) * prices.request
+            + orders * gb_ms / 1000 / 1024 * prices.duration["arm64"],
+            "API Gateway (HTTP API)": orders * extra["http_api_per_million"]["value"] / 1e6,
+            "SQS (send, receive, delete)": orders
+            * (1 + 2 / SQS_MESSAGES_PER_RECEIVE)
+            * extra["sqs_standard_per_million"]["value"]
+            / 1e6,
+            "DynamoDB (on-demand writes)": orders * write_units * extra["dynamodb_write_per_million"]["value"] / 1e6,
+            "Aurora Serverless v2 (minimum ACUs)": service.database_min_acus
+            * extra["aurora_serverless_v2_acu_hour"]["value"]
+            * hours,
+            "RDS Proxy (8 ACUs minimum)": max(proxy["minimum_acus"], service.database_min_acus)
+            * proxy["value"]
+            * hours,
+        }
+    )
 
 
 class StageError(ValueError):
@@ -722,7 +743,8 @@ def report(rate: float, results_page: Path | None, stage: Stage | None = None, p
         limit = "—" if math.isinf(row.limit) else f"{row.limit:,.0f} {row.unit}"
         headroom = "—" if math.isinf(row.headroom) else f"{row.headroom:,.2f}x"
         table.add(row.component, row.per_order, f"{row.needed:,.1f}", limit, headroom, row.kind, row.lever)
-    costs = monthly_cost(service, rate * share, Prices.load(), data["prices"])
+    telemetry = measure_telemetry()
+    costs = monthly_cost(service, rate * share, Prices.load(), data["prices"], telemetry)
     total = sum(costs.values())
     cost_table = ResultTable(
         f"monthly cost at {rate * share:,.0f} orders/s on average ({data['currency']}, {data['region']} list prices)",
@@ -750,8 +772,14 @@ def report(rate: float, results_page: Path | None, stage: Stage | None = None, p
         f"durations: make tune at the template's sizes — ApiFunction {service.api_ms:.1f} ms at "
         f"{service.api_memory_mb} MB, OrdersConsumer {service.consumer_ms_per_record:.2f} ms a record at "
         f"{service.consumer_memory_mb} MB (this machine's emulated CPU, not AWS's); the rollup's code parses and sums "
-        f"{service.rollup_items_per_cpu_s:,.0f} index items a CPU second here; not priced: logs, spans, "
-        "Secrets Manager (about nothing at these rates), Aurora's growth with load"
+        f"{service.rollup_items_per_cpu_s:,.0f} index items a CPU second here; not priced: Secrets Manager (about "
+        "nothing at these rates), Aurora's growth with load"
+    )
+    span_gb = rate * share * SECONDS_PER_MONTH * telemetry.span_bytes_per_order / 1e9
+    notes.append(
+        f"telemetry, measured warm over {telemetry.orders} orders run locally: an order logs "
+        f"{telemetry.log_bytes_per_order:,.0f} B (priced above) and sends {telemetry.span_bytes_per_order:,.0f} B of "
+        f"spans, {span_gb:,.0f} GB a month: not priced here (Transaction Search bills span ingestion at its own rate)"
     )
     console = Console(width=max(Console().width, 150))
     console.print(table.rich())
