@@ -126,9 +126,11 @@ def test_the_consumer_has_no_function_dlq():
 
 
 def test_dead_letter_queues_have_depth_alarms():
-    alarms = resources_of(cloudformation(), "AWS::CloudWatch::Alarm").values()
-    watched = {alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in alarms}
+    alarms = [a["Properties"] for a in resources_of(cloudformation(), "AWS::CloudWatch::Alarm").values()]
+    depth = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    watched = {alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in depth}
     assert watched == {"OrdersDeadLetterQueue", "RollupFailureQueue"}
+    assert all(alarm["Threshold"] == 0 for alarm in depth)  # one message is one order to look at
 
 
 def test_the_schedule_retries_and_dead_letters():

@@ -95,6 +95,7 @@ class CreateOrderCommand(BaseModel):
 
 
 def _error(status: HTTPStatus, message: str, errors: list[dict[str, Any]]) -> Response[dict[str, Any]]:
+    logger.info("request refused", status=int(status), reason=message)  # the saved query "refused requests by reason"
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -223,6 +224,7 @@ def read_order(order_id: Annotated[str, Path(min_length=1, max_length=64)]) -> R
 def _raw_error(refused: RequestRefused) -> dict[str, Any]:
     """The API's error shape, built without the resolver: the body never reached it."""
     message = INVALID_REQUEST if refused.status == HTTPStatus.BAD_REQUEST else refused.message
+    logger.info("request refused", status=int(refused.status), reason=refused.message)
     headers = {"Content-Type": content_types.APPLICATION_JSON}
     if refused.status == HTTPStatus.UNAUTHORIZED:  # RFC 9110 §15.5.2: a 401 names the scheme to use
         headers["WWW-Authenticate"] = "Bearer"

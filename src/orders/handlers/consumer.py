@@ -7,6 +7,7 @@ import functools
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -105,4 +106,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         return outcome.order_id
 
     # If every record failed this raises, so Lambda retries the whole batch: never swallow that.
-    return process_partial_response(event=event, record_handler=settle, processor=processor, context=context)
+    try:
+        response = process_partial_response(event=event, record_handler=settle, processor=processor, context=context)
+    except BatchProcessingError:
+        metrics.add_metric(name="OrderRecordsFailed", unit="Count", value=len(event["Records"]))  # flushed, then raised
+        raise
+    metrics.add_metric(name="OrderRecordsFailed", unit="Count", value=len(response["batchItemFailures"]))
+    return response
