@@ -17,6 +17,7 @@ timed out` (504, over 29 s).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import signal
 import sys
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, BinaryIO
 
+from workbench.emulator.access_log import AccessRecord, access_line
 from workbench.emulator.authorizer import LocalAuthorizers, Refusal
 from workbench.emulator.cors import Headers, http_api_preflight, http_api_response_headers, is_preflight
 from workbench.emulator.environment import RequestTooLargeError, ThrottledError, say_once
@@ -193,14 +195,55 @@ class HttpApiGateway(Endpoint):
             )
 
     def answer(self, request: GatewayRequest, body: BinaryIO) -> tuple[int, Headers, bytes]:
+        received, started = dt.datetime.now(dt.UTC), time.monotonic()
         admitted = admit(self.routes, self.authorizers, request, self.throttles, self.lambda_authorizers)
         if not isinstance(admitted, Admitted):
+            self._log_access(request, None, admitted, received, started, None)
             return admitted
         route = admitted.route
+        integrating = time.monotonic()
         status, fields, payload = self._integrate(body, admitted, request)
+        integration_ms = round((time.monotonic() - integrating) * 1000)
         if route.api.cors is not None:  # an HTTP API's CORS headers replace the function's own
             fields = http_api_response_headers(route.api.cors, request.headers, fields)
+        self._log_access(request, route, (status, fields, payload), received, started, integration_ms)
         return status, fields, payload
+
+    def _log_access(
+        self,
+        request: GatewayRequest,
+        route: Route | None,
+        answer: tuple[int, Headers, bytes],
+        received: dt.datetime,
+        started: float,
+        integration_ms: int | None,
+    ) -> None:
+        """The request's line in its API's access log; a refused one's too, under the route it was refused on (no
+        route: in every API's log)."""
+        if route is None and isinstance(selected := select(self.routes, request.method, request.url.path), Selected):
+            route = selected.route
+        apis = {r.api.logical_id: r.api for r in ([route] if route is not None else self.routes)}
+        for api in (api for api in apis.values() if api.access_log is not None and not api.is_rest):
+            assert api.access_log is not None
+            log = self.service.log_file(api.access_log.destination)
+            if log is None:
+                continue
+            status, fields, payload = answer
+            record = AccessRecord(
+                request_id=dict(fields).get("apigw-requestid", uuid.uuid4().hex[:16]),
+                source_ip=request.client_ip or "127.0.0.1",
+                received=received,
+                method=request.method,
+                path=request.url.path,
+                route_key=route.route_key if route is not None else "-",
+                stage=api.stage,
+                status=status,
+                response_length=len(payload),
+                response_latency_ms=round((time.monotonic() - started) * 1000),
+                integration_latency_ms=integration_ms,
+                integration_error="" if status < 500 else HTTPStatus(status).phrase,
+            )
+            log.write(access_line(api.access_log.format, record) + "\n")
 
     def _integrate(self, stream: BinaryIO, admitted: Admitted, request: GatewayRequest) -> tuple[int, Headers, bytes]:
         """The Lambda proxy integration: the event, the invocation, the reading of its response."""

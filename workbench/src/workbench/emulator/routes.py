@@ -48,6 +48,14 @@ class MockAnswer:
 
 
 @dataclass(frozen=True)
+class AccessLog:
+    """An API's `AccessLogSettings`: the format of each request's line, and its log group (a logical id)."""
+
+    format: str
+    destination: str
+
+
+@dataclass(frozen=True)
 class Api:
     logical_id: str
     kind: Literal["HttpApi", "Api"]
@@ -56,6 +64,7 @@ class Api:
     binary_media_types: tuple[str, ...] = ()  # REST APIs: what arrives base64-encoded
     throttle: tuple[float, int] | None = None  # (rate/s, burst) from DefaultRouteSettings (HTTP APIs)
     mock_options: dict[str, MockAnswer] = field(default_factory=dict)  # REST: SAM's CORS OPTIONS, by path
+    access_log: AccessLog | None = None  # AccessLogSettings: the line format, and the log group it goes to
 
     @property
     def is_rest(self) -> bool:
@@ -204,7 +213,16 @@ def _api(
         tuple(str(t) for t in body.get("x-amazon-apigateway-binary-media-types", [])),
         (float(rate), int(burst)) if rate is not None and burst is not None else None,
         _mock_options(body) if kind == "Api" else {},
+        _access_log(props.get("AccessLogSettings")),
     )
+
+
+def _access_log(settings: dict[str, Any] | None) -> AccessLog | None:
+    """The log group a `!GetAtt <LogGroup>.Arn` names, and the format (a destination given otherwise: none)."""
+    destination = (settings or {}).get("DestinationArn")
+    if not (isinstance(destination, dict) and "Fn::GetAtt" in destination and "Format" in (settings or {})):
+        return None
+    return AccessLog(str(settings["Format"]), str(destination["Fn::GetAtt"][0]))  # type: ignore[index]
 
 
 def _http_cors(declared: dict[str, Any]) -> Cors:

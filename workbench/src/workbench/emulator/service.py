@@ -53,6 +53,12 @@ def load_env_vars_file(path: Path | None) -> dict[str, dict[str, str]]:
     return {key: {k: str(v) for k, v in values.items()} for key, values in document.items()}
 
 
+def log_group_of(template: dict[str, Any], function: str) -> str:
+    """A function's log group: the one its LoggingConfig names (a logical id), or Lambda's default for it."""
+    group = template["Resources"][function]["Properties"].get("LoggingConfig", {}).get("LogGroup")
+    return str(group["Ref"]) if isinstance(group, dict) and "Ref" in group else f"/aws/lambda/{function}"
+
+
 class LocalService:
     def __init__(
         self,
@@ -62,6 +68,8 @@ class LocalService:
         env_vars: dict[str, dict[str, str]] | None = None,
         trace: bool = False,
         log_sink: IO[str] | None = None,
+        log_dir: Path
+        | None = None,  # a file per log group, as CloudWatch keeps them (the functions', an API's access log)
         aws_host: str = "127.0.0.1",
         aws_port: int = 0,
         emulation: Emulation | None = None,
@@ -85,6 +93,9 @@ class LocalService:
         self.env_vars = env_vars or {}
         self.traces = TraceCollector() if trace else None
         self.log_sink = log_sink
+        self.log_dir = log_dir
+        self._log_files: dict[str, IO[str]] = {}
+        self._log_files_lock = threading.Lock()
         self.pools: dict[str, FunctionPool] = {}
         self._pools_lock = threading.Lock()
 
@@ -203,7 +214,7 @@ class LocalService:
             self.environment(logical_id),
             max_environments=1 if debug_port is not None else self._host_limit(logical_id),
             reserved_concurrency=self._reserved(logical_id),
-            log_sink=self.log_sink,
+            log_sink=self._function_log(logical_id),
             emulation=self.emulation,
             snapstart=bool(snapstart),  # INIT once, environments restored from its snapshot
             provisioned=provisioned,
@@ -308,11 +319,28 @@ class LocalService:
     def queue_url(self, logical_id: str) -> str:
         return str(self.cloud.symbols[logical_id]["QueueUrl"])
 
+    def _function_log(self, logical_id: str) -> IO[str] | None:
+        """Where a function's environments write: its log group's file with a log_dir, else the shared sink."""
+        return self.log_file(log_group_of(self.app.cloudformation, logical_id)) if self.log_dir else self.log_sink
+
+    def log_file(self, group: str) -> IO[str] | None:
+        """The file of a log group (its logical id, or /aws/lambda/<function> for a function's default group)."""
+        if self.log_dir is None:
+            return None
+        with self._log_files_lock:
+            if group not in self._log_files:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                path = self.log_dir / f"{group.strip('/').replace('/', '.')}.log"
+                self._log_files[group] = path.open("a", buffering=1)  # line-buffered: a line is one event
+            return self._log_files[group]
+
     def close(self) -> None:
         for pool in self.pools.values():
             pool.close()
         if self.traces is not None:
             self.traces.close()
+        for log in self._log_files.values():
+            log.close()
         self._release()
 
     def _release(self) -> None:
