@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The venv first on PATH: sam finds its python3.13 and the layer Makefile its pip.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv security-scan lint typecheck template-lint workflow-lint lock update-deps check-deps unit integration test build check-build clean openapi demo invoke start-api bench tune cost capacity spike chaos load
+.PHONY: help venv security-scan lint typecheck template-lint workflow-lint lock update-deps check-deps unit integration test build check-build clean openapi demo invoke start-api bench tune cost capacity spike dashboard chaos load
 
 # The workbench (the local Lambda, the scenarios, the labs) is optional: a clone that deletes workbench/
 # keeps a service whose `make test` and `make build` pass (.ci/run checks it in a scratch copy).
@@ -34,6 +34,7 @@ help:
 	@echo "make cost [PROFILE=workbench/src/workbench/measure/traffic_profile.json]  monthly cost per memory size, x86/arm64, on-demand/PC"
 	@echo "make capacity [RATE=1000] [STAGE=prod] [PROFILE=steady|daily]  orders/s (or a samconfig stage's target) against every quota and setting: bottlenecks, settings, cost"
 	@echo "make spike [SPIKE=ramp|steady|daily RATE=1000 STAGE=prod ARGS='--set day_shards=1']  the spike simulated: bench/spike-*.png"
+	@echo "make dashboard    after make demo: the template's CloudWatch dashboard drawn from its logs: bench/dashboard.png"
 	@echo "make chaos [ORDERS=1000]  orders through API + consumer under injected faults; 0 lost, 0 duplicated"
 	@echo "make load [REQUESTS=5000 CLIENTS=50]  concurrent clients against start-api; 0 errors, bounded connections"
 	@echo "make test         ruff, mypy, cfn-lint, sam validate --lint, actionlint, the locks, scanners, every test with coverage"
@@ -159,6 +160,10 @@ RATE ?= 1000
 capacity: venv
 	$(NEED_WORKBENCH)
 	$(BIN)/workbench capacity $(if $(filter command line environment,$(origin RATE)),--rate $(RATE)) $(if $(STAGE),--stage $(STAGE)) $(if $(filter command line,$(origin PROFILE)),--profile $(PROFILE)) --results workbench/results.md
+
+dashboard: venv
+	$(NEED_WORKBENCH)
+	$(BIN)/workbench dashboard $(ARGS)
 
 SPIKE ?= ramp
 spike: venv

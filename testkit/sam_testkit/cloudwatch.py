@@ -38,6 +38,7 @@ class EmfMetric:
     name: str
     dimensions: tuple[tuple[str, str], ...]
     values: tuple[float, ...]
+    timestamp_s: float = 0.0  # the document's `_aws.Timestamp`
 
     @property
     def dimension_names(self) -> frozenset[str]:
@@ -132,5 +133,6 @@ def emf_metrics(lines: Iterable[str]) -> list[EmfMetric]:
                 for metric in directive.get("Metrics", []):
                     value = document.get(metric["Name"])
                     values = tuple(value if isinstance(value, list) else [value])
-                    metrics.append(EmfMetric(directive["Namespace"], metric["Name"], dimensions, values))
+                    timestamp = float(document["_aws"].get("Timestamp", 0)) / 1000
+                    metrics.append(EmfMetric(directive["Namespace"], metric["Name"], dimensions, values, timestamp))
     return metrics

@@ -138,8 +138,8 @@ def test_thresholds_follow_the_objectives_and_the_capacity_models_room():
     assert resources["ApiLatencyAlarm"]["Properties"]["Threshold"] == {"Ref": "ApiLatencyObjectiveMs"}
     assert resources["QueueAgeAlarm"]["Properties"]["Threshold"] == {"Ref": "QueueAgeObjectiveSeconds"}
     burn = resources["ApiErrorBudgetBurnAlarm"]["Properties"]
-    assert burn["Threshold"] == 14.4
-    assert "${ApiAvailabilityObjective}" in burn["Metrics"][-1]["Expression"]["Fn::Sub"]
+    assert burn["Threshold"] == 1
+    assert burn["Metrics"][-1]["Expression"]["Fn::Sub"].endswith("/ (100 - ${ApiAvailabilityObjective}) / 14.4, 0)")
     assert resources["ProxyConnectionsAlarm"]["Properties"]["Threshold"] == 80
     assert resources["ThrottlesAlarm"]["Properties"]["Threshold"] == 0
 

@@ -93,6 +93,7 @@ OWN_PARSERS = {
         "a rate of orders/s against every quota and setting, and its cost",
     ),
     "spike": ("workbench.measure.spike", "a traffic spike through the service, simulated second by second"),
+    "dashboard": ("workbench.measure.dashboard", "the template's CloudWatch dashboard, drawn from make demo's logs"),
     "sqs": ("workbench.measure.sqs_depth", "what an SQS call costs against the local cloud as the queue grows"),
     "proxy": ("workbench.measure.db_proxy_cost", "what the local RDS Proxy relay adds to a MySQL query and connect"),
     "chaos": ("workbench.scenarios.chaos", "orders through API + consumer under injected faults: 0 lost"),

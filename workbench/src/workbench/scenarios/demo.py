@@ -14,8 +14,8 @@ import collections
 import datetime as dt
 import json
 import random
+import shutil
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -243,13 +243,14 @@ def run_demo(
 ) -> int:
     console = Console(width=max(Console().width, 110))
     rng = random.Random(seed)  # noqa: S311 - a reproducible scenario, not cryptography
-    logs = tempfile.NamedTemporaryFile("w", prefix="orders-demo-", suffix=".log", delete=False)  # noqa: SIM115
+    logs = demo_logs(template)
+    shutil.rmtree(logs, ignore_errors=True)  # this run's logs only: `workbench dashboard` draws them
     started = time.monotonic()
     overrides = UNTHROTTLED | (parameter_overrides or {})  # the scenario's burst, not the stage's limit
-    with LocalService(template=template, parameter_overrides=overrides, trace=True, log_sink=logs) as service:
+    with LocalService(template=template, parameter_overrides=overrides, trace=True, log_dir=logs) as service:
         console.print(
             f"[bold]Orders service, locally[/] — moto at {service.cloud.endpoint_url}, "
-            f"{service.describe_database()}; function logs: {logs.name}"
+            f"{service.describe_database()}; logs, a file per log group: {logs} (`make dashboard` draws them)"
         )
         console.print(f"Execution environments: {service.emulation.describe()}; {service.build.native_note}")
         service.prepare_database()
@@ -257,8 +258,12 @@ def run_demo(
         books = _books(run, service)
         _render(console, run, service, books)
         console.print(f"finished in {time.monotonic() - started:.1f} s")
-    logs.close()
     return 0 if all(book.balanced for book in books) else 1
+
+
+def demo_logs(template: Path) -> Path:
+    """Where the demo keeps its run's log groups: bench/demo-logs beside the template."""
+    return template.parent / "bench" / "demo-logs"
 
 
 def _drive(
