@@ -131,6 +131,54 @@ def test_the_execution_role_writes_roles_only_with_the_boundary_and_only_its_env
     assert {"iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"} <= denied
 
 
+# The IAM service prefix of each CloudFormation namespace the service's template creates resources in.
+SERVICE_PREFIXES = {
+    "ApiGatewayV2": "apigateway",
+    "ApplicationAutoScaling": "application-autoscaling",
+    "ApplicationSignals": "application-signals",
+    "CloudWatch": "cloudwatch",
+    "Cognito": "cognito-idp",
+    "DynamoDB": "dynamodb",
+    "EC2": "ec2",
+    "IAM": "iam",
+    "Lambda": "lambda",
+    "Logs": "logs",
+    "RDS": "rds",
+    "Scheduler": "scheduler",
+    "SecretsManager": "secretsmanager",
+    "SNS": "sns",
+    "SQS": "sqs",
+    "XRay": "xray",
+}
+
+
+def test_the_execution_role_may_create_every_kind_of_resource_the_service_template_declares():
+    """A resource of a service the execution role has no action of fails the deploy, and no local run shows it."""
+    kinds = {resource["Type"] for resource in transformed(read_template(TEMPLATE))["Resources"].values()}
+    allowed = {
+        a.split(":")[0]
+        for s in _statements("CloudFormationExecutionRole")
+        if s["Effect"] == "Allow"
+        for a in _actions(s)
+    }
+    for kind in kinds:
+        namespace = kind.split("::")[1]
+        assert namespace in SERVICE_PREFIXES, f"{kind}: which IAM service creates it? add it to SERVICE_PREFIXES"
+        assert SERVICE_PREFIXES[namespace] in allowed, (
+            f"{kind}: the execution role has no {SERVICE_PREFIXES[namespace]} action"
+        )
+
+
+def test_the_execution_role_may_create_the_service_linked_roles_the_stack_needs():
+    (statement,) = [
+        s for s in _statements("CloudFormationExecutionRole") if s.get("Sid") == "ServiceLinkedRolesTheServicesNeed"
+    ]
+    names = set(statement["Condition"]["StringEquals"]["iam:AWSServiceName"])
+    kinds = {resource["Type"] for resource in transformed(read_template(TEMPLATE))["Resources"].values()}
+    if "AWS::ApplicationSignals::ServiceLevelObjective" in kinds:  # its first SLO creates the role
+        assert "application-signals.cloudwatch.amazonaws.com" in names
+
+
 def test_the_boundary_admits_no_iam_sts_or_wildcard_action():
     actions = {a for s in _statements("ServiceRolesBoundary") for a in _actions(s)}
     assert actions
