@@ -102,3 +102,23 @@ def test_the_board_is_drawn_as_one_image(run: LocalRun, tmp_path: Path):
 def test_without_a_run_it_says_what_to_run_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert dashboard.main(["--logs", str(tmp_path)]) == 2
     assert "run `make demo` first" in capsys.readouterr().err
+
+
+def test_the_cost_widget_prices_as_the_price_lists_do():
+    """The template's cost widget types its prices into its metric math: they are the price lists' (prices.json,
+    capacity.json), so a price changed in one place fails here until the other follows."""
+    (board,) = dashboard.dashboard_widgets(TEMPLATE).values()
+    (cost,) = [w for w in board if w["properties"]["title"].startswith("Cost per million orders")]
+    expressions = " ".join(row[0]["expression"] for row in cost["properties"]["metrics"] if "expression" in row[0])
+    prices = json.loads((dashboard.PROJECT_ROOT / "workbench/src/workbench/measure/prices.json").read_text())
+    extra = json.loads((dashboard.PROJECT_ROOT / "workbench/src/workbench/measure/capacity.json").read_text())["prices"]
+    per_unit = [
+        prices["lambda"]["duration_per_gb_second"]["arm64"]["value"],
+        prices["lambda"]["requests_per_million"]["value"] / 1e6,
+        *(
+            extra[name]["value"] / 1e6
+            for name in ("http_api_per_million", "sqs_standard_per_million", "dynamodb_write_per_million")
+        ),
+    ]
+    for price in per_unit:
+        assert f"{price:.12f}".rstrip("0") in expressions, price
