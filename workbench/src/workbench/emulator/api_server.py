@@ -220,6 +220,8 @@ class HttpApiGateway(Endpoint):
     ) -> None:
         """The request's line in its API's access log; a refused one's too, under the route it was refused on (no
         route: in every API's log)."""
+        if self.service.log_dir is None:  # no log group is kept: nothing to write, no route to look up again
+            return
         if route is None and isinstance(selected := select(self.routes, request.method, request.url.path), Selected):
             route = selected.route
         apis = {r.api.logical_id: r.api for r in ([route] if route is not None else self.routes)}

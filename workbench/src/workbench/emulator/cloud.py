@@ -12,7 +12,7 @@ import secrets
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -384,10 +384,7 @@ class LocalCloud:
 
     def applied(self, value: Any) -> Any:
         """A property as CloudFormation applies it: a top-level Fn::If decided, AWS::NoValue as None."""
-        if isinstance(value, dict) and "Fn::If" in value:
-            condition, when_true, otherwise = value["Fn::If"]
-            value = when_true if self.resolve({"Fn::If": [condition, "yes", "no"]}) == "yes" else otherwise
-        return None if value == {"Ref": "AWS::NoValue"} else value
+        return applied(value, self.resolve)
 
     def template_variables(self, logical_id: str) -> dict[str, str]:
         """The function's Environment.Variables as the template declares them, resolved to local resources."""
@@ -433,6 +430,14 @@ def rotation_schedules(app: SamApplication) -> dict[str, str]:
 def local_names(app: SamApplication, stack_name: str = STACK_NAME) -> dict[str, dict[str, Any]]:
     """Every resource's Ref before anything is created: its local name (provisioning adds ARNs, URLs)."""
     return {logical_id: {"Ref": f"{stack_name}-{logical_id}"} for logical_id in app.cloudformation["Resources"]}
+
+
+def applied(value: Any, resolve: Callable[[Any], Any]) -> Any:
+    """A property as CloudFormation applies it: a top-level Fn::If decided by `resolve`, AWS::NoValue as None."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, when_true, otherwise = value["Fn::If"]
+        value = when_true if resolve({"Fn::If": [condition, "yes", "no"]}) == "yes" else otherwise
+    return None if value == {"Ref": "AWS::NoValue"} else value
 
 
 def resolve_intrinsics(app: SamApplication, symbols: dict[str, dict[str, Any]], stack_name: str, value: Any) -> Any:

@@ -59,6 +59,11 @@ def log_group_of(template: dict[str, Any], function: str) -> str:
     return str(group["Ref"]) if isinstance(group, dict) and "Ref" in group else f"/aws/lambda/{function}"
 
 
+def log_file_name(group: str) -> str:
+    """A log group's file in a log_dir: its logical id, or its name with / as ."""
+    return f"{group.strip('/').replace('/', '.')}.log"
+
+
 class LocalService:
     def __init__(
         self,
@@ -330,7 +335,7 @@ class LocalService:
         with self._log_files_lock:
             if group not in self._log_files:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
-                path = self.log_dir / f"{group.strip('/').replace('/', '.')}.log"
+                path = self.log_dir / log_file_name(group)
                 self._log_files[group] = path.open("a", buffering=1)  # line-buffered: a line is one event
             return self._log_files[group]
 

@@ -33,6 +33,7 @@ from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicR
 from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
 
 from sam_testkit.sam_template import parameters, read_template
+from workbench.emulator.cloud import applied
 from workbench.emulator.template import DEFAULT_TEMPLATE, PROJECT_ROOT
 from workbench.measure.cost import (
     LAB,
@@ -147,14 +148,9 @@ class Deployed:
         self._resolver = IntrinsicResolver(template=self.template, symbol_resolver=symbols)
 
     def value(self, value: Any, default: Any = None) -> Any:
-        """A property as CloudFormation applies it: a top-level Fn::If decided, AWS::NoValue as `default`."""
-        if isinstance(value, dict) and "Fn::If" in value:
-            condition, when_true, otherwise = value["Fn::If"]
-            decided = self._resolver.intrinsic_property_resolver({"Fn::If": [condition, "yes", "no"]}, False)
-            value = when_true if decided == "yes" else otherwise
-        if value is None or value == {"Ref": "AWS::NoValue"}:
-            return default
-        return self._resolver.intrinsic_property_resolver(value, True)
+        """A property as CloudFormation applies it (the runner's `applied`), absent or AWS::NoValue as `default`."""
+        decided = applied(value, lambda v: self._resolver.intrinsic_property_resolver(v, False))
+        return default if decided is None else self._resolver.intrinsic_property_resolver(decided, True)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 
 from sam_testkit.cloudwatch import MetricRef, dashboard_widgets, emf_metrics, widget_metrics
 from sam_testkit.sam_template import read_template
-from workbench.emulator.service import log_group_of
+from workbench.emulator.service import log_file_name, log_group_of
 from workbench.emulator.template import DEFAULT_TEMPLATE, PROJECT_ROOT
 from workbench.scenarios.demo import demo_logs
 
@@ -57,7 +57,7 @@ class LocalRun:
         functions = [n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
         groups = {log_group_of(template, function): function for function in functions}
         for path in sorted(logs.glob("*.log")):
-            group = next((g for g in groups if path.name == f"{g.strip('/').replace('/', '.')}.log"), path.stem)
+            group = next((g for g in groups if path.name == log_file_name(g)), path.stem)
             lines = path.read_text().splitlines()
             for metric in emf_metrics(lines):
                 run.emf[(metric.name, metric.dimensions)].extend((metric.timestamp_s, value) for value in metric.values)
