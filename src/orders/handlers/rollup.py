@@ -48,7 +48,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {
             "sales_date": sales_date.isoformat(),
             "shards": request.shards,
-            **_roll_up_summary(request.shards, sales_date),
+            **_roll_up(request.shards, sales_date),
         }
     roll_up: Callable[[dt.date], dict[str, Any]]
     if settings.rollup_runs > 1:  # a day too big for one run: each run reads a share of its shards
@@ -56,7 +56,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         roll_up, late_key = functools.partial(_hand_out, settings, groups), "late_days_handed_out"
     else:
         every_shard = list(range(settings.order_day_shards))
-        roll_up, late_key = functools.partial(_roll_up_summary, every_shard), "late_days_recomputed"
+        roll_up, late_key = functools.partial(_roll_up, every_shard), "late_days_recomputed"
     result = {"sales_date": sales_date.isoformat(), **roll_up(sales_date)}
     # Days an order arrived for after their rollup ran (the consumer marked them): roll up again, then clear
     # (marked again meanwhile: kept for the next run; handed out: Lambda holds the runs, one that fails alarms).
@@ -74,14 +74,9 @@ def _hand_out(settings: RollupSettings, groups: list[list[int]], day: dt.date) -
     return {"runs": len(groups)}
 
 
-def _roll_up_summary(shards: Sequence[int], day: dt.date) -> dict[str, Any]:
-    orders, skus = _roll_up(day, shards)
-    return {"orders": orders, "skus": skus}
-
-
-def _roll_up(day: dt.date, shards: Sequence[int]) -> tuple[int, int]:
+def _roll_up(shards: Sequence[int], day: dt.date) -> dict[str, Any]:
     """These shards' totals from all their orders, upserted, then the day's summed from every shard's (a
-    recomputation converges); (orders read, SKUs among them)."""
+    recomputation converges); the orders read and the SKUs among them."""
     settings = get_settings(SETTINGS)
 
     def shard_rollup(shard: int) -> DailyRollup:
@@ -96,4 +91,4 @@ def _roll_up(day: dt.date, shards: Sequence[int]) -> tuple[int, int]:
     sum_shards_into_day(get_database(), day)
     rollup = combine(day, partials.values())
     logger.info("rollup written", sales_date=day.isoformat(), shards=len(shards), orders=rollup.order_count)
-    return rollup.order_count, len(rollup.totals)
+    return {"orders": rollup.order_count, "skus": len(rollup.totals)}
